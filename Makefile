@@ -1,0 +1,34 @@
+# `make demo` and `make test` each create or refresh .venv, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench crosscheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m otonom_trader.cli backtest --strategy-path strategies/baseline_v1.yaml --symbol SPX
+
+test: $(STAMP)
+	$(PY) -m ruff check otonom_trader tests benchmarks
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check otonom_trader tests benchmarks
+
+bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,peers]'
+	$(PY) benchmarks/bench_engine.py
+
+crosscheck: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,peers]'
+	$(PY) benchmarks/crosscheck.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""The ``otonom`` command line. Subcommands load lazily so ``otonom --help`` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from otonom_trader.domain.errors import OtonomError
+
+# command name -> ("module:attribute", one-line help); modules load only when the command runs.
+COMMANDS = {
+    "backtest": ("otonom_trader.cli.backtest:backtest", "Backtest one strategy on one symbol."),
+    "data": ("otonom_trader.cli.data:data", "List and prepare market data."),
+    "strategy": ("otonom_trader.cli.strategy:strategy", "Validate strategy files."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def __init__(self, *args, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            module_name, attr = self.lazy_commands[cmd_name][0].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table, so listing commands imports none of them.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, self.lazy_commands[name][1]) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="otonom-trader")
+def cli() -> None:
+    """otonom: strategies as files, experiments recorded, promotion by pull request."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, mapping otonom errors to one line on stderr and an exit code."""
+    try:
+        rv = cli.main(args=argv, prog_name="otonom", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OtonomError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

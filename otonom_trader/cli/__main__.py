@@ -1,0 +1,3 @@
+from otonom_trader.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""Metric names and their user-facing form (percent where the name says so)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from otonom_trader.kernels.enums import METRIC_NAMES
+
+# (public name, kernel slot name, scale) — max drawdown is shown negative, as -12.3%.
+PUBLIC_METRICS = (
+    ("total_return_pct", "total_return", 100.0),
+    ("cagr_pct", "cagr", 100.0),
+    ("sharpe", "sharpe", 1.0),
+    ("sortino", "sortino", 1.0),
+    ("max_drawdown_pct", "max_drawdown", -100.0),
+    ("calmar", "calmar", 1.0),
+    ("win_rate_pct", "win_rate", 100.0),
+    ("profit_factor", "profit_factor", 1.0),
+    ("exposure_pct", "exposure", 100.0),
+    ("n_trades", "n_trades", 1.0),
+    ("final_equity", "final_equity", 1.0),
+)
+METRIC_KEYS = tuple(name for name, _, _ in PUBLIC_METRICS)
+
+
+def public_metrics(vector: Sequence[float]) -> dict[str, float | int]:
+    """Turn a kernel metrics vector into named, display-scaled metrics."""
+    raw = dict(zip(METRIC_NAMES, vector, strict=True))
+    out: dict[str, float | int] = {}
+    for name, slot, scale in PUBLIC_METRICS:
+        value = float(raw[slot])
+        out[name] = int(value) if name == "n_trades" else value * scale + 0.0
+    return out
+
+
+def json_safe(metrics: dict) -> dict:
+    """NaN and infinities become ``None`` so the result is valid JSON."""
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in metrics.items()
+    }

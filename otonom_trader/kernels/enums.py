@@ -1,0 +1,65 @@
+"""Structures shared by the numba kernels and the pandas layer (plain NamedTuples and ints)."""
+
+from typing import NamedTuple
+
+
+class SimParams(NamedTuple):
+    """One backtest's trading parameters, all as fractions (0.05 = 5%).
+
+    ``sl``/``tp`` of ``inf`` switch that stop off. ``fraction`` is the share of current
+    equity committed per entry (fees included).
+    """
+
+    entry_threshold: float
+    exit_threshold: float
+    fraction: float
+    sl: float
+    tp: float
+    fee: float
+    slippage: float
+    allow_short: bool
+    entry_bar_stops: bool
+    init_cash: float
+
+
+# Columns of the trade records array (float64, one row per trade).
+T_ENTRY_IDX = 0
+T_EXIT_IDX = 1
+T_SIDE = 2
+T_UNITS = 3
+T_ENTRY_PRICE = 4
+T_EXIT_PRICE = 5
+T_FEES = 6
+T_PNL = 7
+T_RETURN = 8
+T_REASON = 9
+TRADE_FIELDS = 10
+TRADE_COLUMNS = (
+    "entry_idx", "exit_idx", "side", "units", "entry_price",
+    "exit_price", "fees", "pnl", "return", "reason",
+)
+
+# Exit reasons.
+EXIT_SIGNAL = 0
+EXIT_STOP_LOSS = 1
+EXIT_TAKE_PROFIT = 2
+EXIT_OPEN = 3  # still open at the window's end: marked, not closed
+EXIT_REASONS = ("signal", "stop_loss", "take_profit", "open")
+
+# Slots of the metrics vector (fractions, not percent).
+M_TOTAL_RETURN = 0
+M_CAGR = 1
+M_SHARPE = 2
+M_SORTINO = 3
+M_MAX_DRAWDOWN = 4
+M_CALMAR = 5
+M_WIN_RATE = 6
+M_PROFIT_FACTOR = 7
+M_EXPOSURE = 8
+M_N_TRADES = 9
+M_FINAL_EQUITY = 10
+N_METRICS = 11
+METRIC_NAMES = (
+    "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar",
+    "win_rate", "profit_factor", "exposure", "n_trades", "final_equity",
+)
