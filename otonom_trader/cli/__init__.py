@@ -36,10 +36,15 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help text comes from the table, so listing commands imports none of them.
         with formatter.section("Commands"):
-            formatter.write_dl([(name, self.lazy_commands[name][1]) for name in self.list_commands(ctx)])
+            rows = [(name, self.lazy_commands[name][1]) for name in self.list_commands(ctx)]
+            formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="otonom-trader")
 def cli() -> None:
     """otonom: strategies as files, experiments recorded, promotion by pull request."""
