@@ -113,17 +113,15 @@ def reference_backtest(bars, score, can_enter, start: int, end: int, p: SimParam
         if t == end or t == 0:
             continue
         prev, cur = score[t - 1], score[t]
-        up = lambda level: prev < level < cur  # noqa: E731
-        down = lambda level: prev > level > cur  # noqa: E731
         side_now = 0 if trade is None else trade.side
-        if side_now == 1 and down(p.exit_threshold):
+        if side_now == 1 and prev > p.exit_threshold > cur:
             pending_exit = True
-        if side_now == -1 and up(-p.exit_threshold):
+        if side_now == -1 and prev < -p.exit_threshold < cur:
             pending_exit = True
         if (side_now == 0 or pending_exit) and can_enter[t]:
-            if side_now != 1 and up(p.entry_threshold):
+            if side_now != 1 and prev < p.entry_threshold < cur:
                 pending_side = 1
-            elif p.allow_short and side_now != -1 and down(-p.entry_threshold):
+            elif p.allow_short and side_now != -1 and prev > -p.entry_threshold > cur:
                 pending_side = -1
 
     if trade is not None:
