@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from otonom_trader.engine.backtest import NO_BLOCKS
 from otonom_trader.kernels.enums import N_METRICS, TRADE_FIELDS, SimParams
 from otonom_trader.kernels.simulate import simulate_nb
 from tests.helpers import candles
@@ -22,12 +23,12 @@ def run(rows, score, start=0, end=None, can_enter=None, **kw):
                   init_cash=10_000.0)
     params.update(kw)
     score = np.array(score + [score[-1]] * (n - len(score)), dtype=float)
-    can_enter = np.ones(n, bool) if can_enter is None else np.asarray(can_enter)
+    dsi = np.ones(n) if can_enter is None else np.asarray(can_enter, dtype=float)
     metrics, equity = np.empty(N_METRICS), np.full(n, np.nan)
     trades = np.empty((n + 1, TRADE_FIELDS))
     k = simulate_nb(*(bars[c].to_numpy() for c in ("Open", "High", "Low", "Close")), score,
-                    can_enter, start, end, 1.0, 252.0, SimParams(**params), metrics, equity,
-                    trades)
+                    dsi, start, end, 1.0, 252.0, SimParams(**params, min_dsi=0.5), metrics,
+                    equity, trades, *NO_BLOCKS)
     out = [dict(entry=int(r[0]), exit=int(r[1]), side=int(r[2]), units=r[3], entry_px=r[4],
                 exit_px=r[5], fees=r[6], pnl=r[7], reason=int(r[9])) for r in trades[:k]]
     return out, equity, metrics

@@ -7,7 +7,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otonom_trader.engine.reference import reference_backtest, reference_metrics
-from otonom_trader.kernels.enums import METRIC_NAMES, N_METRICS, TRADE_FIELDS, SimParams
+from otonom_trader.kernels.enums import (
+    BLOCK_FIELDS,
+    METRIC_NAMES,
+    N_METRICS,
+    TRADE_FIELDS,
+    SimParams,
+)
 from otonom_trader.kernels.simulate import simulate_nb
 from tests.helpers import random_bars
 
@@ -28,7 +34,7 @@ def cases(draw):
     else:
         score = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], n)
     score[: draw(st.integers(0, 10))] = np.nan
-    can_enter = rng.uniform(size=n) > draw(st.sampled_from([0.0, 0.2]))
+    dsi = rng.choice([1.0, 0.5, 0.0], n, p=[0.8, 0.1, 0.1])
     start = draw(st.integers(0, n // 2))
     end = draw(st.integers(start + 1, n - 1))
     params = SimParams(
@@ -42,24 +48,28 @@ def cases(draw):
         allow_short=draw(st.booleans()),
         entry_bar_stops=draw(st.booleans()),
         init_cash=10_000.0,
+        min_dsi=draw(st.sampled_from([0.0, 0.5, 1.0])),
     )
-    return bars, score, can_enter, start, end, params
+    return bars, score, dsi, start, end, params
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_kernel_equals_reference(case):
-    bars, score, can_enter, start, end, p = case
+    bars, score, dsi, start, end, p = case
     o, h, lo, c = (bars[k].to_numpy() for k in ("Open", "High", "Low", "Close"))
     years = (bars.index[end] - bars.index[start]).days / 365.25
     metrics = np.empty(N_METRICS)
     equity = np.full(len(c), np.nan)
     trades = np.empty((end - start + 2, TRADE_FIELDS))
-    n = simulate_nb(o, h, lo, c, score, can_enter, start, end, years, 252.0, p,
-                    metrics, equity, trades)
+    n_blocks = 4
+    block_of = (np.arange(len(c)) * n_blocks // len(c)).astype(np.int64)
+    blocks = np.zeros((n_blocks, BLOCK_FIELDS))
+    n = simulate_nb(o, h, lo, c, score, dsi, start, end, years, 252.0, p,
+                    metrics, equity, trades, block_of, blocks)
 
     ref = reference_backtest({"open": o, "high": h, "low": lo, "close": c},
-                             score, can_enter, start, end, p)
+                             score, dsi, start, end, p)
     np.testing.assert_allclose(equity[start:end + 1], ref.equity, rtol=1e-12)
     assert n == len(ref.trades)
     for row, t in zip(trades[:n], ref.trades, strict=True):
@@ -71,3 +81,10 @@ def test_kernel_equals_reference(case):
     for name, value in expected.items():
         np.testing.assert_allclose(got[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
     assert got["exposure"] == ref.exposed_bars / (end - start + 1)
+    # Per-block return statistics are those of the equity curve's returns.
+    r = np.diff(ref.equity) / np.asarray(ref.equity[:-1])
+    b = block_of[start + 1:end + 1]
+    expected_blocks = np.array(
+        [[np.sum(b == k), r[b == k].sum(), (r[b == k] ** 2).sum()] for k in range(n_blocks)]
+    )
+    np.testing.assert_allclose(blocks, expected_blocks, rtol=1e-9, atol=1e-15)

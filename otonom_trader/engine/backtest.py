@@ -12,10 +12,17 @@ from otonom_trader.domain.errors import DataError, InputError
 from otonom_trader.domain.metrics import public_metrics
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.engine.analysts import AnalystContext, analyst_scores, ensemble_score
-from otonom_trader.kernels.enums import EXIT_REASONS, N_METRICS, TRADE_COLUMNS, SimParams
+from otonom_trader.kernels.enums import (
+    BLOCK_FIELDS,
+    EXIT_REASONS,
+    N_METRICS,
+    TRADE_COLUMNS,
+    SimParams,
+)
 from otonom_trader.kernels.simulate import simulate_nb
 
 DEFAULT_CAPITAL = 10_000.0
+NO_BLOCKS = (np.empty(0, np.int64), np.empty((0, BLOCK_FIELDS)))  # block statistics off
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ def sim_params(strategy: Strategy, initial_capital: float = DEFAULT_CAPITAL) -> 
         allow_short=bool(risk.allow_short),
         entry_bar_stops=bool(ex.entry_bar_stops),
         init_cash=float(initial_capital),
+        min_dsi=float(strategy.data.dsi_threshold),
     )
 
 
@@ -143,14 +151,13 @@ def strategy_score(strategy: Strategy, bars: pd.DataFrame, ctx: AnalystContext) 
 def run_window(data: PreparedData, score: np.ndarray, window: Window, strategy: Strategy,
                initial_capital: float = DEFAULT_CAPITAL, record: bool = False):
     """Run the kernel once; returns (metrics vector, equity array or None, trade rows)."""
-    can_enter = data.dsi >= strategy.data.dsi_threshold
     metrics = np.empty(N_METRICS)
     equity = np.empty(len(data.close) if record else 0)
     trades = np.empty((window.end - window.start + 2 if record else 0, len(TRADE_COLUMNS)))
     n = simulate_nb(
         data.open, data.high, data.low, data.close, np.ascontiguousarray(score, np.float64),
-        can_enter, window.start, window.end, window.years(data.index), data.periods_per_year,
-        sim_params(strategy, initial_capital), metrics, equity, trades,
+        data.dsi, window.start, window.end, window.years(data.index), data.periods_per_year,
+        sim_params(strategy, initial_capital), metrics, equity, trades, NO_BLOCKS[0], NO_BLOCKS[1],
     )
     return metrics, (equity if record else None), trades[:n]
 

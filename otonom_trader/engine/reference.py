@@ -43,7 +43,7 @@ class ReferenceResult:
     exposed_bars: int = 0
 
 
-def reference_backtest(bars, score, can_enter, start: int, end: int, p: SimParams):
+def reference_backtest(bars, score, dsi, start: int, end: int, p: SimParams):
     """Simulate bars ``start..end`` one rule at a time; ``bars`` has open/high/low/close."""
     o, h, lo, c = bars["open"], bars["high"], bars["low"], bars["close"]
     cash = p.init_cash
@@ -118,7 +118,7 @@ def reference_backtest(bars, score, can_enter, start: int, end: int, p: SimParam
             pending_exit = True
         if side_now == -1 and prev < -p.exit_threshold < cur:
             pending_exit = True
-        if (side_now == 0 or pending_exit) and can_enter[t]:
+        if (side_now == 0 or pending_exit) and dsi[t] >= p.min_dsi:
             if side_now != 1 and prev < p.entry_threshold < cur:
                 pending_side = 1
             elif p.allow_short and side_now != -1 and prev > -p.entry_threshold > cur:

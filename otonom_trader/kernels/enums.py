@@ -7,7 +7,8 @@ class SimParams(NamedTuple):
     """One backtest's trading parameters, all as fractions (0.05 = 5%).
 
     ``sl``/``tp`` of ``inf`` switch that stop off. ``fraction`` is the share of current
-    equity committed per entry (fees included).
+    equity committed per entry (fees included). No entry is decided on a bar whose data
+    quality score is below ``min_dsi``.
     """
 
     entry_threshold: float
@@ -20,7 +21,11 @@ class SimParams(NamedTuple):
     allow_short: bool
     entry_bar_stops: bool
     init_cash: float
+    min_dsi: float = 0.0
 
+
+# Columns of the per-block return statistics (count, sum, sum of squares).
+BLOCK_FIELDS = 3
 
 # Columns of the trade records array (float64, one row per trade).
 T_ENTRY_IDX = 0

@@ -59,18 +59,20 @@ def crossed_below_nb(prev: float, cur: float, level: float) -> bool:
 
 @njit(cache=True)
 def simulate_nb(
-    open_, high, low, close, score, can_enter, start, end, years, periods_per_year,
-    p, metrics_out, equity_out, trades_out,
+    open_, high, low, close, score, dsi, start, end, years, periods_per_year,
+    p, metrics_out, equity_out, trades_out, block_of, blocks_out,
 ):
     """Run one backtest over bars ``start..end`` (inclusive) and write its metrics.
 
     ``score`` is the ensemble score per bar (computed on all data, so warm at ``start``);
-    ``can_enter[t]`` is False where the data quality blocks an entry decided at bar t.
-    ``equity_out`` (len ≥ end+1, or 0 to skip) receives the close-marked equity,
-    ``trades_out`` (rows, or 0 rows to skip) the trades; returns the number of trade rows
-    written (closed trades, then the open one if any).
+    ``dsi`` the data-quality score per bar (entries decided where ``dsi < p.min_dsi`` are
+    blocked). Optional outputs, skipped when given with length 0: ``equity_out`` (len ≥ end+1)
+    receives the close-marked equity, ``trades_out`` the trades, and ``blocks_out[b]`` adds
+    (count, sum, sum of squares) of the returns of bars t with ``block_of[t] == b``.
+    Returns the number of trade rows written (closed trades, then the open one if any).
     """
     record_equity = equity_out.shape[0] > 0
+    record_blocks = blocks_out.shape[0] > 0
     max_trades = trades_out.shape[0]
 
     cash = p.init_cash
@@ -178,6 +180,11 @@ def simulate_nb(
             m2_ret += delta * (r - mean_ret)
             if r < 0.0:
                 down_sq += r * r
+            if record_blocks and block_of[t] >= 0:
+                b = block_of[t]
+                blocks_out[b, 0] += 1.0
+                blocks_out[b, 1] += r
+                blocks_out[b, 2] += r * r
         prev_equity = equity
         if equity > peak:
             peak = equity
@@ -192,7 +199,7 @@ def simulate_nb(
             pending_exit = (pos == 1 and crossed_below_nb(s0, s1, p.exit_threshold)) or (
                 pos == -1 and crossed_above_nb(s0, s1, -p.exit_threshold)
             )
-            if (pos == 0 or pending_exit) and can_enter[t]:
+            if (pos == 0 or pending_exit) and dsi[t] >= p.min_dsi:
                 if pos != 1 and crossed_above_nb(s0, s1, p.entry_threshold):
                     pending_side = 1
                 elif p.allow_short and pos != -1 and crossed_below_nb(
