@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+DEMO_NAME ?= baseline_v1_grid_$(shell date -u +%Y%m%dT%H%M%S)
+
 demo: $(STAMP)
 	$(PY) -m otonom_trader.cli backtest --strategy-path strategies/baseline_v1.yaml --symbol SPX
+	$(PY) -m otonom_trader.cli experiments grid-search --name $(DEMO_NAME) \
+	  --strategy-path strategies/baseline_v1.yaml --grid-path grids/baseline_grid.yaml \
+	  --train-start 2008-01-01 --train-end 2015-12-31 --test-start 2016-01-01 --test-end 2018-12-31
 
 test: $(STAMP)
 	$(PY) -m ruff check otonom_trader tests benchmarks

@@ -13,6 +13,8 @@ from otonom_trader.domain.errors import OtonomError
 COMMANDS = {
     "backtest": ("otonom_trader.cli.backtest:backtest", "Backtest one strategy on one symbol."),
     "data": ("otonom_trader.cli.data:data", "List and prepare market data."),
+    "experiments": ("otonom_trader.cli.experiments:experiments",
+                    "Grid/random searches and the experiment store."),
     "strategy": ("otonom_trader.cli.strategy:strategy", "Validate strategy files."),
 }
 

@@ -44,3 +44,34 @@ def metrics_table(metrics: dict, title: str) -> None:
 def echo_notes(notes) -> None:
     for note in notes:
         click.echo(f"note: {note}", err=True)
+
+
+def progress_bar():
+    """A rich progress bar with count, rate and ETA (stays quiet when not on a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed:,.0f} runs/s" if task.speed else "", style="cyan")
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        transient=False,
+    )

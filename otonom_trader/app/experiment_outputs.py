@@ -1,0 +1,74 @@
+"""The files an experiment leaves for the pipeline: runs.parquet, metrics.json, best_params.yaml."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
+from otonom_trader.domain.metrics import METRIC_KEYS
+
+
+def _clean(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def _metrics(row: pd.Series, window: str) -> dict:
+    return {k: _clean(row[f"{window}_{k}"]) for k in METRIC_KEYS}
+
+
+def best_run(runs: pd.DataFrame, metric: str = "sharpe") -> pd.Series | None:
+    """The done run with the highest finite test ``metric`` (ties: the lower run number)."""
+    done = runs[runs["status"] == "done"]
+    column = done[f"test_{metric}"]
+    done = done[column.notna() & column.abs().ne(math.inf)]
+    if done.empty:
+        return None
+    ordered = done.sort_values([f"test_{metric}", "run_number"], ascending=[False, True])
+    return ordered.iloc[0]
+
+
+def write_outputs(store: ExperimentStore, info: ExperimentInfo, root: Path) -> dict[str, Path]:
+    """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml}``."""
+    folder = root / info.name
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = store.runs_frame(info.id)
+    param_columns = [c for c in runs.columns if "." in c]
+    paths = {"runs": folder / "runs.parquet", "metrics": folder / "metrics.json",
+             "best_params": folder / "best_params.yaml"}
+    runs.to_parquet(paths["runs"], index=False)
+
+    best = best_run(runs)
+    done = int((runs["status"] == "done").sum())
+    summary = {
+        "experiment": {
+            "id": info.id, "name": info.name, "strategy": info.strategy_path,
+            "symbol": info.symbol, "search": info.search, "split": info.split,
+            "total_runs": info.total_runs, "done": done,
+            "failed": int((runs["status"] == "failed").sum()),
+            "elapsed_seconds": round(info.elapsed_seconds, 3),
+            "data_fingerprint": info.data_fingerprint,
+        },
+        "best": None if best is None else {
+            "run_number": int(best["run_number"]),
+            "selected_by": "test sharpe",
+            "params": {c: _clean(best[c]) for c in param_columns},
+            "train": _metrics(best, "train"),
+            "test": _metrics(best, "test"),
+        },
+    }
+    paths["metrics"].write_text(json.dumps(summary, indent=2) + "\n")
+    best_params = {} if best is None else {
+        "experiment": info.name, "run_number": int(best["run_number"]),
+        "selected_by": "test sharpe", "params": summary["best"]["params"],
+    }
+    paths["best_params"].write_text(yaml.safe_dump(best_params, sort_keys=False))
+    return paths
