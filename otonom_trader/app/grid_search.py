@@ -10,7 +10,14 @@ from pathlib import Path
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore, RunBatch
 from otonom_trader.domain.errors import InputError
-from otonom_trader.domain.grid import Combinations, GridSpec, grid_from_mapping, load_grid
+from otonom_trader.domain.grid import (
+    Combinations,
+    GridSpec,
+    grid_from_mapping,
+    grid_warnings,
+    load_grid,
+    with_search,
+)
 from otonom_trader.domain.split import SPLIT_KEYS
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
 
@@ -102,8 +109,8 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
         raise InputError("grid-search needs --name, --strategy-path and --grid-path "
                          "(or --resume ID)")
     strategy = load_strategy(req.strategy_path)
-    spec = load_grid(req.grid_path, strategy)
-    spec = spec.with_search(req.search, req.n_iter, req.seed)
+    spec = with_search(load_grid(req.grid_path, strategy), strategy, req.search, req.n_iter,
+                       req.seed)
     split = spec.split.merged(req.split)
     split.check(f"{req.grid_path}: ")
     missing = [k for k in SPLIT_KEYS if getattr(split, k) is None]
@@ -123,7 +130,8 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
             info.strategy_path).resolve():
         return False
     if req.grid_path:
-        again = load_grid(req.grid_path, strategy).with_search(req.search, req.n_iter, req.seed)
+        again = with_search(load_grid(req.grid_path, strategy), strategy, req.search,
+                            req.n_iter, req.seed)
         if again.raw != spec.raw:
             return False
     if req.symbol and req.symbol.upper() != info.symbol:
@@ -140,6 +148,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
+    events.notes(grid_warnings(spec))
     bars = load_bars(symbol, req.data_dir)
     fingerprint = data_fingerprint(bars)
     if existing is not None and existing.data_fingerprint != fingerprint:

@@ -36,9 +36,10 @@ def experiments():
 @click.option("--data-dir", default="data", show_default=True)
 @click.option("--outputs-dir", default="experiments", show_default=True,
               help="Where experiments/<name>/ outputs are written.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
                 test_end, search, n_iter, seed, workers, db_url, resume_id, initial_capital,
-                data_dir, outputs_dir):
+                data_dir, outputs_dir, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.grid_search import (
@@ -58,7 +59,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         name=name, strategy_path=strategy_path, grid_path=grid_path, symbol=symbol,
         split=split, search=search, n_iter=n_iter, seed=seed, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
-        command=shlex.join(["otonom", *sys.argv[1:]]),
+        command=shlex.join(["otonom", *sys.argv[1:]]), chunk_size=chunk_size,
     )
     store = ExperimentStore(db_url)
     bar = progress_bar()

@@ -43,6 +43,7 @@ from otonom_trader.domain.strategy import (
 
 __all__ = [
     "apply_overrides",
+    "check_value",
     "get_value",
     "load_strategy",
     "raw_dict",
@@ -386,6 +387,31 @@ def _check_path(dotted: str, label: str) -> list[str]:
         heads = dict.fromkeys(p.split(".")[0] + ("." if "." in p else "") for p in paths)
         hint = "keys start with " + ", ".join(f"`{h}`" for h in heads)
     raise StrategyError(f"{label}unknown key `{dotted}` — {hint}")
+
+
+@functools.cache
+def _leaf_validator(dotted: str) -> Any:
+    node = _schema()
+    for part in dotted.split("."):
+        node = node["properties"][part]
+    return _Validator(node)
+
+
+def check_value(dotted: str, value: Any) -> str | None:
+    """Why ``value`` cannot be set at ``dotted`` (one line naming the key), or None if it can.
+
+    Pass 1 only: the value's type and range for that key. Cross-field rules (fast < slow,
+    weights) are not checked, since they depend on the other values of the strategy.
+    """
+    try:
+        _check_path(dotted, "")
+    except StrategyError as exc:
+        return str(exc)
+    value = _plain(value)
+    err = best_match(_leaf_validator(dotted).iter_errors(value))
+    if err is None:
+        return None
+    return f"`{dotted}`: expected {_describe(err.schema, value)}, got {_show(value)}"
 
 
 def apply_overrides(strategy: Strategy, overrides: Mapping[str, Any]) -> Strategy:

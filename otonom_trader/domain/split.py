@@ -1,0 +1,94 @@
+"""Train/test date windows of an experiment, from a grid file's ``split:`` and CLI flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from otonom_trader.domain.errors import InputError
+
+__all__ = ["SPLIT_KEYS", "Split", "date_text"]
+
+SPLIT_KEYS = ("train_start", "train_end", "test_start", "test_end")
+
+
+def date_text(value: Any) -> Any:
+    """Dates (YAML reads ``2020-01-31`` as a date) become ISO strings; the rest is kept."""
+    if isinstance(value, dt.date):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class Split:
+    """ISO date strings or None (None: the caller's default, e.g. the data's first bar)."""
+
+    train_start: str | None = None
+    train_end: str | None = None
+    test_start: str | None = None
+    test_end: str | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, date_text(getattr(self, f.name)))
+
+    def merged(self, overrides: Mapping[str, Any]) -> Split:
+        """A copy where every non-None value of ``overrides`` (e.g. CLI flags) wins."""
+        for key in overrides:
+            if key not in SPLIT_KEYS:
+                match = difflib.get_close_matches(str(key), SPLIT_KEYS, n=1)
+                hint = f"did you mean `{match[0]}`?" if match else "expected one of " + ", ".join(
+                    f"`{k}`" for k in SPLIT_KEYS
+                )
+                raise InputError(f"split: unknown key `{key}` — {hint}")
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def dates(self, label: str = "") -> dict[str, dt.datetime | None]:
+        """Each key parsed (time zones converted to naive UTC); InputError if one doesn't parse."""
+        out: dict[str, dt.datetime | None] = {}
+        for key in SPLIT_KEYS:
+            value = getattr(self, key)
+            out[key] = None if value is None else _parse(value, key, label)
+        return out
+
+    def check(self, label: str = "") -> None:
+        """Raise ``InputError`` if a date doesn't parse, a window ends before it starts, or
+        the windows overlap. ``label`` (e.g. ``"grid.yaml: "``) prefixes the message."""
+        d = self.dates(label)
+        pairs = [
+            ("train_start", "train_end", "the train window ends before it starts"),
+            ("test_start", "test_end", "the test window ends before it starts"),
+            ("train_end", "test_start", "the train and test windows overlap; end training "
+             "before the test window starts"),
+            ("train_start", "test_start", "the train window must come before the test window"),
+        ]
+        for first, second, why in pairs:
+            a, b = d[first], d[second]
+            if a is None or b is None:
+                continue
+            strict = second == "test_start"
+            if a > b or (strict and a == b):
+                verb = "is not before" if strict else "is after"
+                raise InputError(
+                    f"{label}split: `{first}` ({getattr(self, first)}) {verb} `{second}` "
+                    f"({getattr(self, second)}): {why}"
+                )
+
+
+def _parse(value: Any, key: str, label: str) -> dt.datetime:
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+            return parsed
+    raise InputError(
+        f"{label}split: `{key}` {value!r} is not a date; use an ISO date such as 2020-01-31 "
+        "or 2020-01-31 14:00"
+    )

@@ -1,0 +1,250 @@
+"""`otonom experiments grid-search` end to end: store, outputs, reproduction, resume, errors."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from otonom_trader.adapters.store import ExperimentStore
+from otonom_trader.cli import main
+from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy
+from otonom_trader.engine.backtest import backtest
+from otonom_trader.engine.data import load_bars
+
+SPLIT = ["--train-start", "2004-01-01", "--train-end", "2011-12-31",
+         "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
+
+
+def write_grid(tmp_path, body: dict, name="grid.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(body))
+    return str(path)
+
+
+def grid_args(tmp_path, grid, name="sweep", strategy="strategies/sma_cross.yaml", extra=()):
+    return ["experiments", "grid-search", "--name", name, "--strategy-path", strategy,
+            "--grid-path", grid, "--db", f"sqlite:///{tmp_path}/store.db",
+            "--outputs-dir", str(tmp_path / "experiments"), *SPLIT, *extra]
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+SMALL = {
+    "analysts.tech.fast_window": [5, 10, 20],
+    "analysts.tech.slow_window": [30, 60],
+    "risk.stop_loss_pct": [2.0, 5.0],
+}
+
+
+def test_grid_search_records_every_run_and_writes_outputs(tmp_path, capsys):
+    code, out, _ = run_cli(grid_args(tmp_path, write_grid(tmp_path, SMALL)), capsys)
+    assert code == 0
+    assert "✓ Experiment 'sweep' created (ID: 1)" in out
+    assert "Running grid search: 12 total combinations" in out
+    assert "Completed: 12/12 runs" in out and "Top 5 results (by test Sharpe):" in out
+    assert out.count("  Run #") == 5
+
+    store = ExperimentStore(f"sqlite:///{tmp_path}/store.db")
+    runs = store.runs_frame(1)
+    assert sorted(runs["run_number"]) == list(range(1, 13))
+    assert (runs["status"] == "done").all()
+    # product order, last key fastest
+    first = runs.sort_values("run_number").iloc[:2]
+    assert first["risk.stop_loss_pct"].tolist() == [2.0, 5.0]
+
+    folder = tmp_path / "experiments" / "sweep"
+    frame = pd.read_parquet(folder / "runs.parquet")
+    assert len(frame) == 12 and "test_sharpe" in frame and "analysts.tech.fast_window" in frame
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["experiment"]["done"] == 12
+    assert metrics["best"]["test"]["sharpe"] == pytest.approx(runs["test_sharpe"].max())
+    best = yaml.safe_load((folder / "best_params.yaml").read_text())
+    assert best["run_number"] == metrics["best"]["run_number"]
+
+
+def test_backtest_over_the_test_window_reproduces_a_grid_run_exactly(tmp_path, capsys):
+    run_cli(grid_args(tmp_path, write_grid(tmp_path, SMALL)), capsys)
+    runs = ExperimentStore(f"sqlite:///{tmp_path}/store.db").runs_frame(1)
+    strategy = load_strategy("strategies/sma_cross.yaml")
+    bars = load_bars("SPX")
+    for _, run in runs.iterrows():
+        params = {p: run[p] for p in SMALL}
+        params = {k: (int(v) if "window" in k else float(v)) for k, v in params.items()}
+        variant = apply_overrides(strategy, params)
+        for window, start, end in (("test", "2012-01-01", "2014-12-31"),
+                                   ("train", "2004-01-01", "2011-12-31")):
+            result = backtest(variant, bars, symbol="SPX", start=start, end=end)
+            for key in METRIC_KEYS:
+                stored, fresh = run[f"{window}_{key}"], result.metrics[key]
+                if np.isfinite(fresh):
+                    assert stored == fresh, (window, key)
+                else:
+                    assert np.isnan(stored)
+
+
+def test_invalid_combinations_fail_with_a_reason_and_the_rest_run(tmp_path, capsys):
+    grid = write_grid(tmp_path, {"analysts.tech.fast_window": [10, 40],
+                                 "analysts.tech.slow_window": [30, 60]})
+    code, out, _ = run_cli(grid_args(tmp_path, grid), capsys)
+    assert code == 0 and "(1 failed)" in out
+    runs = ExperimentStore(f"sqlite:///{tmp_path}/store.db").runs_frame(1)
+    failed = runs[runs["status"] == "failed"]
+    assert len(failed) == 1 and "fast_window" in failed["error"].iloc[0]
+    assert (runs["status"] == "done").sum() == 3
+
+
+def test_constraints_skip_combinations(tmp_path, capsys):
+    grid = write_grid(tmp_path, {"analysts.tech.fast_window": [10, 40],
+                                 "analysts.tech.slow_window": [30, 60],
+                                 "constraints": ["analysts.tech.fast_window < "
+                                                 "analysts.tech.slow_window"]})
+    code, out, _ = run_cli(grid_args(tmp_path, grid), capsys)
+    assert code == 0 and "3 total combinations" in out and "failed" not in out
+
+
+def test_random_search_is_reproducible(tmp_path, capsys):
+    body = {"search": "random", "n_iter": 6, "seed": 7,
+            "analysts.tech.fast_window": {"int": [5, 25]},
+            "analysts.tech.slow_window": {"int": [40, 120, 10]},
+            "risk.stop_loss_pct": {"uniform": [1.0, 8.0]}}
+    grid = write_grid(tmp_path, body)
+    run_cli(grid_args(tmp_path, grid, name="r1"), capsys)
+    run_cli(grid_args(tmp_path, grid, name="r2"), capsys)
+    store = ExperimentStore(f"sqlite:///{tmp_path}/store.db")
+    a, b = store.runs_frame(1), store.runs_frame(2)
+    cols = ["run_number", *body.keys() - {"search", "n_iter", "seed"}, "test_sharpe"]
+    assert a[cols].equals(b[cols]) and len(a) == 6
+
+
+def test_rerunning_a_finished_experiment_is_refused(tmp_path, capsys):
+    args = grid_args(tmp_path, write_grid(tmp_path, SMALL))
+    run_cli(args, capsys)
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "already complete" in err
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "needle"),
+    [
+        ({}, [], "no parameters"),
+        ({"risk.stop_los_pct": [1.0]}, [], "did you mean `risk.stop_loss_pct`"),
+        ({"analysts.tech.fast_window": ["ten", 20]}, [], "analysts.tech.fast_window"),
+        ({"search": "random", "n_iter": 3, "risk.stop_loss_pct": {"uniform": [5.0, 1.0]}}, [],
+         "risk.stop_loss_pct"),
+        (SMALL, ["--train-end", "2012-06-30"], "overlap"),
+        (SMALL, ["--test-end", "2024-12-31"], "outside the data"),
+        (SMALL, ["--resume", "99"], "99"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, body, extra, needle):
+    code, _, err = run_cli(grid_args(tmp_path, write_grid(tmp_path, body), extra=extra), capsys)
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_existing_name_with_other_settings_suggests_resume(tmp_path, capsys):
+    run_cli(grid_args(tmp_path, write_grid(tmp_path, SMALL)), capsys)
+    other = write_grid(tmp_path, {"risk.stop_loss_pct": [3.0]}, "other.yaml")
+    code, _, err = run_cli(grid_args(tmp_path, other), capsys)
+    assert code == 2 and "--resume 1" in err
+
+
+def test_unreachable_database_is_one_line(tmp_path, capsys):
+    args = grid_args(tmp_path, write_grid(tmp_path, SMALL))
+    args[args.index("--db") + 1] = "sqlite:////nonexistent/dir/x.db"
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "nonexistent" in err and len(err.strip().splitlines()) == 1
+
+
+KILL_GRID = {
+    "analysts.tech.fast_window": {"int": [5, 50, 5]},
+    "analysts.tech.slow_window": {"int": [60, 240, 20]},
+    "risk.stop_loss_pct": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+    "risk.take_profit_pct": [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0],
+}
+
+
+def _spawn(args, cwd):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "otonom_trader.cli", *args], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _count(db) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("select count(*) from experiment_runs").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _wait_for_rows(db, proc, minimum, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _count(db) >= minimum:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no rows appeared (exit {proc.poll()})")
+
+
+def _comparable(frame):
+    return frame.sort_values("run_number").reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    cwd = os.getcwd()
+    grid = write_grid(tmp_path, KILL_GRID)
+    small_chunks = ["--chunk-size", "200", "--workers", "1"]
+    killed = grid_args(tmp_path, grid, name="killed", extra=small_chunks)
+    proc = _spawn(killed, cwd)
+    _wait_for_rows(tmp_path / "store.db", proc, 400)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    partial = _count(tmp_path / "store.db")
+    assert 0 < partial < 6400
+    resumed = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *killed], cwd=cwd,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed (ID: 1)" in resumed.stdout and "already done" in resumed.stdout
+
+    clean = grid_args(tmp_path, grid, name="clean")
+    done = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *clean], cwd=cwd,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    store = ExperimentStore(f"sqlite:///{tmp_path}/store.db")
+    a, b = _comparable(store.runs_frame(1)), _comparable(store.runs_frame(2))
+    assert len(a) == len(b) == 6400
+    pd.testing.assert_frame_equal(a, b)
+    _, blocks_a = store.block_stats(1)
+    _, blocks_b = store.block_stats(2)
+    np.testing.assert_array_equal(blocks_a, blocks_b)
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
+    grid = write_grid(tmp_path, KILL_GRID)
+    args = grid_args(tmp_path, grid, extra=["--chunk-size", "200", "--workers", "1"])
+    proc = _spawn(args, os.getcwd())
+    _wait_for_rows(tmp_path / "store.db", proc, 200)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "runs saved" in err and "--resume 1" in err and "Traceback" not in err
+    info = ExperimentStore(f"sqlite:///{tmp_path}/store.db").get(1)
+    assert info.status == "interrupted"
