@@ -1,0 +1,346 @@
+"""The experiment store: experiments and their runs in any SQLAlchemy database.
+
+The URL comes from the argument, else ``OTONOM_DB``, else ``sqlite:///.otonom/experiments.db``
+(relative to the working directory). Callers get plain dataclasses and pandas frames, never
+ORM objects. A *pending* run has no row: see ``store_models``. Metrics are public
+(``METRIC_KEYS``); NaN/inf are stored as NULL and read back as NaN. Times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from otonom_trader.adapters.store_models import (
+    EXPERIMENT_STATUSES,
+    RUN_STATUSES,
+    TEST_COLUMNS,
+    TRAIN_COLUMNS,
+    Base,
+    Experiment,
+    ExperimentInfo,
+    ExperimentRun,
+    ExperimentSummary,
+    RunBatch,
+)
+from otonom_trader.domain.errors import InputError, RunError
+from otonom_trader.domain.metrics import METRIC_KEYS
+
+DEFAULT_URL = "sqlite:///.otonom/experiments.db"
+BLOCK_FIELDS = 3  # count, sum, sum of squares of the per-bar returns of one time block
+_EXP = Experiment.__table__
+_RUNS = ExperimentRun.__table__
+_METRIC_COLUMNS = TRAIN_COLUMNS + TEST_COLUMNS
+_INT_METRICS = [i for i, c in enumerate(_METRIC_COLUMNS) if c.endswith("_n_trades")]
+_INSERT_COLUMNS = ("experiment_id", "run_number", "params", "status", "error",
+                   *_METRIC_COLUMNS, "block_stats")
+_FRAME_COLUMNS = ("run_number", "status", "error", "params", *_METRIC_COLUMNS)
+_HINT = "choose another store with --db or OTONOM_DB"
+__all__ = ["DEFAULT_URL", "ExperimentInfo", "ExperimentStore", "ExperimentSummary", "RunBatch"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _mask(url: str) -> str:
+    """The URL as given, with any password (``scheme://user:password@host``) hidden."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # A 64 MB page cache keeps the metric indexes in memory while batches are written.
+    for pragma in ("busy_timeout=30000", "foreign_keys=ON", "journal_mode=WAL",
+                   "synchronous=NORMAL", "cache_size=-65536"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+class ExperimentStore:
+    """Experiments and runs in one database; safe to resume, one transaction per batch."""
+
+    def __init__(self, url: str | None = None) -> None:
+        url = url or os.environ.get("OTONOM_DB") or DEFAULT_URL
+        if url == DEFAULT_URL:
+            Path(".otonom").mkdir(exist_ok=True)
+        self.url = _mask(url)
+        try:
+            self.engine: Engine = create_engine(url)
+        except Exception as exc:  # a malformed URL or a missing driver
+            todo = "install its driver" if isinstance(exc, ImportError) else "check the URL"
+            raise InputError(f"cannot use experiment store {self.url} ({_one_line(exc)}): "
+                             f"{todo} or {_HINT}") from None
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        if self._sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            with self.engine.begin() as conn:
+                Base.metadata.create_all(conn)
+                # A no-op write: a read-only store fails here, before any experiment starts.
+                conn.execute(update(_EXP).where(_EXP.c.id == -1).values(name=_EXP.c.name))
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            detail = _one_line(exc)
+            if re.search(r"read-?only|permission denied", detail, re.IGNORECASE):
+                raise InputError(f"experiment store {self.url} is read-only ({detail}): "
+                                 f"make it writable or {_HINT}") from None
+            raise InputError(f"cannot open experiment store {self.url} ({detail}): "
+                             f"check that it exists and is reachable, or {_HINT}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> ExperimentStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- experiments -------------------------------------------------------------------
+
+    def create_experiment(
+        self, *, name: str, strategy_path: str, strategy_hash: str, strategy_name: str,
+        grid: Any, split: dict, search: dict, symbol: str, data_fingerprint: str,
+        periods_per_year: float, total_runs: int, command: str = "",
+        git_commit: str | None = None, status: str = "running",
+    ) -> int:
+        """Insert an experiment and return its ID; a taken name is an ``InputError``."""
+        _check_status(status, EXPERIMENT_STATUSES)
+        now = _now()
+        values = dict(
+            name=name, strategy_path=str(strategy_path), strategy_hash=strategy_hash,
+            strategy_name=strategy_name, grid=_plain(grid), split=_plain(split),
+            search=_plain(search), symbol=symbol, data_fingerprint=data_fingerprint,
+            periods_per_year=float(periods_per_year), git_commit=git_commit, status=status,
+            total_runs=int(total_runs), created_at=now, started_at=now,
+            finished_at=None, elapsed_seconds=0.0, command=command,
+        )
+        try:
+            with self.engine.begin() as conn:
+                return int(conn.execute(insert(_EXP).values(**values)).inserted_primary_key[0])
+        except IntegrityError:
+            existing = self.find_by_name(name)
+            if existing is None:
+                raise
+            raise InputError(f"experiment '{name}' already exists (ID: {existing.id}): resume "
+                             f"it with --resume {existing.id} or choose another --name") from None
+
+    def get(self, exp_id: int) -> ExperimentInfo:
+        info = self._one(_EXP.c.id == int(exp_id))
+        if info is None:
+            recent = self.list_experiments(limit=5)
+            listing = ", ".join(f"{s.id} ({s.name})" for s in recent) or "none yet"
+            raise InputError(f"no experiment with ID {exp_id} in {self.url}; "
+                             f"recent experiments: {listing}")
+        return info
+
+    def find_by_name(self, name: str) -> ExperimentInfo | None:
+        return self._one(_EXP.c.name == name)
+
+    def _one(self, where: Any) -> ExperimentInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_EXP).where(where)).mappings().first()
+        if row is None:
+            return None
+        return ExperimentInfo(**{f.name: row[f.name] for f in fields(ExperimentInfo)})
+
+    def set_status(self, exp_id: int, status: str, elapsed_seconds_delta: float = 0.0) -> None:
+        """Set the status and add to ``elapsed_seconds``. ``running`` (a resume) stamps
+        ``started_at`` and clears ``finished_at``; the other statuses stamp ``finished_at``."""
+        _check_status(status, EXPERIMENT_STATUSES)
+        now = _now()
+        stamps = ({"started_at": now, "finished_at": None} if status == "running"
+                  else {"finished_at": now})
+        stmt = update(_EXP).where(_EXP.c.id == int(exp_id)).values(
+            status=status, elapsed_seconds=_EXP.c.elapsed_seconds + float(elapsed_seconds_delta),
+            **stamps)
+        with self.engine.begin() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                raise InputError(f"no experiment with ID {exp_id} in {self.url}")
+
+    def list_experiments(self, limit: int = 50) -> list[ExperimentSummary]:
+        """The most recent experiments first, with run counts and best test Sharpe, in one
+        statement whose per-experiment subqueries are answered from the indexes."""
+        e, r = _EXP.c, _RUNS.c
+        mine = r.experiment_id == e.id
+
+        def count(status: str) -> Any:
+            return select(func.count()).where(mine, r.status == status).scalar_subquery()
+
+        best = (select(r.test_sharpe).where(mine, r.status == "done")
+                .order_by(self._desc(r.test_sharpe)).limit(1).scalar_subquery())
+        stmt = (select(e.id, e.name, e.strategy_name, e.status, count("done"), count("failed"),
+                       e.total_runs, best, e.created_at)
+                .order_by(e.id.desc()).limit(int(limit)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [ExperimentSummary(i, n, s, st, int(d), int(f), t,
+                                  None if b is None else float(b), c)
+                for i, n, s, st, d, f, t, b, c in rows]
+
+    def _desc(self, column: Any) -> Any:
+        # SQLite sorts NULLs first, so DESC puts them last while walking an index backwards.
+        return column.desc() if self._sqlite else column.desc().nulls_last()
+
+    # -- runs --------------------------------------------------------------------------
+
+    def done_run_numbers(self, exp_id: int) -> np.ndarray:
+        """Sorted run numbers that have a row (done or failed): the ones not to run again."""
+        stmt = (select(_RUNS.c.run_number).where(_RUNS.c.experiment_id == int(exp_id))
+                .order_by(_RUNS.c.run_number))
+        with self.engine.connect() as conn:
+            return np.array(conn.execute(stmt).scalars().all(), dtype=np.int64)
+
+    def write_runs(self, exp_id: int, batch: RunBatch) -> None:
+        """Store a batch in one transaction: all of it or (on any error) none of it."""
+        rows = _batch_rows(int(exp_id), batch)
+        if not rows:
+            return
+        try:
+            with self.engine.begin() as conn:
+                if self._sqlite:  # DBAPI executemany: ~2 s faster per 160k runs than Core
+                    placeholders = ", ".join("?" * len(_INSERT_COLUMNS))
+                    conn.exec_driver_sql(f"INSERT INTO {_RUNS.name} ({', '.join(_INSERT_COLUMNS)})"
+                                         f" VALUES ({placeholders})", rows)
+                else:
+                    conn.execute(insert(_RUNS), [dict(zip(_INSERT_COLUMNS, row, strict=True))
+                                                 for row in rows])
+        except SQLAlchemyError as exc:
+            raise RunError(f"experiment {exp_id}: a batch of {len(rows)} runs was not stored "
+                           f"({_one_line(exc)})") from None
+
+    def runs_frame(self, exp_id: int) -> pd.DataFrame:
+        """Every stored run by run number: run_number, status, error, one column per
+        parameter (dotted path), then train_* and test_* metrics as float64 (NaN = missing)."""
+        stmt = (select(*(_RUNS.c[c] for c in _FRAME_COLUMNS))
+                .where(_RUNS.c.experiment_id == int(exp_id)).order_by(_RUNS.c.run_number))
+        return self._frame(stmt)
+
+    def top_runs(self, exp_id: int, metric: str = "sharpe", n: int = 5,
+                 window: str = "test") -> pd.DataFrame:
+        """The ``n`` done runs with the highest ``<window>_<metric>`` (NULL/NaN last), in
+        ``runs_frame`` layout. Higher is better for every metric (drawdown is negative)."""
+        if metric not in METRIC_KEYS:
+            raise InputError(f"unknown metric '{metric}': choose one of {', '.join(METRIC_KEYS)}")
+        if window not in ("train", "test"):
+            raise InputError(f"unknown window '{window}': choose train or test")
+        column = _RUNS.c[f"{window}_{metric}"]
+        stmt = (select(*(_RUNS.c[c] for c in _FRAME_COLUMNS))
+                .where(_RUNS.c.experiment_id == int(exp_id), _RUNS.c.status == "done")
+                .order_by(self._desc(column), _RUNS.c.run_number).limit(int(n)))
+        return self._frame(stmt)
+
+    def block_stats(self, exp_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run numbers of done runs with block statistics and their (n, n_blocks, 3) array."""
+        stmt = (select(_RUNS.c.run_number, _RUNS.c.block_stats)
+                .where(_RUNS.c.experiment_id == int(exp_id), _RUNS.c.status == "done",
+                       _RUNS.c.block_stats.is_not(None))
+                .order_by(_RUNS.c.run_number))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        numbers = np.array([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return numbers, np.empty((0, 0, BLOCK_FIELDS))
+        sizes = {len(r[1]) for r in rows}
+        if len(sizes) != 1 or sizes.pop() % (8 * BLOCK_FIELDS):
+            raise RunError(f"experiment {exp_id}: stored block statistics differ in size")
+        flat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f8").astype(np.float64)
+        return numbers, flat.reshape(len(rows), -1, BLOCK_FIELDS)
+
+    def _frame(self, stmt: Any) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(_FRAME_COLUMNS)
+        data = dict(zip(_FRAME_COLUMNS, columns, strict=True))
+        base = pd.DataFrame({"run_number": np.array(data["run_number"], dtype=np.int64),
+                             "status": list(data["status"]), "error": list(data["error"])})
+        metrics = pd.DataFrame({c: np.array(data[c], dtype=np.float64)  # None -> NaN
+                                for c in _METRIC_COLUMNS})
+        return pd.concat([base, _params_frame(data["params"]), metrics], axis=1)
+
+
+def _check_status(status: str, allowed: tuple[str, ...]) -> None:
+    if status not in allowed:
+        raise ValueError(f"status must be one of {allowed}, not {status!r}")
+
+
+def _params_frame(texts: tuple[str, ...]) -> pd.DataFrame:
+    """Decode all params JSON in one call; nested objects flatten to dotted paths."""
+    if not texts:
+        return pd.DataFrame()
+    decoded = json.loads("[" + ",".join(texts) + "]")
+    if any(isinstance(v, dict) for d in decoded[:1] for v in d.values()):
+        return pd.json_normalize(decoded, sep=".")
+    return pd.DataFrame(decoded)
+
+
+def _batch_rows(exp_id: int, batch: RunBatch) -> list[tuple]:
+    """DBAPI parameter tuples in ``_INSERT_COLUMNS`` order, NaN/inf as None."""
+    numbers = np.asarray(batch.run_numbers, dtype=np.int64).reshape(-1)
+    n, k = len(numbers), len(METRIC_KEYS)
+    if not (len(batch.params) == len(batch.status) == len(batch.errors) == n):
+        raise ValueError("RunBatch: run_numbers, params, status and errors differ in length")
+    bad = set(batch.status) - set(RUN_STATUSES)
+    if bad:
+        raise ValueError(f"RunBatch: run status must be done or failed, not {sorted(bad)}")
+    if n == 0:
+        return []
+    columns: list[list] = [[exp_id] * n, numbers.tolist(), _encode_params(batch.params),
+                           list(batch.status), list(batch.errors)]
+    metrics = np.concatenate([np.asarray(batch.train, np.float64).reshape(n, k),
+                              np.asarray(batch.test, np.float64).reshape(n, k)], axis=1)
+    finite = np.isfinite(metrics)
+    for j in range(2 * k):
+        column = metrics[:, j]
+        if j in _INT_METRICS:
+            column = np.rint(np.where(finite[:, j], column, 0.0)).astype(np.int64)
+        values = column.tolist()
+        for i in np.flatnonzero(~finite[:, j]).tolist():
+            values[i] = None
+        columns.append(values)
+    blobs: list[bytes | None] = [None] * n
+    if batch.blocks is not None:
+        blocks = np.ascontiguousarray(batch.blocks, dtype="<f8")
+        if blocks.ndim != 3 or blocks.shape[0] != n or blocks.shape[2] != BLOCK_FIELDS:
+            raise ValueError(f"RunBatch: blocks must be (n, n_blocks, 3), not {blocks.shape}")
+        raw, size = blocks.tobytes(), blocks.shape[1] * BLOCK_FIELDS * 8
+        blobs = [raw[i:i + size] for i in range(0, n * size, size)]
+        for i, status in enumerate(batch.status):
+            if status == "failed":
+                blobs[i] = None
+    columns.append(blobs)
+    return list(zip(*columns, strict=True))
+
+
+def _encode_params(params: list[dict]) -> list[str]:
+    dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+    return list(map(dumps, params))

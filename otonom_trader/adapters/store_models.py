@@ -1,0 +1,175 @@
+"""The experiment store's plain records (what callers get) and its SQLAlchemy models
+(the ``experiments`` and ``experiment_runs`` tables).
+
+A run's status is ``done`` or ``failed``. A *pending* run has no row at all: an experiment's
+runs are numbered ``0 .. total_runs-1`` and rows are written in batches as runs finish, so
+resuming means evaluating the run numbers that have no row yet.
+
+Metrics are stored in public form (``otonom_trader.domain.metrics.METRIC_KEYS``) as
+``train_<m>``/``test_<m>`` columns; NaN and infinities are stored as NULL. ``block_stats``
+holds the per-block sufficient statistics (count, sum, sum of squares of per-bar returns)
+of a run's returns as raw little-endian float64 bytes, shape (n_blocks, 3) row-major.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from otonom_trader.domain.metrics import METRIC_KEYS
+
+EXPERIMENT_STATUSES = ("running", "interrupted", "done", "failed")
+RUN_STATUSES = ("done", "failed")
+
+
+# -- plain records handed to callers ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    id: int
+    name: str
+    strategy_path: str
+    strategy_hash: str
+    strategy_name: str
+    grid: Any
+    split: dict
+    search: dict
+    symbol: str
+    data_fingerprint: str
+    periods_per_year: float
+    git_commit: str | None
+    status: str
+    total_runs: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    elapsed_seconds: float
+    command: str
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    id: int
+    name: str
+    strategy_name: str
+    status: str
+    done: int
+    failed: int
+    total_runs: int
+    best_test_sharpe: float | None  # None while no done run has a finite test Sharpe
+    created_at: datetime
+
+
+@dataclass
+class RunBatch:
+    """Finished runs to store. ``train``/``test`` are (n, 11) in ``METRIC_KEYS`` order;
+    ``blocks`` is (n, n_blocks, 3) float64 or None (always dropped for failed runs)."""
+
+    run_numbers: np.ndarray
+    params: list[dict]
+    status: list[str]
+    errors: list[str | None]
+    train: np.ndarray
+    test: np.ndarray
+    blocks: np.ndarray | None = None
+
+
+# -- ORM models ------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    strategy_path: Mapped[str] = mapped_column(Text)
+    strategy_hash: Mapped[str] = mapped_column(String(128))
+    strategy_name: Mapped[str] = mapped_column(String(200))
+    grid: Mapped[Any] = mapped_column(JSON)
+    split: Mapped[Any] = mapped_column(JSON)  # train_start, train_end, test_start, test_end
+    search: Mapped[Any] = mapped_column(JSON)  # kind, n_iter, seed
+    symbol: Mapped[str] = mapped_column(String(100))
+    data_fingerprint: Mapped[str] = mapped_column(String(128))
+    periods_per_year: Mapped[float] = mapped_column(Float)
+    git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    total_runs: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # summed over resumes
+    command: Mapped[str] = mapped_column(Text, default="")
+
+
+class ExperimentRun(Base):
+    __tablename__ = "experiment_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Indexed by the leading column of the unique (experiment_id, run_number) index.
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    run_number: Mapped[int] = mapped_column(Integer)
+    params: Mapped[str] = mapped_column(Text)  # JSON object text: dotted path -> value
+    status: Mapped[str] = mapped_column(String(10))  # done | failed (pending = no row)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    train_total_return_pct: Mapped[float | None] = mapped_column(Float)
+    train_cagr_pct: Mapped[float | None] = mapped_column(Float)
+    train_sharpe: Mapped[float | None] = mapped_column(Float)
+    train_sortino: Mapped[float | None] = mapped_column(Float)
+    train_max_drawdown_pct: Mapped[float | None] = mapped_column(Float)
+    train_calmar: Mapped[float | None] = mapped_column(Float)
+    train_win_rate_pct: Mapped[float | None] = mapped_column(Float)
+    train_profit_factor: Mapped[float | None] = mapped_column(Float)
+    train_exposure_pct: Mapped[float | None] = mapped_column(Float)
+    train_n_trades: Mapped[int | None] = mapped_column(Integer)
+    train_final_equity: Mapped[float | None] = mapped_column(Float)
+
+    test_total_return_pct: Mapped[float | None] = mapped_column(Float)
+    test_cagr_pct: Mapped[float | None] = mapped_column(Float)
+    test_sharpe: Mapped[float | None] = mapped_column(Float)
+    test_sortino: Mapped[float | None] = mapped_column(Float)
+    test_max_drawdown_pct: Mapped[float | None] = mapped_column(Float)
+    test_calmar: Mapped[float | None] = mapped_column(Float)
+    test_win_rate_pct: Mapped[float | None] = mapped_column(Float)
+    test_profit_factor: Mapped[float | None] = mapped_column(Float)
+    test_exposure_pct: Mapped[float | None] = mapped_column(Float)
+    test_n_trades: Mapped[int | None] = mapped_column(Integer)
+    test_final_equity: Mapped[float | None] = mapped_column(Float)
+
+    block_stats: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "run_number", name="uq_run_experiment_number"),
+        Index("ix_run_experiment_status", "experiment_id", "status"),
+        # "top N by any test metric" walks one of these backwards and stops after N rows.
+        *(Index(f"ix_run_experiment_test_{m}", "experiment_id", f"test_{m}")
+          for m in METRIC_KEYS),
+    )
+
+
+TRAIN_COLUMNS = tuple(f"train_{m}" for m in METRIC_KEYS)
+TEST_COLUMNS = tuple(f"test_{m}" for m in METRIC_KEYS)
+_missing = set(TRAIN_COLUMNS + TEST_COLUMNS) - set(ExperimentRun.__table__.columns.keys())
+if _missing:  # METRIC_KEYS grew: add the columns above (and a migration for existing stores)
+    raise RuntimeError(f"experiment_runs lacks metric columns {sorted(_missing)}")
