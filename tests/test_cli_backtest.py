@@ -59,7 +59,7 @@ def test_initial_capital_scales_equity_not_returns(capsys):
         (["--start-date", "2015-13-45"], "--start-date"),
         (["--start-date", "2012-01-01", "--end-date", "2011-01-01"], "after end"),
         (["--start-date", "2023-01-01", "--end-date", "2024-12-31"], "outside the data"),
-        (["--start-date", "1999-01-05"], "start on or after"),
+        (["--start-date", "1999-01-04", "--end-date", "1999-02-10"], "a signal needs 31 bars"),
         (["--initial-capital", "-5"], "--initial-capital"),
     ],
 )
@@ -69,6 +69,14 @@ def test_bad_input_is_one_line_and_exit_2(extra, needle, capsys):
     assert code == 2
     assert needle in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_start_before_warm_up_runs_and_says_when_signals_begin(capsys):
+    code, out, err = run_cli(["backtest", "--strategy-path", "strategies/sma_cross.yaml",
+                              "--start-date", "1999-01-04", "--end-date", "1999-12-31", "--json"],
+                             capsys)
+    assert code == 0 and json.loads(out)["start"] == "1999-01-04"
+    assert "warm up on 1999-02-16" in err
 
 
 def test_missing_strategy_file_exit_2(capsys):

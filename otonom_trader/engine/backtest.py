@@ -79,10 +79,11 @@ def _parse_date(value, flag: str) -> pd.Timestamp | None:
 
 def resolve_window(index: pd.DatetimeIndex, start, end, score: np.ndarray, symbol: str,
                    what: str = "window") -> Window:
-    """Positions of the bars in [start, end]; checks coverage and indicator warm-up.
+    """Positions of the bars in [start, end], checked against the data and the warm-up.
 
     A date-only ``end`` includes that whole day. Without ``start``, trading starts at the
-    first bar where every indicator is warm.
+    first bar where every indicator is warm; an explicit ``start`` before that is kept (no
+    signal comes before the warm-up) unless the window ends before any signal is possible.
     """
     start = _parse_date(start, "--start-date")
     end = _parse_date(end, "--end-date")
@@ -98,24 +99,37 @@ def resolve_window(index: pd.DatetimeIndex, start, end, score: np.ndarray, symbo
         lo = "…" if start is None else f"{start:%Y-%m-%d}"
         hi = "…" if end is None else f"{end:%Y-%m-%d}"
         raise DataError(f"{what} {lo} → {hi} is outside the data: {span}")
-    warm = np.flatnonzero(np.isfinite(score))
-    if len(warm) == 0:
-        raise DataError(f"the indicators never warm up on {symbol}: too few bars ({len(index)})")
-    s = int(index.searchsorted(start)) if start is not None else int(warm[0])
+    warm = first_warm(score)
+    s = int(index.searchsorted(start)) if start is not None else min(warm, len(index) - 1)
     if end is None:
         e = len(index) - 1
     elif end == end.normalize():
         e = int(index.searchsorted(end + pd.Timedelta(days=1))) - 1
     else:
         e = int(index.searchsorted(end, side="right")) - 1
-    if s < warm[0]:
-        raise DataError(
-            f"{what} starts {index[s]:%Y-%m-%d} but the indicators need {warm[0]} bars of "
-            f"{symbol} history: start on or after {index[warm[0]]:%Y-%m-%d}"
-        )
     if e - s < 1:
         raise DataError(f"{what} {index[s]:%Y-%m-%d} → {index[e]:%Y-%m-%d} has fewer than 2 bars")
+    problem = warmup_problem(score, Window(s, e))
+    if problem:
+        span = f"{index[s]:%Y-%m-%d} → {index[e]:%Y-%m-%d}"
+        raise DataError(f"{what} {span} of {symbol} is {problem}")
     return Window(s, e)
+
+
+def first_warm(score: np.ndarray) -> int:
+    """Position of the first bar with a score (``len(score)`` if none)."""
+    finite = np.flatnonzero(np.isfinite(score))
+    return int(finite[0]) if len(finite) else len(score)
+
+
+def warmup_problem(score: np.ndarray, window: Window) -> str | None:
+    """Why no signal can happen in ``window`` (a crossing needs two scored bars before its
+    last bar), or None."""
+    warm = first_warm(score)
+    if warm + 1 < window.end:
+        return None
+    return (f"too short for the indicators: a signal needs {warm + 2} bars of history, the "
+            f"window ends at bar {window.end + 1}; end it later")
 
 
 @dataclass(frozen=True)
@@ -192,6 +206,9 @@ def backtest(strategy: Strategy, bars: pd.DataFrame, *, symbol: str, start=None,
                          data_dir=Path(data_dir))
     score = strategy_score(strategy, bars, ctx)
     window = resolve_window(data.index, start, end, score, symbol)
+    if first_warm(score) > window.start:
+        ctx.notes.append(f"the indicators warm up on {data.index[first_warm(score)]:%Y-%m-%d}; "
+                         "no signal before that date")
     metrics, equity, rows = run_window(data, score, window, strategy, initial_capital, True)
     sl = slice(window.start, window.end + 1)
     return BacktestResult(

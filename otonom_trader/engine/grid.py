@@ -23,6 +23,7 @@ from otonom_trader.engine.backtest import (
     resolve_window,
     sim_params,
     strategy_score,
+    warmup_problem,
 )
 from otonom_trader.kernels.enums import BLOCK_FIELDS, N_METRICS
 
@@ -116,14 +117,9 @@ class GridEvaluator:
         try:
             strategy = apply_overrides(self.strategy, dict(zip(self.score_paths, key, strict=True)))
             score = strategy_score(strategy, self.bars, self.ctx)
-            warm = np.flatnonzero(np.isfinite(score))
-            start = self.split.train.start
-            if len(warm) == 0 or warm[0] > start:
-                need = warm[0] if len(warm) else len(score)
-                raise InputError(
-                    f"the indicators need {need} bars of history but the train window starts "
-                    f"at bar {start}"
-                )
+            for label, window in (("train", self.split.train), ("test", self.split.test)):
+                if problem := warmup_problem(score, window):
+                    raise InputError(f"{label} window is {problem}")
             value: np.ndarray | str = np.ascontiguousarray(score, dtype=np.float64)
         except OtonomError as exc:
             value = _short(exc)
