@@ -238,13 +238,14 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
-    grid = write_grid(tmp_path, KILL_GRID)
+    # 64,000 runs in chunks of 200 on one thread: far from done when Ctrl-C arrives.
+    grid = write_grid(tmp_path, {**KILL_GRID, "execution.fee_bps": [float(f) for f in range(10)]})
     args = grid_args(tmp_path, grid, extra=["--chunk-size", "200", "--workers", "1"])
     proc = _spawn(args, os.getcwd())
     _wait_for_rows(tmp_path / "store.db", proc, 200)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
     assert "runs saved" in err and "--resume 1" in err and "Traceback" not in err
     info = ExperimentStore(f"sqlite:///{tmp_path}/store.db").get(1)
     assert info.status == "interrupted"

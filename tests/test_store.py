@@ -12,7 +12,7 @@ from sqlalchemy import event, inspect
 
 from otonom_trader.adapters.store import ExperimentStore, RunBatch
 from otonom_trader.domain.errors import InputError, RunError
-from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
 
 K = len(METRIC_KEYS)
 SHARPE = METRIC_KEYS.index("sharpe")
@@ -210,7 +210,7 @@ def test_sqlite_settings_and_test_metric_indexes(store):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
     indexes = {tuple(ix["column_names"])
                for ix in inspect(store.engine).get_indexes("experiment_runs")}
-    for m in METRIC_KEYS:
+    for m in SELECTION_METRICS:
         assert ("experiment_id", f"test_{m}") in indexes
     assert ("experiment_id", "status") in indexes
 

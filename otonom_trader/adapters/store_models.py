@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
 
 EXPERIMENT_STATUSES = ("running", "interrupted", "done", "failed")
 RUN_STATUSES = ("done", "failed")
@@ -162,9 +162,11 @@ class ExperimentRun(Base):
     __table_args__ = (
         UniqueConstraint("experiment_id", "run_number", name="uq_run_experiment_number"),
         Index("ix_run_experiment_status", "experiment_id", "status"),
-        # "top N by any test metric" walks one of these backwards and stops after N rows.
+        # "top N" by a selection metric walks one of these backwards and stops after N rows;
+        # other metrics sort the experiment's rows. Each index costs ~0.35 s per 160k runs
+        # written, so only the metrics runs are selected by are indexed.
         *(Index(f"ix_run_experiment_test_{m}", "experiment_id", f"test_{m}")
-          for m in METRIC_KEYS),
+          for m in SELECTION_METRICS),
     )
 
 

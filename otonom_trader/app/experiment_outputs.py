@@ -6,10 +6,11 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
+from otonom_trader.adapters.store import ExperimentInfo
 from otonom_trader.domain.metrics import METRIC_KEYS
 
 
@@ -36,11 +37,24 @@ def best_run(runs: pd.DataFrame, metric: str = "sharpe") -> pd.Series | None:
     return ordered.iloc[0]
 
 
-def write_outputs(store: ExperimentStore, info: ExperimentInfo, root: Path) -> dict[str, Path]:
-    """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml}``."""
+def chunk_frame(result, values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One evaluated chunk in the store's ``runs_frame`` layout (non-finite metrics → NaN)."""
+    frame = pd.DataFrame({"run_number": result.run_numbers, "status": result.status,
+                          "error": result.errors})
+    for path, column in values.items():
+        frame[path] = column
+    for window, matrix in (("train", result.train), ("test", result.test)):
+        clean = np.where(np.isfinite(matrix), matrix, np.nan)
+        for j, key in enumerate(METRIC_KEYS):
+            frame[f"{window}_{key}"] = clean[:, j]
+    return frame
+
+
+def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path) -> dict[str, Path]:
+    """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml}`` from all runs."""
     folder = root / info.name
     folder.mkdir(parents=True, exist_ok=True)
-    runs = store.runs_frame(info.id)
+    runs = runs.sort_values("run_number", ignore_index=True)
     param_columns = [c for c in runs.columns if "." in c]
     paths = {"runs": folder / "runs.parquet", "metrics": folder / "metrics.json",
              "best_params": folder / "best_params.yaml"}

@@ -142,7 +142,9 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
 def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                     events: GridSearchEvents | None = None) -> GridSearchOutcome:
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
-    from otonom_trader.app.experiment_outputs import write_outputs
+    import pandas as pd
+
+    from otonom_trader.app.experiment_outputs import chunk_frame, write_outputs
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
 
@@ -178,12 +180,14 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.started(combos.total, len(done_before), spec.search)
     t0 = time.perf_counter()
     saved = len(done_before)
+    frames = []  # this session's runs, so the outputs need no read-back of a fresh search
     try:
         for chunk in combos.chunks(req.chunk_size, skip=done_before):
             result = evaluator.evaluate(chunk.run_numbers, chunk.values)
             store.write_runs(exp_id, RunBatch(result.run_numbers, result.params, result.status,
                                               result.errors, result.train, result.test,
                                               result.blocks))
+            frames.append(chunk_frame(result, chunk.values))
             saved += len(result.run_numbers)
             events.advanced(len(result.run_numbers))
     except KeyboardInterrupt:
@@ -195,8 +199,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.notes(evaluator.notes)
     store.set_status(exp_id, "done", time.perf_counter() - t0)
     info = store.get(exp_id)
-    outputs = write_outputs(store, info, Path(req.outputs_dir))
-    summary = store.list_experiments(limit=10_000)
-    row = next(s for s in summary if s.id == exp_id)
-    return GridSearchOutcome(info, combos.total, row.done, row.failed, info.elapsed_seconds,
+    runs = store.runs_frame(exp_id) if len(done_before) else pd.concat(frames, ignore_index=True)
+    outputs = write_outputs(info, runs, Path(req.outputs_dir))
+    done = int((runs["status"] == "done").sum())
+    return GridSearchOutcome(info, combos.total, done, len(runs) - done, info.elapsed_seconds,
                              outputs)

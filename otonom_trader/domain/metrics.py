@@ -22,6 +22,8 @@ PUBLIC_METRICS = (
     ("final_equity", "final_equity", 1.0),
 )
 METRIC_KEYS = tuple(name for name, _, _ in PUBLIC_METRICS)
+# What the best run can be selected by (`promote --select-by`, `experiments show --sort-by`).
+SELECTION_METRICS = ("sharpe", "cagr_pct", "sortino", "calmar")
 
 
 def public_metrics(vector: Sequence[float]) -> dict[str, float | int]:

@@ -31,17 +31,26 @@ class AnalystContext:
     periods_per_year: float
     data_dir: Path = Path("data")
     notes: list[str] = field(default_factory=list)  # things the user should be told once
+    cache: dict = field(default_factory=dict)  # indicator series shared across parameter sets
 
 
-def tech_score(close: pd.Series, p: TechParams) -> np.ndarray:
+def moving_average(close: pd.Series, kind: str, window: int, ctx: AnalystContext) -> np.ndarray:
+    """SMA or EMA of ``close`` (NaN until ``window`` bars), cached in ``ctx`` by its params."""
+    key = (kind, window)
+    if key not in ctx.cache:
+        if kind == "ema":
+            ma = close.ewm(span=window, adjust=False, min_periods=window).mean()
+        else:
+            ma = close.rolling(window).mean()
+        ctx.cache[key] = ma.to_numpy()
+    return ctx.cache[key]
+
+
+def tech_score(close: pd.Series, p: TechParams, ctx: AnalystContext) -> np.ndarray:
     """sign(fast MA - slow MA): its crossings of 0 are the MA crossovers."""
-    if p.ma_type == "ema":
-        fast = close.ewm(span=p.fast_window, adjust=False, min_periods=p.fast_window).mean()
-        slow = close.ewm(span=p.slow_window, adjust=False, min_periods=p.slow_window).mean()
-    else:
-        fast = close.rolling(p.fast_window).mean()
-        slow = close.rolling(p.slow_window).mean()
-    return np.sign((fast - slow).to_numpy())
+    fast = moving_average(close, p.ma_type, p.fast_window, ctx)
+    slow = moving_average(close, p.ma_type, p.slow_window, ctx)
+    return np.sign(fast - slow)
 
 
 def momentum_score(close: pd.Series, p: MomentumParams) -> np.ndarray:
@@ -110,7 +119,7 @@ def analyst_scores(bars: pd.DataFrame, strategy: Strategy, ctx: AnalystContext) 
         if weights.get(name, 0.0) <= 0.0:
             continue
         if name == "tech":
-            scores[name] = tech_score(close, params)
+            scores[name] = tech_score(close, params, ctx)
         elif name == "momentum":
             scores[name] = momentum_score(close, params)
         elif name == "meanrev":

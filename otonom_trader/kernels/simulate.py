@@ -94,8 +94,8 @@ def simulate_nb(
     peak = p.init_cash
     max_dd = 0.0
     n_ret = 0
-    mean_ret = 0.0
-    m2_ret = 0.0
+    sum_ret = 0.0
+    sum_sq = 0.0
     down_sq = 0.0
 
     for t in range(start, end + 1):
@@ -175,9 +175,8 @@ def simulate_nb(
         if t > start:
             r = equity / prev_equity - 1.0
             n_ret += 1
-            delta = r - mean_ret
-            mean_ret += delta / n_ret
-            m2_ret += delta * (r - mean_ret)
+            sum_ret += r
+            sum_sq += r * r
             if r < 0.0:
                 down_sq += r * r
             if record_blocks and block_of[t] >= 0:
@@ -188,9 +187,8 @@ def simulate_nb(
         prev_equity = equity
         if equity > peak:
             peak = equity
-        dd = 1.0 - equity / peak
-        if dd > max_dd:
-            max_dd = dd
+        elif equity < peak * (1.0 - max_dd):  # a deeper drawdown: divide only then
+            max_dd = 1.0 - equity / peak
 
         # Signals at the close of t execute at the open of t+1, which must be inside the window.
         if t < end and t > 0:
@@ -226,7 +224,9 @@ def simulate_nb(
     else:
         metrics_out[M_CAGR] = np.nan
     ann = math.sqrt(periods_per_year)
-    std = math.sqrt(m2_ret / (n_ret - 1)) if n_ret > 1 else 0.0
+    mean_ret = sum_ret / n_ret if n_ret > 0 else 0.0
+    var = (sum_sq - sum_ret * mean_ret) / (n_ret - 1) if n_ret > 1 else 0.0
+    std = math.sqrt(var) if var > 0.0 else 0.0
     metrics_out[M_SHARPE] = mean_ret / std * ann if std > 0.0 else np.nan
     down = math.sqrt(down_sq / n_ret) if n_ret > 0 else 0.0
     metrics_out[M_SORTINO] = mean_ret / down * ann if down > 0.0 else np.nan
