@@ -14,7 +14,13 @@ COMMANDS = {
     "backtest": ("otonom_trader.cli.backtest:backtest", "Backtest one strategy on one symbol."),
     "data": ("otonom_trader.cli.data:data", "List and prepare market data."),
     "experiments": ("otonom_trader.cli.experiments:experiments",
-                    "Grid/random searches and the experiment store."),
+                    "Grid/random searches, the experiment store and reports."),
+    "compare": ("otonom_trader.cli.compare:compare", "Compare two strategies on the same data."),
+    "promote": ("otonom_trader.cli.promote:promote",
+                "Promote an experiment's best run to a strategy file and pull request."),
+    "pr": ("otonom_trader.cli.pr:pr", "Finish a promotion's push and pull request."),
+    "validate": ("otonom_trader.cli.validate:validate",
+                 "The CI gate: reproduce and check strategies against params.yaml gates."),
     "strategy": ("otonom_trader.cli.strategy:strategy", "Validate strategy files."),
 }
 
