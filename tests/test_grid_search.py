@@ -249,3 +249,16 @@ def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path):
     assert "runs saved" in err and "--resume 1" in err and "Traceback" not in err
     info = ExperimentStore(f"sqlite:///{tmp_path}/store.db").get(1)
     assert info.status == "interrupted"
+
+
+def test_experiments_list_shows_counts_and_best_sharpe(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OTONOM_DB", f"sqlite:///{tmp_path}/store.db")
+    args = grid_args(tmp_path, write_grid(tmp_path, SMALL))
+    del args[args.index("--db"):args.index("--db") + 2]  # the store comes from OTONOM_DB
+    run_cli(args, capsys)
+    code, out, _ = run_cli(["experiments", "list"], capsys)
+    assert code == 0
+    row = next(line for line in out.splitlines() if "sweep" in line)
+    best = ExperimentStore(f"sqlite:///{tmp_path}/store.db").top_runs(1, "sharpe", 1)
+    assert "12/12" in row and "done" in row and "sma_cross" in row
+    assert f"{best['test_sharpe'].iloc[0]:.3f}" in row
