@@ -31,3 +31,16 @@ class RunError(OtonomError):
 
 class GateFailed(OtonomError):
     """A validation gate failed (CI should go red)."""
+
+
+class GitStateError(InputError):
+    """The git repository is not in a state a command can work in (not a repository,
+    detached HEAD, uncommitted changes, a name already taken)."""
+
+
+class ForgeError(RunError):
+    """The forge (GitHub REST API) refused a request or could not be reached."""
+
+
+class PushError(RunError):
+    """``git push`` to the remote failed; the local branch and commit are kept."""

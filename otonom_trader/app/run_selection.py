@@ -1,0 +1,207 @@
+"""Which run of an experiment to promote, and its overfitting diagnostics.
+
+The best ``done`` run by a test metric wins, unless its train−test Sharpe gap exceeds the
+gate (``params.yaml`` ``gates.max_sharpe_gap``, 1.0 without the file): such runs are skipped
+with a note and the next one is taken, unless overfit runs are allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
+
+__all__ = ["DEFAULT_MAX_GAP", "Overfitting", "SelectedRun", "Selection", "load_gap_gate",
+           "overfitting_stats", "select_metric", "select_run"]
+
+DEFAULT_MAX_GAP = 1.0
+_ALIASES = {"cagr": "cagr_pct"}
+_SHOWN_SKIPS = 3
+
+
+def select_metric(name: str | None, source: str = "--select-by") -> str:
+    """``sharpe|cagr|sortino|calmar`` (or ``cagr_pct``) → the metric key."""
+    key = _ALIASES.get(name or "sharpe", name or "sharpe")
+    if key not in SELECTION_METRICS:
+        choices = ", ".join(k.removesuffix("_pct") for k in SELECTION_METRICS)
+        raise InputError(f"{source} {name!r}: choose one of {choices}")
+    return key
+
+
+def load_gap_gate(params_path: Path) -> tuple[float, str | None]:
+    """``gates.max_sharpe_gap`` and ``experiment.select_by`` of ``params.yaml`` (defaults
+    when the file or the key is missing)."""
+    import yaml
+
+    if not params_path.is_file():
+        return DEFAULT_MAX_GAP, None
+    try:
+        data = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise InputError(f"{params_path}: invalid YAML; fix it or remove it") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{params_path}: expected a mapping at the top")
+    gates = data.get("gates") or {}
+    gap = gates.get("max_sharpe_gap", DEFAULT_MAX_GAP) if isinstance(gates, dict) else None
+    if isinstance(gap, bool) or not isinstance(gap, int | float) or not math.isfinite(gap):
+        raise InputError(f"{params_path}: `gates.max_sharpe_gap` must be a number, got {gap!r}")
+    experiment = data.get("experiment") or {}
+    select_by = experiment.get("select_by") if isinstance(experiment, dict) else None
+    return float(gap), select_by
+
+
+def _value(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _metrics(row: pd.Series, window: str) -> dict[str, float | int | None]:
+    out: dict[str, float | int | None] = {}
+    for key in METRIC_KEYS:
+        v = _value(row[f"{window}_{key}"])
+        out[key] = int(v) if key == "n_trades" and v is not None else v
+    return out
+
+
+@dataclass(frozen=True)
+class SelectedRun:
+    run_number: int
+    params: dict[str, Any]  # dotted path -> plain value, as the store recorded it
+    train: dict[str, float | int | None]  # display-scaled, METRIC_KEYS order; None = n/a
+    test: dict[str, float | int | None]
+    sharpe_gap: float | None  # train Sharpe − test Sharpe
+
+
+@dataclass(frozen=True)
+class Selection:
+    run: SelectedRun
+    metric: str
+    n_runs: int  # rows stored (done + failed)
+    n_done: int
+    n_failed: int
+    max_gap: float
+    skipped: tuple[tuple[int, float], ...]  # better runs over the gap: (run number, gap)
+    notes: tuple[str, ...]
+
+
+def select_run(runs: pd.DataFrame, exp_id: int, metric: str, max_gap: float,
+               allow_overfit: bool = False) -> Selection:
+    """The best done run by test ``metric`` (ties: lower run number) within the gap gate."""
+    done = runs[runs["status"] == "done"]
+    if done.empty:
+        raise InputError(f"❌ No 'done' runs for experiment {exp_id}")
+    column = done[f"test_{metric}"]
+    ranked = done[np.isfinite(column.to_numpy(dtype=np.float64))]
+    if ranked.empty:
+        raise InputError(f"experiment {exp_id}: no done run has a finite test {metric}; "
+                         "choose another --select-by")
+    ranked = ranked.sort_values([f"test_{metric}", "run_number"], ascending=[False, True])
+    gaps = ranked["train_sharpe"].to_numpy(np.float64) - ranked["test_sharpe"].to_numpy(
+        np.float64)
+    notes: list[str] = []
+    skipped: list[tuple[int, float]] = []
+    chosen = None
+    for (_, row), gap in zip(ranked.iterrows(), gaps, strict=True):
+        if gap > max_gap and not allow_overfit:
+            skipped.append((int(row["run_number"]), float(gap)))
+            continue
+        chosen, chosen_gap = row, gap
+        break
+    if skipped:
+        shown = ", ".join(f"#{n} (gap {g:.2f})" for n, g in skipped[:_SHOWN_SKIPS])
+        more = f" and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
+        notes.append(f"skipped {len(skipped)} better run(s) whose train−test Sharpe gap exceeds "
+                     f"{max_gap:g} (gates.max_sharpe_gap): {shown}{more}; --allow-overfit "
+                     "takes them")
+    if chosen is None:
+        raise InputError(f"experiment {exp_id}: all {len(ranked)} done runs have a train−test "
+                         f"Sharpe gap above {max_gap:g} (gates.max_sharpe_gap): they look "
+                         "overfit; pass --allow-overfit to promote the best anyway")
+    if allow_overfit and chosen_gap > max_gap:
+        notes.append(f"run #{int(chosen['run_number'])} has a train−test Sharpe gap of "
+                     f"{chosen_gap:.2f} > {max_gap:g}, promoted because of --allow-overfit")
+    param_columns = [c for c in runs.columns if "." in c]
+    params = {c: _value(chosen[c]) for c in param_columns if _value(chosen[c]) is not None}
+    run = SelectedRun(int(chosen["run_number"]), params, _metrics(chosen, "train"),
+                      _metrics(chosen, "test"),
+                      float(chosen_gap) if math.isfinite(chosen_gap) else None)
+    n_failed = int((runs["status"] == "failed").sum())
+    return Selection(run, metric, len(runs), len(done), n_failed, max_gap, tuple(skipped),
+                     tuple(notes))
+
+
+@dataclass(frozen=True)
+class Overfitting:
+    sharpe_gap: float | None
+    dsr: float | None
+    pbo: float | None
+    n_trials: int
+    sharpe_variance: float | None  # variance (ddof=1) of the done runs' per-period test Sharpe
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sharpe_gap": self.sharpe_gap, "dsr": self.dsr, "pbo": self.pbo,
+                "n_trials": self.n_trials, "sharpe_variance": self.sharpe_variance}
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd.Series,
+                      periods_per_year: float, block_stats: np.ndarray
+                      ) -> tuple[Overfitting, list[str]]:
+    """Gap, Deflated Sharpe Ratio of the selected run's test returns with the done runs as
+    trials, and PBO by CSCV over the runs' block statistics; a statistic that cannot be
+    computed is None with a note."""
+    from otonom_trader.engine import overfitting as of
+
+    notes: list[str] = []
+    done = runs[runs["status"] == "done"]
+    n_trials = len(done)
+    test_sharpes = done["test_sharpe"].to_numpy(np.float64)
+    variance = (of.trial_sharpe_variance(test_sharpes, periods_per_year)
+                if np.isfinite(test_sharpes).sum() >= 2 else None)
+    train_sr, test_sr = (np.nan if v is None else v
+                         for v in (selected.train["sharpe"], selected.test["sharpe"]))
+    gap = _finite(np.atleast_1d(of.sharpe_gap(train_sr, test_sr))[0])
+
+    dsr = None
+    returns = test_equity.pct_change().to_numpy()[1:]  # as `otonom validate` computes them
+    if variance is None:
+        notes.append("DSR needs at least 2 done runs with a test Sharpe")
+    else:
+        try:
+            dsr = _finite(of.deflated_sharpe_ratio(returns, variance, n_trials).dsr)
+        except InputError as exc:
+            notes.append(f"DSR not computed: {exc}")
+        else:
+            if dsr is None:
+                notes.append("DSR is undefined (constant test returns or inconsistent moments)")
+
+    pbo = None
+    if block_stats.ndim != 3 or block_stats.shape[0] < 2:
+        notes.append("PBO needs the block statistics of at least 2 done runs")
+    else:
+        try:
+            result = of.pbo_cscv(block_stats)
+        except InputError as exc:
+            notes.append(f"PBO not computed: {exc}")
+        else:
+            pbo = _finite(result.pbo)
+            if pbo is None:
+                notes.append(f"PBO is undefined: {result.reason or 'no reason given'}")
+    return Overfitting(gap, dsr, pbo, n_trials, variance), notes

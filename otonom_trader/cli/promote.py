@@ -1,0 +1,146 @@
+"""``otonom promote``: an experiment's best run → strategy file, log entry, branch, pull request."""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+SELECT_CHOICES = ("sharpe", "cagr", "sortino", "calmar")
+
+
+def typed_command(ctx: click.Context, prefix: list[str]) -> str:
+    """The command as typed (options given on the command line, in declaration order)."""
+    from click.core import ParameterSource
+
+    argv = list(prefix)
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+            continue
+        value, flag = ctx.params[param.name], param.opts[0]
+        if param.is_flag:
+            if value:
+                argv.append(flag)
+        elif value is not None:
+            argv += [flag, str(value)]
+    return shlex.join(argv)
+
+
+def promote_options(fn):
+    """The options of ``otonom promote`` (shared with tools/promote_experiment_to_strategy.py)."""
+    options = [
+        click.option("--experiment-id", type=int, required=True, help="Experiment ID."),
+        click.option("--output-name", required=True,
+                     help="New strategy name: strategies/<name>.yaml, branch promote/<name>."),
+        click.option("--base-strategy", required=True, type=click.Path(dir_okay=False),
+                     help="The strategy the experiment ran on (the parent)."),
+        click.option("--select-by", type=click.Choice(SELECT_CHOICES),
+                     help="Test metric that picks the run (default: params.yaml "
+                          "experiment.select_by, else sharpe)."),
+        click.option("--expected-impact", help="Written to the log and the pull request."),
+        click.option("--allow-overfit", is_flag=True,
+                     help="Take runs whose train−test Sharpe gap exceeds gates.max_sharpe_gap."),
+        click.option("--force", is_flag=True,
+                     help="Promote even if the experiment was made from another strategy or "
+                          "its test metrics do not reproduce (with a warning)."),
+        click.option("--deploy", is_flag=True,
+                     help="Also add the strategy to deployments/production.yaml as "
+                          "stage: shadow, capital_pct: 0."),
+        click.option("--db", "db_url", help="SQLAlchemy URL of the experiment store."),
+        click.option("--forge-url", help="GitHub (Enterprise) API root, e.g. "
+                                         "https://ghe.example.com/api/v3."),
+        click.option("--remote", default="origin", show_default=True, help="Git remote."),
+        click.option("--repo", help="owner/name on the forge (default: GITHUB_REPOSITORY, "
+                                    "then the remote URL)."),
+        click.option("--data-dir", default="data", show_default=True),
+        click.option("--dvc-exp", help="DVC experiment name to record in the metadata."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _metrics_line(metrics: dict) -> str:
+    from otonom_trader.app.pr_body import metric_text
+
+    return (f"Sharpe={metric_text('sharpe', metrics['sharpe'])}, "
+            f"CAGR={metric_text('cagr_pct', metrics['cagr_pct'])}, "
+            f"MaxDD={metric_text('max_drawdown_pct', metrics['max_drawdown_pct'])}, "
+            f"Trades={metric_text('n_trades', metrics['n_trades'])}")
+
+
+def _num(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def echo_promotion(p) -> None:
+    """The selected run, its diagnostics and the parameter changes."""
+    from otonom_trader.app.strategy_log import format_value
+
+    sel, run, of = p.selection, p.selection.run, p.overfitting
+    click.echo(f"Best run #{run.run_number} (test {sel.metric}, {sel.n_done} done runs):")
+    click.echo(f"  Train: {_metrics_line(run.train)}")
+    click.echo(f"  Test:  {_metrics_line(run.test)}")
+    click.echo(f"Overfitting: Sharpe gap {_num(of.sharpe_gap, '.3f')}, DSR {_num(of.dsr, '.3f')}, "
+               f"PBO {_num(of.pbo, '.3f')} ({of.n_trials} trials)")
+    click.echo("Parameter changes:")
+    for path, (old, new) in p.changes.items():
+        click.echo(f"  {path}: {format_value(old)} → {format_value(new)}")
+    if not p.changes:
+        click.echo("  (none: the run's parameters equal the parent's)")
+
+
+def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
+    from otonom_trader.app.promote import PromoteRequest, promote
+    from otonom_trader.cli.render import echo_notes
+    from otonom_trader.domain.errors import RunError
+
+    request = PromoteRequest(
+        experiment_id=kw["experiment_id"], output_name=kw["output_name"],
+        base_strategy=kw["base_strategy"], select_by=kw["select_by"],
+        expected_impact=kw["expected_impact"], allow_overfit=kw["allow_overfit"],
+        force=kw["force"], deploy=kw["deploy"], db_url=kw["db_url"], forge_url=kw["forge_url"],
+        remote=kw["remote"], repo=kw["repo"], data_dir=kw["data_dir"], dvc_exp=kw["dvc_exp"],
+        command=typed_command(ctx, prefix),
+    )
+    outcome = promote(request)
+    p, pub = outcome.promotion, outcome.publish
+    echo_notes([*p.notes, *pub.notes])
+    click.echo(f"✅ Successfully promoted experiment {p.experiment.id}")
+    click.echo(f"📄 New strategy: {p.path}")
+    click.echo(f"📝 Updated log: {outcome.log_path}")
+    if outcome.deployment_path:
+        click.echo(f"🚀 Deployment: {outcome.deployment_path} ({p.name}: stage shadow, "
+                   "capital 0%)")
+    click.echo(f"🌿 Branch: {outcome.branch} (commit {outcome.commit[:10]}); back on "
+               f"{outcome.base_branch}")
+    echo_promotion(p)
+    finish = f"otonom pr open {outcome.branch}" + (
+        f" --forge-url {kw['forge_url']}" if kw["forge_url"] else "")
+    if pub.push_error:
+        raise RunError(f"{pub.push_error}: the branch {outcome.branch} and its commit stay; "
+                       f"run `{finish}` to finish")
+    if pub.pushed:
+        click.echo(f"⬆️  Pushed {outcome.branch} to {request.remote}")
+    if pub.pull is not None:
+        state = "opened" if pub.pull.created else "already open"
+        click.echo(f"🔗 Pull request #{pub.pull.number} {state}: {pub.pull.url}")
+    elif pub.pull_error:
+        raise RunError(f"{pub.pull_error}: the branch {outcome.branch} and its commit stay; "
+                       f"run `{finish}` to finish")
+    else:
+        click.echo(f"📬 Pull request body saved: {outcome.body_path}")
+        click.echo(f"   Open it with: {pub.manual[0]}")
+        for line in pub.manual[1:]:
+            click.echo(f"   or: {line}")
+
+
+@click.command()
+@promote_options
+@click.pass_context
+def promote(ctx, **kw):
+    """Promote an experiment's best run to strategies/<name>.yaml on branch promote/<name>,
+    with a STRATEGY_LOG.md entry, and open the pull request."""
+    run_promote(ctx, ["otonom", "promote"], **kw)

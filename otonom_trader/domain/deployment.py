@@ -1,0 +1,104 @@
+"""``deployments/production.yaml``: the desired state of production, parsed into frozen objects.
+
+Format::
+
+    strategies:
+      - {name: baseline_v1, path: strategies/baseline_v1.yaml, stage: live, capital_pct: 100}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from otonom_trader.domain.errors import InputError
+
+__all__ = ["ACTIVE_STAGES", "PRODUCTION_FILE", "STAGES", "Deployment", "DeploymentEntry",
+           "load_deployment", "load_deployment_text",
+           "parse_deployment"]
+
+STAGES = ("shadow", "paper", "live")
+ACTIVE_STAGES = ("paper", "live")  # stages production is measured against and tagged
+PRODUCTION_FILE = "deployments/production.yaml"
+
+
+@dataclass(frozen=True)
+class DeploymentEntry:
+    name: str
+    path: str  # repository-relative strategy file
+    stage: str  # shadow | paper | live
+    capital_pct: float
+
+
+@dataclass(frozen=True)
+class Deployment:
+    entries: tuple[DeploymentEntry, ...]
+
+    def active(self) -> tuple[DeploymentEntry, ...]:
+        """Entries in the ``paper`` or ``live`` stage."""
+        return tuple(e for e in self.entries if e.stage in ACTIVE_STAGES)
+
+
+def _entry(item: Any, i: int, label: str) -> DeploymentEntry:
+    where = f"{label}`strategies[{i}]`"
+    if not isinstance(item, Mapping):
+        raise InputError(f"{where}: expected a mapping with name, path, stage, capital_pct")
+    for key in ("name", "path", "stage", "capital_pct"):
+        if key not in item:
+            raise InputError(f"{where}: missing `{key}`")
+    extra = sorted(set(item) - {"name", "path", "stage", "capital_pct"})
+    if extra:
+        raise InputError(f"{where}: unknown key `{extra[0]}` (allowed: name, path, stage, "
+                         "capital_pct)")
+    for key in ("name", "path"):
+        if not isinstance(item[key], str) or not item[key]:
+            raise InputError(f"{where}.{key}: expected a non-empty string, got {item[key]!r}")
+    if item["stage"] not in STAGES:
+        raise InputError(f"{where}.stage: expected one of {', '.join(STAGES)}, "
+                         f"got {item['stage']!r}")
+    pct = item["capital_pct"]
+    if isinstance(pct, bool) or not isinstance(pct, int | float) or not math.isfinite(pct) \
+            or not 0 <= pct <= 100:
+        raise InputError(f"{where}.capital_pct: expected a number between 0 and 100, got {pct!r}")
+    return DeploymentEntry(item["name"], item["path"], item["stage"], float(pct))
+
+
+def parse_deployment(data: Any, label: str = "") -> Deployment:
+    """Validate a parsed production file; ``label`` (``"file: "``) prefixes messages."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("strategies"), list):
+        raise InputError(f"{label}expected `strategies:` with a list of "
+                         "{name, path, stage, capital_pct}")
+    entries = tuple(_entry(item, i, label) for i, item in enumerate(data["strategies"]))
+    names = [e.name for e in entries]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InputError(f"{label}strategy `{dup}` is listed twice")
+    total = sum(e.capital_pct for e in entries if e.stage == "live")
+    if total > 100 + 1e-9:
+        raise InputError(f"{label}live capital_pct adds up to {total:g}%, more than 100%")
+    return Deployment(entries)
+
+
+def load_deployment_text(text: str, label: str) -> Deployment:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise InputError(f"{label}invalid YAML") from None
+    return parse_deployment(data, label)
+
+
+def load_deployment(path: str | Path = PRODUCTION_FILE) -> Deployment:
+    """Read and validate a production file; any problem is one ``InputError`` line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such deployment file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the deployment file ({exc})") from None
+    return load_deployment_text(text, f"{path}: ")
