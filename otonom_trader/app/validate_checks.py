@@ -1,0 +1,341 @@
+"""The checks ``otonom validate`` runs on one strategy file: schema, reproduction, gates.
+
+Each check is a row (gate, value, threshold, status). Problems with the strategy itself
+(it does not load, its metadata does not reproduce, a backtest cannot run) are failed rows,
+not exceptions, so one report covers every file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from otonom_trader.domain.errors import OtonomError, StrategyError
+from otonom_trader.domain.gates import GateParams
+from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.split import date_text
+from otonom_trader.domain.strategy import Strategy
+from otonom_trader.domain.strategy_loader import load_strategy
+
+PASS, FAIL, NA = "pass", "fail", "n/a"
+DEFAULT_CAPITAL = 10_000.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of a strategy's table. ``value``/``threshold`` are raw (JSON); ``shown`` and
+    ``limit`` are their display text."""
+
+    gate: str  # stable id: schema, reproduction, data_fingerprint, min_test_sharpe, ...
+    label: str
+    status: str  # pass | fail | n/a
+    value: Any = None
+    threshold: Any = None
+    shown: str = ""
+    limit: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A recorded test metric the fresh backtest did not reproduce exactly."""
+
+    metric: str
+    recorded: Any
+    reproduced: Any
+
+
+@dataclass(frozen=True)
+class StrategyReport:
+    path: str
+    name: str | None = None
+    symbol: str | None = None
+    test_window: tuple[str, str] | None = None
+    train_window: tuple[str, str] | None = None
+    has_metadata: bool = False
+    checks: tuple[Check, ...] = ()
+    mismatches: tuple[Mismatch, ...] = ()
+    test: Mapping[str, Any] | None = None
+    train: Mapping[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == FAIL)
+
+
+@dataclass(frozen=True)
+class ProductionEntry:
+    """A live/paper strategy to compare against, or why it could not be loaded."""
+
+    name: str
+    path: str
+    stage: str
+    strategy: Strategy | None
+    error: str | None = None
+
+
+@dataclass
+class Context:
+    """What every strategy's checks share: gates, data, the production reference."""
+
+    params: GateParams
+    data_dir: str = "data"
+    production: tuple[ProductionEntry, ...] = ()
+    production_source: str | None = None
+    _bars: dict = field(default_factory=dict)
+    _prod_sharpe: dict = field(default_factory=dict)
+
+    def bars(self, symbol: str):
+        from otonom_trader.engine.data import data_fingerprint, load_bars
+
+        key = symbol.upper()
+        if key not in self._bars:
+            bars = load_bars(key, self.data_dir)
+            self._bars[key] = (bars, data_fingerprint(bars))
+        return self._bars[key]
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _num(value: Any, fmt: str = "{:.3f}") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+    return fmt.format(value)
+
+
+def _ge(value: Any, floor: float) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) \
+        and value >= floor
+
+
+def _status(ok: bool) -> str:
+    return PASS if ok else FAIL
+
+
+# ---------------------------------------------------------------- reproduction
+
+
+def _same(recorded: Any, fresh: Any) -> bool:
+    """Exact equality; NaN equals NaN; ``null`` (JSON-safe NaN/∞) equals a non-finite value."""
+    if recorded is None:
+        return isinstance(fresh, float) and not math.isfinite(fresh)
+    if isinstance(recorded, bool) or not isinstance(recorded, int | float):
+        return False
+    if isinstance(recorded, float) and math.isnan(recorded):
+        return isinstance(fresh, float) and math.isnan(fresh)
+    return recorded == fresh
+
+
+def compare_metrics(recorded: Mapping[str, Any], fresh: Mapping[str, Any]) -> list[Mismatch]:
+    """Every public metric whose recorded value is missing or differs from ``fresh``."""
+    out = []
+    for key in METRIC_KEYS:
+        if key not in recorded:
+            out.append(Mismatch(key, "missing", fresh[key]))
+        elif not _same(recorded[key], fresh[key]):
+            out.append(Mismatch(key, recorded[key], fresh[key]))
+    return out
+
+
+# ---------------------------------------------------------------- the run plan
+
+
+@dataclass(frozen=True)
+class _Plan:
+    symbol: str
+    test: tuple[str, str]
+    train: tuple[str, str] | None
+    capital: float
+    notes: tuple[str, ...] = ()
+
+
+def _metadata_plan(meta: Mapping[str, Any]) -> _Plan:
+    """Symbol, windows and capital recorded at promotion; StrategyError names what's missing."""
+    def need(key: str, where: Mapping[str, Any], prefix: str = "metadata") -> Any:
+        if not isinstance(where, Mapping) or where.get(key) in (None, ""):
+            raise StrategyError(f"`{prefix}.{key}` is missing")
+        return where[key]
+
+    split = need("split", meta)
+    dates = {k: str(date_text(need(k, split, "metadata.split")))
+             for k in ("train_start", "train_end", "test_start", "test_end")}
+    capital = meta.get("initial_capital")
+    notes = ()
+    if capital is None:
+        capital, notes = DEFAULT_CAPITAL, ("metadata has no `initial_capital`; used 10000",)
+    if isinstance(capital, bool) or not isinstance(capital, int | float):
+        raise StrategyError(f"`metadata.initial_capital`: expected a number, got {capital!r}")
+    need("test", meta)
+    return _Plan(str(need("symbol", meta)), (dates["test_start"], dates["test_end"]),
+                 (dates["train_start"], dates["train_end"]), float(capital), notes)
+
+
+def _params_plan(strategy: Strategy, params: GateParams) -> _Plan:
+    symbol = params.symbol or strategy.data.symbol
+    split = params.split
+    if not symbol:
+        raise StrategyError("no symbol: set `data.symbol` in params.yaml or the strategy")
+    if split.test_start is None or split.test_end is None:
+        raise StrategyError(f"{params.source} has no `split.test_start`/`split.test_end`")
+    train = (split.train_start, split.train_end) if split.train_end is not None else None
+    return _Plan(symbol, (split.test_start, split.test_end), train, DEFAULT_CAPITAL)
+
+
+def _run(strategy: Strategy, ctx: Context, symbol: str, window: tuple[str | None, str | None],
+         capital: float):
+    from otonom_trader.engine.backtest import backtest
+
+    bars, _ = ctx.bars(symbol)
+    return backtest(strategy, bars, symbol=symbol.upper(), start=window[0], end=window[1],
+                    initial_capital=capital, data_dir=ctx.data_dir)
+
+
+# ---------------------------------------------------------------- gates
+
+
+def _dsr_check(meta: Mapping[str, Any] | None, equity, floor: float) -> Check:
+    over = (meta or {}).get("overfitting") or {}
+    n_trials, variance = over.get("n_trials"), over.get("sharpe_variance")
+    limit = f"≥ {floor:g}"
+    usable = isinstance(n_trials, int) and not isinstance(n_trials, bool) and n_trials >= 2 \
+        and isinstance(variance, int | float) and not isinstance(variance, bool) \
+        and math.isfinite(variance) and variance >= 0
+    if not usable:
+        why = "no metadata" if meta is None else \
+            "metadata.overfitting lacks n_trials ≥ 2 and sharpe_variance"
+        return Check("min_dsr", "Deflated Sharpe", NA, None, floor, "n/a", limit, why)
+    from otonom_trader.engine.overfitting import deflated_sharpe_ratio
+
+    returns = equity.pct_change().to_numpy()[1:]
+    detail = f"{n_trials} trials, Sharpe variance {variance:.3g}"
+    try:
+        dsr = float(deflated_sharpe_ratio(returns, float(variance), int(n_trials)).dsr)
+    except OtonomError as exc:
+        return Check("min_dsr", "Deflated Sharpe", FAIL, None, floor, "error", limit,
+                     f"{detail}: {exc}")
+    return Check("min_dsr", "Deflated Sharpe", _status(_ge(dsr, floor)), dsr, floor,
+                 _num(dsr), limit, detail)
+
+
+def _gate_checks(test, train, meta, params: GateParams) -> list[Check]:
+    g = params.gates
+    m = test.metrics
+    sharpe, mdd, trades = m["sharpe"], m["max_drawdown_pct"], m["n_trades"]
+    rows = [
+        Check("min_test_sharpe", "test Sharpe", _status(_ge(sharpe, g.min_test_sharpe)),
+              sharpe, g.min_test_sharpe, _num(sharpe), f"≥ {g.min_test_sharpe:g}"),
+        Check("max_drawdown_pct", "test max drawdown", _status(_ge(mdd, g.max_drawdown_pct)),
+              mdd, g.max_drawdown_pct, _num(mdd, "{:.2f}%"), f"≥ {g.max_drawdown_pct:g}%"),
+    ]
+    if train is None:
+        rows.append(Check("max_sharpe_gap", "train − test Sharpe", NA, None, g.max_sharpe_gap,
+                          "n/a", f"≤ {g.max_sharpe_gap:g}", "no train window"))
+    else:
+        gap = train.metrics["sharpe"] - sharpe
+        ok = not math.isnan(gap) and gap <= g.max_sharpe_gap
+        rows.append(Check("max_sharpe_gap", "train − test Sharpe", _status(ok), gap,
+                          g.max_sharpe_gap, _num(gap), f"≤ {g.max_sharpe_gap:g}",
+                          f"train {_num(train.metrics['sharpe'])}"))
+    rows.append(_dsr_check(meta, test.equity, g.min_dsr))
+    rows.append(Check("min_trades", "test trades", _status(trades >= g.min_trades), trades,
+                      g.min_trades, str(trades), f"≥ {g.min_trades}"))
+    return rows
+
+
+def _production_checks(path: str, test, plan: _Plan, ctx: Context) -> list[Check]:
+    margin = ctx.params.gates.production_margin
+    here = Path(path).resolve()
+    rows = []
+    for entry in ctx.production:
+        label = f"vs production {entry.name} ({entry.stage})"
+        if Path(entry.path).resolve() == here:
+            rows.append(Check("production", label, NA, None, None, "n/a", "",
+                              "this is the production strategy"))
+            continue
+        if entry.strategy is None:
+            rows.append(Check("production", label, FAIL, None, None, "error", "",
+                              f"the production strategy does not load: {entry.error}"))
+            continue
+        key = (entry.path, plan.symbol.upper(), plan.test)
+        if key not in ctx._prod_sharpe:
+            try:
+                ctx._prod_sharpe[key] = _run(entry.strategy, ctx, plan.symbol, plan.test,
+                                             plan.capital).metrics["sharpe"]
+            except OtonomError as exc:
+                ctx._prod_sharpe[key] = exc
+        prod = ctx._prod_sharpe[key]
+        if isinstance(prod, OtonomError):
+            rows.append(Check("production", label, FAIL, None, None, "error", "",
+                              f"production backtest failed: {prod}"))
+            continue
+        floor = prod - margin
+        sharpe = test.metrics["sharpe"]
+        rows.append(Check("production", label, _status(_ge(sharpe, floor)), sharpe, floor,
+                          _num(sharpe), f"≥ {_num(floor)} ({_num(prod)} − {margin:g})",
+                          f"production test Sharpe {_num(prod)} on the same window"))
+    return rows
+
+
+# ---------------------------------------------------------------- one strategy
+
+
+def check_strategy(path: str, ctx: Context,
+                   loader: Callable[[str], Strategy] = load_strategy) -> StrategyReport:
+    """Every check for one strategy file (which must exist)."""
+    try:
+        strategy = loader(path)
+    except StrategyError as exc:
+        return StrategyReport(path, checks=(Check("schema", "schema", FAIL, shown="invalid",
+                                                  limit="valid", detail=str(exc)),))
+    rows = [Check("schema", "schema", PASS, shown="valid", limit="valid")]
+    meta = strategy.metadata
+    base = dict(path=path, name=strategy.name, has_metadata=meta is not None)
+    try:
+        plan = _metadata_plan(meta) if meta is not None else _params_plan(strategy, ctx.params)
+    except StrategyError as exc:
+        rows.append(Check("reproduction", "reproduction", FAIL, shown="error", detail=str(exc)))
+        return StrategyReport(**base, checks=tuple(rows))
+    info = dict(symbol=plan.symbol.upper(), test_window=plan.test, train_window=plan.train)
+    try:
+        test = _run(strategy, ctx, plan.symbol, plan.test, plan.capital)
+        train = _run(strategy, ctx, plan.symbol, plan.train, plan.capital) if plan.train \
+            else None
+    except OtonomError as exc:
+        rows.append(Check("backtest", "backtest", FAIL, shown="error", detail=str(exc)))
+        return StrategyReport(**base, **info, checks=tuple(rows))
+    mismatches: list[Mismatch] = []
+    if meta is None:
+        rows.append(Check("reproduction", "reproduction", NA, shown="n/a", limit="exact",
+                          detail="no metadata: gates use a fresh backtest"))
+        rows.append(Check("data_fingerprint", "data fingerprint", NA, shown="n/a",
+                          limit="equal", detail="no metadata"))
+    else:
+        recorded = meta["test"] if isinstance(meta["test"], Mapping) else {}
+        mismatches = compare_metrics(recorded, test.metrics)
+        n = len(METRIC_KEYS)
+        shown = f"{n}/{n} test metrics equal" if not mismatches else \
+            f"{len(mismatches)} of {n} test metrics differ"
+        rows.append(Check("reproduction", "reproduction", _status(not mismatches),
+                          len(mismatches), 0, shown, "exact",
+                          "; ".join(f"{m.metric}: recorded {m.recorded!r}, reproduced "
+                                    f"{m.reproduced!r}" for m in mismatches)))
+        want, (_, have) = meta.get("data_fingerprint"), ctx.bars(plan.symbol)
+        rows.append(Check("data_fingerprint", "data fingerprint", _status(want == have), have,
+                          want, f"`{have[:12]}`", f"`{str(want)[:12]}`",
+                          "" if want == have else f"recorded {want}, data {have}"))
+    rows += _gate_checks(test, train, meta, ctx.params)
+    rows += _production_checks(path, test, plan, ctx)
+    return StrategyReport(**base, **info, checks=tuple(rows), mismatches=tuple(mismatches),
+                          test=test.metrics, train=train.metrics if train else None,
+                          notes=tuple(dict.fromkeys(plan.notes + test.notes)))

@@ -1,0 +1,419 @@
+"""`otonom validate` (the CI gate), its parsers, and the deployment-tagging tool."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from otonom_trader.app.validate_checks import _dsr_check, compare_metrics
+from otonom_trader.cli import main
+from otonom_trader.domain.deployment import load_deployment, parse_deployment
+from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.gates import load_gate_params
+from tests.promotion import REPO, promoted, write_promoted
+
+MARKER = "<!-- otonom-validate -->"
+GATES = {"min_test_sharpe": 0.5, "max_drawdown_pct": -25.0, "max_sharpe_gap": 1.0,
+         "min_dsr": 0.5, "min_trades": 5, "production_margin": 0.1}
+PRODUCTION = {"strategies": [{"name": "baseline_v1", "path": "strategies/baseline_v1.yaml",
+                              "stage": "live", "capital_pct": 100}]}
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def statuses(report: dict) -> dict[str, str]:
+    return {c["gate"]: c["status"] for c in report["checks"]}
+
+
+def write_params(root: Path, **gates) -> Path:
+    params = {"data": {"symbol": "SPX"},
+              "split": {"train_start": "2008-01-01", "train_end": "2015-12-31",
+                        "test_start": "2016-01-01", "test_end": "2018-12-31"},
+              "gates": {**GATES, **gates}}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A small strategy repository in tmp_path (the cwd): two strategies, params, production."""
+    (tmp_path / "strategies").mkdir()
+    for name in ("baseline_v1.yaml", "sma_cross.yaml"):
+        shutil.copy(REPO / "strategies" / name, tmp_path / "strategies" / name)
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / "production.yaml").write_text(yaml.safe_dump(PRODUCTION))
+    write_params(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def good_promotion() -> dict:
+    """baseline_v1's parameters promoted as baseline_v2: passes every gate."""
+    return promoted(REPO / "strategies" / "baseline_v1.yaml", "baseline_v2")
+
+
+@pytest.fixture(scope="module")
+def weak_promotion() -> dict:
+    """sma_cross promoted as sma_v2: reproduces, but fails DSR and the production gate."""
+    return promoted(REPO / "strategies" / "sma_cross.yaml", "sma_v2")
+
+
+# ---------------------------------------------------------------- the shipped repository
+
+
+def test_shipped_strategies_report_their_real_gate_outcomes(capsys, tmp_path):
+    """In the repository itself: baseline_v1 (production) passes; sma_cross passes the
+    absolute gates but is more than production_margin below production's test Sharpe."""
+    report = tmp_path / "validation.md"
+    code, out, err = run_cli(["validate", "strategies/baseline_v1.yaml",
+                              "strategies/sma_cross.yaml", "--report-md", str(report)], capsys)
+    assert code == 1
+    assert err.strip() == "Error: 1 of 2 strategies failed: sma_cross"
+    md = report.read_text()
+    assert md.startswith(MARKER + "\n") and out == md
+    assert "### ✅ baseline_v1" in md and "### ❌ sma_cross" in md
+    assert "**Summary:** ❌ 1 of 2 strategies failed: sma_cross" in md
+
+    code, out, _ = run_cli(["validate", "strategies/baseline_v1.yaml",
+                            "strategies/sma_cross.yaml", "--json"], capsys)
+    payload = json.loads(out)
+    base, sma = payload["strategies"]
+    assert statuses(base) == {
+        "schema": "pass", "reproduction": "n/a", "data_fingerprint": "n/a",
+        "min_test_sharpe": "pass", "max_drawdown_pct": "pass", "max_sharpe_gap": "pass",
+        "min_dsr": "n/a", "min_trades": "pass", "production": "n/a",
+    }
+    assert statuses(sma) == {**statuses(base), "production": "fail"}
+    prod = next(c for c in sma["checks"] if c["gate"] == "production")
+    assert prod["value"] == pytest.approx(0.7072, abs=1e-4)
+    assert prod["threshold"] == pytest.approx(base["test"]["sharpe"] - 0.1)
+    assert base["test"]["n_trades"] == 6 and base["test"]["sharpe"] == pytest.approx(1.6174,
+                                                                                      abs=1e-4)
+
+
+# ---------------------------------------------------------------- promoted files
+
+
+def test_a_promotion_that_reproduces_and_passes_exits_0(project, good_promotion, capsys):
+    write_promoted(project / "strategies" / "baseline_v2.yaml", good_promotion)
+    code, out, err = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+    assert code == 0 and err == ""
+    (report,) = json.loads(out)["strategies"]
+    assert report["ok"] and set(statuses(report).values()) == {"pass"}
+    assert report["mismatches"] == [] and report["has_metadata"]
+    dsr = next(c for c in report["checks"] if c["gate"] == "min_dsr")
+    assert dsr["value"] == good_promotion["metadata"]["overfitting"]["dsr"]
+
+
+def test_a_tampered_metric_is_a_reproduction_failure(project, good_promotion, capsys):
+    data = json.loads(json.dumps(good_promotion))
+    recorded = data["metadata"]["test"]["sharpe"]
+    data["metadata"]["test"]["sharpe"] = math.nextafter(recorded, 10)  # one ulp off
+    write_promoted(project / "strategies" / "baseline_v2.yaml", data)
+    report_md = project / "v.md"
+    code, out, err = run_cli(["validate", "strategies/baseline_v2.yaml", "--report-md",
+                              str(report_md)], capsys)
+    assert code == 1 and "baseline_v2" in err
+    md = report_md.read_text()
+    assert "| reproduction<br><sub>sharpe: recorded" in md
+    row = next(line for line in md.splitlines() if line.startswith("| reproduction"))
+    assert "1 of 11 test metrics differ" in row and row.endswith("❌ fail |")
+    assert f"| sharpe | `{math.nextafter(recorded, 10)!r}` | `{recorded!r}` |" in md
+    # every other gate still passes: only the reproduction is wrong
+    code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+    (report,) = json.loads(out)["strategies"]
+    assert [c["gate"] for c in report["checks"] if c["status"] == "fail"] == ["reproduction"]
+    assert report["mismatches"] == [{"metric": "sharpe", "recorded": data["metadata"]["test"][
+        "sharpe"], "reproduced": recorded}]
+
+
+def test_other_data_or_a_missing_metric_fails_reproduction(project, good_promotion, capsys):
+    data = json.loads(json.dumps(good_promotion))
+    data["metadata"]["data_fingerprint"] = "0" * 64
+    del data["metadata"]["test"]["n_trades"]
+    write_promoted(project / "strategies" / "baseline_v2.yaml", data)
+    code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+    (report,) = json.loads(out)["strategies"]
+    assert code == 1
+    assert statuses(report)["data_fingerprint"] == "fail"
+    assert report["mismatches"] == [{"metric": "n_trades", "recorded": "missing",
+                                     "reproduced": 6}]
+
+
+def test_metadata_without_a_split_fails_with_the_missing_key(project, good_promotion, capsys):
+    data = json.loads(json.dumps(good_promotion))
+    del data["metadata"]["split"]["test_end"]
+    write_promoted(project / "strategies" / "baseline_v2.yaml", data)
+    code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+    (report,) = json.loads(out)["strategies"]
+    assert code == 1
+    (check,) = [c for c in report["checks"] if c["status"] == "fail"]
+    assert check["gate"] == "reproduction" and "`metadata.split.test_end`" in check["detail"]
+
+
+def test_a_gate_failure_exits_1_with_that_gate_marked(project, weak_promotion, capsys):
+    write_promoted(project / "strategies" / "sma_v2.yaml", weak_promotion)
+    code, out, err = run_cli(["validate", "strategies/sma_v2.yaml"], capsys)
+    assert code == 1 and err.strip() == "Error: 1 of 1 strategy failed: sma_v2"
+    rows = {line.split("|")[1].split("<br>")[0].strip(): line for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| gate")}
+    assert rows["Deflated Sharpe"].endswith("| ❌ fail |")
+    assert rows["vs production baseline_v1 (live)"].endswith("| ❌ fail |")
+    assert rows["reproduction"].endswith("| ✅ pass |")
+    assert rows["test Sharpe"].endswith("| ✅ pass |")
+
+
+def test_thresholds_come_from_params(project, capsys):
+    write_params(project, min_trades=7, max_drawdown_pct=-1.5, min_test_sharpe=2.0)
+    code, out, _ = run_cli(["validate", "strategies/baseline_v1.yaml", "--json"], capsys)
+    (report,) = json.loads(out)["strategies"]
+    assert code == 1
+    assert {g for g, s in statuses(report).items() if s == "fail"} == {
+        "min_trades", "max_drawdown_pct", "min_test_sharpe"}
+    trades = next(c for c in report["checks"] if c["gate"] == "min_trades")
+    assert (trades["value"], trades["threshold"]) == (6, 7)
+
+
+def test_an_invalid_strategy_is_a_failed_schema_row(project, capsys):
+    bad = project / "strategies" / "broken.yaml"
+    bad.write_text((project / "strategies" / "sma_cross.yaml").read_text()
+                   .replace("fast_window: 10", "fast_window: 40"))
+    code, out, _ = run_cli(["validate", str(bad), "--json"], capsys)
+    (report,) = json.loads(out)["strategies"]
+    assert code == 1 and report["name"] is None
+    (check,) = report["checks"]
+    assert check["gate"] == "schema" and check["status"] == "fail"
+    assert "`analysts.tech.fast_window` (40) must be less than" in check["detail"]
+
+
+def test_without_files_every_strategy_is_checked(project, capsys):
+    code, out, _ = run_cli(["validate", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 1 and payload["selection"] == "every strategies/*.yaml"
+    assert [s["path"] for s in payload["strategies"]] == ["strategies/baseline_v1.yaml",
+                                                          "strategies/sma_cross.yaml"]
+
+
+def test_json_shape(project, capsys):
+    code, out, _ = run_cli(["validate", "strategies/baseline_v1.yaml", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 0
+    assert set(payload) == {"ok", "summary", "selection", "params", "production", "strategies"}
+    (report,) = payload["strategies"]
+    assert set(report) == {"path", "name", "ok", "symbol", "test_window", "train_window",
+                           "has_metadata", "checks", "mismatches", "test", "train", "notes"}
+    assert report["test_window"] == ["2016-01-01", "2018-12-31"] and report["symbol"] == "SPX"
+    for check in report["checks"]:
+        assert set(check) == {"gate", "label", "status", "value", "threshold", "detail"}
+        assert check["status"] in ("pass", "fail", "n/a")
+    assert payload["summary"] == "✅ 1 of 1 strategy passed every gate"
+
+
+# ---------------------------------------------------------------- bad input: exit 2, one line
+
+
+@pytest.mark.parametrize(
+    ("argv", "setup", "needle"),
+    [
+        (["strategies/nope.yaml"], None, "strategies/nope.yaml: no such strategy file"),
+        (["strategies"], None, "strategies: is a directory"),
+        ([], lambda p: (p / "params.yaml").unlink(), "no such params file"),
+        ([], lambda p: (p / "params.yaml").write_text("data: {}\n"), "no `gates:` block"),
+        ([], lambda p: write_params(p, min_trades=2.5), "`gates.min_trades`: expected an int"),
+        ([], lambda p: (p / "params.yaml").write_text(
+            (p / "params.yaml").read_text().replace("min_dsr", "min_dsrr")),
+         "did you mean `gates.min_dsr`?"),
+        ([], lambda p: (p / "params.yaml").write_text("gates: [\n"), "invalid YAML"),
+        (["--changed", "strategies/sma_cross.yaml"], None, "not both"),
+        ([], lambda p: (p / "deployments" / "production.yaml").write_text(
+            "strategies: [{name: a, path: a.yaml, stage: prod, capital_pct: 1}]"),
+         "`strategies[0]`.stage: expected one of shadow, paper, live"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(project, capsys, argv, setup, needle):
+    if setup:
+        setup(project)
+    code, out, err = run_cli(["validate", *argv], capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and needle in err, err
+
+
+def test_an_unknown_base_is_bad_input(project, capsys):
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    code, _, err = run_cli(["validate", "--changed", "--base", "origin/main"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--base origin/main: not a known revision" in err
+
+
+# ---------------------------------------------------------------- --changed in a scratch repo
+
+
+def git(cwd: Path, *args: str) -> str:
+    env_args = ["-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"]
+    return subprocess.run(["git", *env_args, *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def test_changed_picks_only_changed_strategy_files(project, good_promotion, capsys,
+                                                   tmp_path_factory):
+    (project / "grids").mkdir()
+    (project / "grids" / "g.yaml").write_text("risk.risk_pct: [1, 2]\n")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "main")
+    bare = tmp_path_factory.mktemp("origin") / "origin.git"
+    git(project, "init", "-q", "--bare", str(bare))
+    git(project, "remote", "add", "origin", str(bare))
+    git(project, "push", "-q", "origin", "main")
+    git(project, "checkout", "-qb", "promote/baseline_v2")
+    write_promoted(project / "strategies" / "baseline_v2.yaml", good_promotion)
+    (project / "grids" / "g.yaml").write_text("risk.risk_pct: [1, 3]\n")
+    (project / "strategies" / "notes.txt").write_text("not a strategy\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "promote")
+
+    code, out, _ = run_cli(["validate", "--changed", "--base", "origin/main", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 0
+    assert [s["path"] for s in payload["strategies"]] == ["strategies/baseline_v2.yaml"]
+    assert payload["production"] == "deployments/production.yaml at origin/main"
+
+    # Deployment changes add the strategies the file lists (validated against base production).
+    prod = {"strategies": [*PRODUCTION["strategies"],
+                           {"name": "sma_cross", "path": "strategies/sma_cross.yaml",
+                            "stage": "paper", "capital_pct": 0}]}
+    (project / "deployments" / "production.yaml").write_text(yaml.safe_dump(prod))
+    git(project, "commit", "-qam", "deploy sma_cross on paper")
+    code, out, _ = run_cli(["validate", "--changed", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 1
+    assert [s["path"] for s in payload["strategies"]] == [
+        "strategies/baseline_v2.yaml", "strategies/baseline_v1.yaml", "strategies/sma_cross.yaml"]
+    assert [s["ok"] for s in payload["strategies"]] == [True, True, False]
+
+    # Nothing changed: nothing to validate, exit 0.
+    git(project, "checkout", "-q", "main")
+    code, out, _ = run_cli(["validate", "--changed"], capsys)
+    assert code == 0 and MARKER in out and "nothing to validate" in out
+
+
+# ---------------------------------------------------------------- parsers and helpers
+
+
+def test_compare_metrics_is_exact_with_nan_equal_to_nan():
+    fresh = {k: 1.0 for k in ("total_return_pct", "cagr_pct", "sharpe", "sortino",
+                              "max_drawdown_pct", "calmar", "win_rate_pct", "exposure_pct",
+                              "final_equity")}
+    fresh |= {"profit_factor": math.nan, "n_trades": 0}
+    assert compare_metrics(dict(fresh), fresh) == []
+    assert compare_metrics({**fresh, "profit_factor": None}, fresh) == []  # JSON-safe NaN
+    assert [m.metric for m in compare_metrics({**fresh, "sharpe": 1.0 + 1e-15}, fresh)] == [
+        "sharpe"]
+    assert [m.metric for m in compare_metrics({**fresh, "profit_factor": 1.0}, fresh)] == [
+        "profit_factor"]
+
+
+def test_dsr_is_na_without_trials_and_fails_when_undefined():
+    import pandas as pd
+
+    flat = pd.Series([100.0] * 30)
+    assert _dsr_check(None, flat, 0.5).status == "n/a"
+    one_trial = {"overfitting": {"n_trials": 1, "sharpe_variance": 0.01}}
+    assert _dsr_check(one_trial, flat, 0.5).status == "n/a"
+    meta = {"overfitting": {"n_trials": 10, "sharpe_variance": 0.001}}
+    undefined = _dsr_check(meta, flat, 0.5)  # constant returns: NaN Sharpe, NaN DSR
+    assert (undefined.status, undefined.shown) == ("fail", "nan")
+    short = _dsr_check(meta, pd.Series([100.0, 101.0]), 0.5)  # one return: an error row
+    assert short.status == "fail" and "at least 2 returns" in short.detail
+
+
+def test_gate_params_and_deployment_parse(project):
+    params = load_gate_params("params.yaml")
+    assert params.gates.min_trades == 5 and params.gates.max_drawdown_pct == -25.0
+    assert params.symbol == "SPX" and params.split.test_start == "2016-01-01"
+    shipped = load_deployment(REPO / "deployments" / "production.yaml")
+    assert [(e.name, e.stage, e.capital_pct) for e in shipped.active()] == [
+        ("baseline_v1", "live", 100.0)]
+    with pytest.raises(InputError, match="more than 100%"):
+        parse_deployment({"strategies": [
+            {"name": n, "path": f"{n}.yaml", "stage": "live", "capital_pct": 60}
+            for n in ("a", "b")]})
+    with pytest.raises(InputError, match="listed twice"):
+        parse_deployment({"strategies": [
+            {"name": "a", "path": "a.yaml", "stage": "shadow", "capital_pct": 0}] * 2})
+
+
+# ---------------------------------------------------------------- tools/record_deployment.py
+
+
+TOOL = REPO / "tools" / "record_deployment.py"
+
+
+def record(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOL), *args], cwd=cwd, capture_output=True,
+                          text=True, check=False)
+
+
+def test_record_deployment_tags_live_and_paper_and_pushes(tmp_path):
+    repo, bare = tmp_path / "repo", tmp_path / "origin.git"
+    (repo / "deployments").mkdir(parents=True)
+    prod = {"strategies": [
+        {"name": "baseline_v1", "path": "strategies/baseline_v1.yaml", "stage": "live",
+         "capital_pct": 90},
+        {"name": "baseline_v2", "path": "strategies/baseline_v2.yaml", "stage": "paper",
+         "capital_pct": 10},
+        {"name": "baseline_v3", "path": "strategies/baseline_v3.yaml", "stage": "shadow",
+         "capital_pct": 0}]}
+    (repo / "deployments" / "production.yaml").write_text(yaml.safe_dump(prod))
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "init", "-q")
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "deploy")
+
+    out = record(repo, "--push", "--date", "2026-03-04")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "tagged deploy/baseline_v1/2026-03-04 (live, 90%), pushed to origin",
+        "tagged deploy/baseline_v2/2026-03-04 (paper, 10%), pushed to origin"]
+    remote_tags = git(repo, "ls-remote", "--tags", "origin").split()
+    assert "refs/tags/deploy/baseline_v1/2026-03-04" in remote_tags
+    assert not any("baseline_v3" in t for t in remote_tags)
+    message = git(repo, "tag", "-l", "--format=%(contents)", "deploy/baseline_v1/2026-03-04")
+    assert "baseline_v1: live at 90% of capital" in message
+    assert "strategy: strategies/baseline_v1.yaml" in message
+
+    again = record(repo, "--push", "--date", "2026-03-04")  # a re-run: nothing moves
+    assert again.returncode == 0
+    assert again.stdout.splitlines()[0].startswith("already tagged deploy/baseline_v1/2026-03-04")
+
+    git(repo, "commit", "-q", "--allow-empty", "-m", "second deployment the same day")
+    third = record(repo, "--date", "2026-03-04")
+    assert third.stdout.splitlines()[0] == "tagged deploy/baseline_v1/2026-03-04.2 (live, 90%)"
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "rev-parse", "deploy/baseline_v1/2026-03-04.2^{commit}").strip() == head
+    assert git(repo, "rev-parse", "deploy/baseline_v1/2026-03-04^{commit}").strip() != head
+
+
+def test_record_deployment_bad_input(tmp_path):
+    out = record(tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "Error: deployments/production.yaml: no such deployment file"
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / "production.yaml").write_text(yaml.safe_dump(PRODUCTION))
+    out = record(tmp_path, "--date", "2026-02-30")
+    assert out.returncode == 2 and "--date 2026-02-30: expected YYYY-MM-DD" in out.stderr
