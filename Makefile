@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-DEMO_NAME ?= baseline_v1_grid_$(shell date -u +%Y%m%dT%H%M%S)
+DEMO_NAME ?= demo_baseline_v1_grid_$(shell date -u +%Y%m%dT%H%M%S)
 
 demo: $(STAMP)
 	$(PY) -m otonom_trader.cli backtest --strategy-path strategies/baseline_v1.yaml --symbol SPX

@@ -1,4 +1,5 @@
-"""The files an experiment leaves for the pipeline: runs.parquet, metrics.json, best_params.yaml."""
+"""The files an experiment leaves for the pipeline: runs.parquet, metrics.json (nested summary
+plus flat top-level scalars for ``dvc exp show``), best_params.yaml, best_equity.csv, sweep.csv."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pandas as pd
 import yaml
 
 from otonom_trader.adapters.store import ExperimentInfo
+from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
 from otonom_trader.domain.metrics import METRIC_KEYS
+
+DEFAULT_CAPITAL = 10_000.0
 
 
 def _clean(value):
@@ -50,8 +54,11 @@ def chunk_frame(result, values: dict[str, np.ndarray]) -> pd.DataFrame:
     return frame
 
 
-def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path) -> dict[str, Path]:
-    """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml}`` from all runs."""
+def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
+                  blocks: np.ndarray | None = None, data_dir: Path | str = "data",
+                  initial_capital: float = DEFAULT_CAPITAL) -> dict[str, Path]:
+    """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml, best_equity.csv,
+    sweep.csv}`` from all runs; ``blocks`` (the done runs' block statistics) gives the PBO."""
     folder = root / info.name
     folder.mkdir(parents=True, exist_ok=True)
     runs = runs.sort_values("run_number", ignore_index=True)
@@ -62,7 +69,12 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path) -> dict[
 
     best = best_run(runs)
     done = int((runs["status"] == "done").sum())
+    best_params = None if best is None else {c: _clean(best[c]) for c in param_columns}
+    plots, equity_problem = write_plots(folder, info, runs, param_columns, best_params,
+                                        data_dir, initial_capital)
+    paths |= plots
     summary = {
+        **flat_metrics(runs, best, info, pbo(blocks)),
         "experiment": {
             "id": info.id, "name": info.name, "strategy": info.strategy_path,
             "symbol": info.symbol, "search": info.search, "split": info.split,
@@ -74,15 +86,17 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path) -> dict[
         "best": None if best is None else {
             "run_number": int(best["run_number"]),
             "selected_by": "test sharpe",
-            "params": {c: _clean(best[c]) for c in param_columns},
+            "params": best_params,
             "train": _metrics(best, "train"),
             "test": _metrics(best, "test"),
         },
     }
+    if equity_problem:
+        summary["best_equity_note"] = f"best_equity.csv is empty: {equity_problem}"
     paths["metrics"].write_text(json.dumps(summary, indent=2) + "\n")
-    best_params = {} if best is None else {
+    best_params_doc = {} if best is None else {
         "experiment": info.name, "run_number": int(best["run_number"]),
-        "selected_by": "test sharpe", "params": summary["best"]["params"],
+        "selected_by": "test sharpe", "params": best_params,
     }
-    paths["best_params"].write_text(yaml.safe_dump(best_params, sort_keys=False))
+    paths["best_params"].write_text(yaml.safe_dump(best_params_doc, sort_keys=False))
     return paths

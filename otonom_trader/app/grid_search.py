@@ -142,6 +142,7 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
 def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                     events: GridSearchEvents | None = None) -> GridSearchOutcome:
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
+    import numpy as np
     import pandas as pd
 
     from otonom_trader.app.experiment_outputs import chunk_frame, write_outputs
@@ -180,7 +181,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.started(combos.total, len(done_before), spec.search)
     t0 = time.perf_counter()
     saved = len(done_before)
-    frames = []  # this session's runs, so the outputs need no read-back of a fresh search
+    frames, blocks = [], []  # this session's runs: a fresh search needs no read-back
     try:
         for chunk in combos.chunks(req.chunk_size, skip=done_before):
             result = evaluator.evaluate(chunk.run_numbers, chunk.values)
@@ -188,6 +189,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                                               result.errors, result.train, result.test,
                                               result.blocks))
             frames.append(chunk_frame(result, chunk.values))
+            blocks.append(result.blocks[np.array(result.status) == "done"])
             saved += len(result.run_numbers)
             events.advanced(len(result.run_numbers))
     except KeyboardInterrupt:
@@ -199,8 +201,12 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.notes(evaluator.notes)
     store.set_status(exp_id, "done", time.perf_counter() - t0)
     info = store.get(exp_id)
-    runs = store.runs_frame(exp_id) if len(done_before) else pd.concat(frames, ignore_index=True)
-    outputs = write_outputs(info, runs, Path(req.outputs_dir))
+    if len(done_before):
+        runs, all_blocks = store.runs_frame(exp_id), store.block_stats(exp_id)[1]
+    else:
+        runs, all_blocks = pd.concat(frames, ignore_index=True), np.concatenate(blocks)
+    outputs = write_outputs(info, runs, Path(req.outputs_dir), blocks=all_blocks,
+                            data_dir=req.data_dir, initial_capital=req.initial_capital)
     done = int((runs["status"] == "done").sum())
     return GridSearchOutcome(info, combos.total, done, len(runs) - done, info.elapsed_seconds,
                              outputs)

@@ -91,6 +91,14 @@ def _metrics_table(p: Promotion) -> list[str]:
     return lines
 
 
+def _dvc_line(p: Promotion) -> list[str]:
+    dvc = (p.strategy.metadata or {}).get("dvc_experiment")
+    if not dvc:
+        return []
+    return ["", f"Produced by DVC experiment **{dvc['name']}** (commit `{dvc['rev'][:7]}`"
+            + (f", baseline `{dvc['baseline'][:7]}`" if dvc.get("baseline") else "") + ")."]
+
+
 def pr_body(p: Promotion, promote_command: str) -> str:
     run, sel, exp, of = p.selection.run, p.selection, p.experiment, p.overfitting
     split = exp.split
@@ -113,6 +121,7 @@ def pr_body(p: Promotion, promote_command: str) -> str:
         "",
         f"Best `done` run by **test {sel.metric}** of experiment **{exp.name}** "
         f"(ID {exp.id}): run #{run.run_number} of {sel.n_done}.{skipped}",
+        *_dvc_line(p),
         "",
         "### Metrics",
         "",

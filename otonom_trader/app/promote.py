@@ -47,9 +47,9 @@ DEFAULT_CAPITAL = 10_000.0
 
 @dataclass(frozen=True)
 class PromoteRequest:
-    experiment_id: int
+    experiment_id: int | None
     output_name: str
-    base_strategy: str
+    base_strategy: str | None
     select_by: str | None = None  # None: params.yaml experiment.select_by, else sharpe
     expected_impact: str | None = None
     allow_overfit: bool = False
@@ -60,7 +60,7 @@ class PromoteRequest:
     remote: str = "origin"
     repo: str | None = None  # owner/name on the forge (default: GITHUB_REPOSITORY, the remote)
     data_dir: str = "data"
-    dvc_exp: str | None = None
+    dvc_exp: str | None = None  # promote what this DVC experiment produced (its own store)
     command: str = ""  # the promote command as typed, for the pull request's reproduce block
     now: datetime | None = None  # promotion time (UTC); None = now
 
@@ -176,6 +176,24 @@ def _load_base(path: str) -> tuple[Strategy, str]:
     return strategy, Path(path).read_text(encoding="utf-8")
 
 
+def _with_dvc_experiment(req: PromoteRequest, root: Path) -> tuple[PromoteRequest, dict | None]:
+    """With ``--dvc-exp``: the DVC experiment's own store (one otonom experiment, ID 1) and
+    strategy file become the defaults; the metadata records the DVC experiment."""
+    if not req.dvc_exp:
+        if req.experiment_id is None or not req.base_strategy:
+            raise InputError("promote needs --experiment-id and --base-strategy (or --dvc-exp)")
+        return req, None
+    from otonom_trader.adapters.dvc_exp import materialise
+
+    exp = materialise(req.dvc_exp, repo=root)
+    req = replace(req, db_url=req.db_url or exp.store_url,
+                  experiment_id=req.experiment_id or 1,
+                  base_strategy=req.base_strategy or exp.strategy_path)
+    record = {"name": exp.dvc_name, "rev": exp.rev, "baseline": exp.baseline_rev,
+              "params": exp.params}
+    return req, record
+
+
 def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = None
                     ) -> Promotion:
     """Select the run and render the new strategy file; writes nothing (except that the
@@ -184,6 +202,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     from otonom_trader.engine.data import data_fingerprint, load_bars
 
     name = check_name(req.output_name)
+    req, dvc_record = _with_dvc_experiment(req, root)
     parent, base_text = _load_base(req.base_strategy)
     max_gap, default_metric = load_gap_gate(root / "params.yaml")
     metric = (select_metric(req.select_by) if req.select_by else
@@ -249,7 +268,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         "overfitting": overfitting.as_dict(),
         "promoted_at": promoted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "expected_impact": req.expected_impact,
-        "dvc_experiment": req.dvc_exp,
+        "dvc_experiment": dvc_record,
     }
     path = output_path or f"{STRATEGIES_DIR}/{name}.yaml"
     text = render_strategy(base_text, {p: new for p, (_, new) in changes.items()}, name,

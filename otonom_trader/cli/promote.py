@@ -31,10 +31,11 @@ def typed_command(ctx: click.Context, prefix: list[str]) -> str:
 def promote_options(fn):
     """The options of ``otonom promote`` (shared with tools/promote_experiment_to_strategy.py)."""
     options = [
-        click.option("--experiment-id", type=int, required=True, help="Experiment ID."),
+        click.option("--experiment-id", type=int,
+                     help="Experiment ID (default with --dvc-exp: the DVC experiment's)."),
         click.option("--output-name", required=True,
                      help="New strategy name: strategies/<name>.yaml, branch promote/<name>."),
-        click.option("--base-strategy", required=True, type=click.Path(dir_okay=False),
+        click.option("--base-strategy", type=click.Path(dir_okay=False),
                      help="The strategy the experiment ran on (the parent)."),
         click.option("--select-by", type=click.Choice(SELECT_CHOICES),
                      help="Test metric that picks the run (default: params.yaml "
@@ -55,7 +56,8 @@ def promote_options(fn):
         click.option("--repo", help="owner/name on the forge (default: GITHUB_REPOSITORY, "
                                     "then the remote URL)."),
         click.option("--data-dir", default="data", show_default=True),
-        click.option("--dvc-exp", help="DVC experiment name to record in the metadata."),
+        click.option("--dvc-exp", help="Promote the best run of this DVC experiment (`dvc exp "
+                     "show`); its store and strategy file are the defaults."),
     ]
     for option in reversed(options):
         fn = option(fn)

@@ -1,0 +1,345 @@
+"""The DVC pipeline end to end in a fresh clone-like repository: ``dvc repro``, ``dvc exp run
+-S``, the queue (a failing experiment is reported as failed), ``dvc exp show``/``metrics diff``/
+``params diff``, a clean ``dvc status``, and ``adapters.dvc_exp`` reading an experiment back.
+
+The slow tests share one repository (module fixture) and run in file order; they take about
+two minutes, most of it numba compiling the kernels once per fresh workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from otonom_trader.domain.errors import GitStateError, InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DVC = str(BIN / "dvc")
+COPIED = ("otonom_trader", "pyproject.toml", "strategies", "grids", "params.yaml", "dvc.yaml",
+          "dvc.lock", ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".dvcignore",
+          ".gitignore", "deployments")
+NAME = "baseline_v1_grid"
+FOLDER = f"experiments/{NAME}"
+METRICS = f"{FOLDER}/metrics.json"
+FLAT = ("best_test_sharpe", "best_test_cagr_pct", "best_test_max_drawdown_pct", "pbo")
+QUEUE_TIMEOUT = 600
+slow = pytest.mark.slow
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTONOM_", "DVC_"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [DVC, *args[1:]] if args[0] == "dvc" else list(args)
+    out = subprocess.run(cmd, cwd=repo, env=_env(), capture_output=True, text=True,
+                         timeout=900, check=False)
+    if check and out.returncode != 0:
+        pytest.fail(f"{' '.join(args)} exited {out.returncode}\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def git_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    run(path, "git", "init", "-q", "-b", "main")
+    run(path, "git", "config", "user.name", "Test")
+    run(path, "git", "config", "user.email", "test@example.com")
+    return path
+
+
+def commit(repo: Path, message: str) -> None:
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", message)
+
+
+def exp_rows(repo: Path) -> dict[str, dict]:
+    """``dvc exp show --json``: experiment name (or "workspace"/"main") -> its data."""
+    rows: dict[str, dict] = {}
+    for baseline in json.loads(run(repo, "dvc", "exp", "show", "--json").stdout):
+        rows[baseline["name"] or baseline["rev"]] = baseline
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                rows[rev.get("name") or rev["rev"]] = rev
+    return rows
+
+
+def metrics_of(row: dict) -> dict:
+    return row["data"]["metrics"][METRICS]["data"]
+
+
+def params_of(row: dict, file: str = "params.yaml") -> dict:
+    return row["data"]["params"][file]["data"]
+
+
+def queue_status(repo: Path) -> dict[str, str]:
+    """Experiment name -> Queued / Running / Success / Failed."""
+    status = {}
+    for line in run(repo, "dvc", "queue", "status").stdout.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 3 and parts[-1] in ("Queued", "Running", "Success", "Failed"):
+            status[parts[1]] = parts[-1]
+    return status
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A fresh repository with the pipeline's files committed, after ``dvc repro`` (whose
+    outputs are committed too, as a user would)."""
+    path = git_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in COPIED:
+        src, dst = ROOT / name, path / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=ignore)
+        elif src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    commit(path, "pipeline")
+    run(path, "dvc", "repro")
+    return path
+
+
+@slow
+def test_repro_writes_flat_metrics_and_only_its_outputs(repo):
+    metrics = json.loads((repo / METRICS).read_text())
+    for key in FLAT:
+        assert isinstance(metrics[key], float), key
+    assert 0.0 <= metrics["pbo"] <= 1.0
+    assert (metrics["runs_total"], metrics["runs_done"], metrics["runs_failed"]) == (48, 48, 0)
+    assert metrics["best_test_sharpe"] == metrics["best"]["test"]["sharpe"]
+    assert metrics["experiment"]["total_runs"] == 48  # the nested summary is kept
+
+    equity = (repo / FOLDER / "best_equity.csv").read_text().splitlines()
+    assert equity[0] == "date,equity,buy_and_hold" and equity[1].startswith("2008-01-02,")
+    assert equity[-1].startswith("2018-12-31,")
+    sweep = (repo / FOLDER / "sweep.csv").read_text().splitlines()
+    assert len(sweep) == 49 and "train_sharpe,test_sharpe" in sweep[0]
+    fingerprint = json.loads((repo / "data/SPX.fingerprint.json").read_text())
+    assert fingerprint["fingerprint"] == metrics["experiment"]["data_fingerprint"]
+    validation = json.loads((repo / "reports/validation.json").read_text())
+    assert validation["strategies"][0]["path"] == "strategies/baseline_v1.yaml"
+    assert (repo / f"reports/{NAME}.html").stat().st_size > 10_000
+
+    assert run(repo, "dvc", "status", "--json").stdout.strip() in ("{}", "")
+    # Nothing outside the declared outputs: untracked/ignored files are outs, DVC's own
+    # files, or bytecode/numba caches.
+    listing = run(repo, "git", "status", "--porcelain", "--ignored", "--untracked-files=all")
+    paths = {line[3:] for line in listing.stdout.splitlines()}
+    expected = {"dvc.lock", "data/.gitignore", "data/SPX.parquet", "data/SPX.fingerprint.json",
+                f"{FOLDER}/.gitignore", *(f"{FOLDER}/{f}" for f in (
+                    "runs.parquet", "store.db", "metrics.json", "best_params.yaml",
+                    "best_equity.csv", "sweep.csv")),
+                "reports/.gitignore", f"reports/{NAME}.html", "reports/validation.json"}
+    stray = {p for p in paths - expected
+             if not p.startswith((".dvc/cache/", ".dvc/tmp/")) and "__pycache__/" not in p}
+    assert not stray, stray
+    commit(repo, "dvc repro")
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+
+
+@slow
+def test_exp_run_with_a_changed_split_shows_in_exp_show_and_diffs(repo):
+    run(repo, "dvc", "exp", "run", "-n", "later-test", "-S", "split.test_start=2016-06-01")
+    params = json.loads(run(repo, "dvc", "params", "diff", "--json").stdout)
+    assert params["params.yaml"]["split.test_start"] == {"old": "2016-01-01",
+                                                         "new": "2016-06-01"}
+    diff = json.loads(run(repo, "dvc", "metrics", "diff", "main", "--json").stdout)[METRICS]
+    assert diff["best_test_sharpe"]["diff"] != 0
+    assert "runs_total" not in diff  # unchanged metrics are not listed
+
+    rows = exp_rows(repo)
+    main, exp = metrics_of(rows["main"]), metrics_of(rows["later-test"])
+    for key in FLAT:
+        assert isinstance(exp[key], float), key
+    assert exp["runs_total"] == main["runs_total"] == 48
+    assert exp["best_test_sharpe"] != main["best_test_sharpe"]
+    assert exp["experiment"]["split"]["test_start"] == "2016-06-01"
+    assert params_of(rows["later-test"])["split"]["test_start"] == "2016-06-01"
+    _back_to_main(repo)
+
+
+@slow
+def test_a_failed_gate_is_recorded_without_failing_the_pipeline(repo):
+    run(repo, "dvc", "exp", "run", "-n", "strict-gates", "-S", "gates.min_test_sharpe=5")
+    validation = json.loads((repo / "reports/validation.json").read_text())
+    assert validation["ok"] is False
+    checks = {c["gate"]: c["status"] for c in validation["strategies"][0]["checks"]}
+    assert checks["min_test_sharpe"] == "fail"
+    rows = exp_rows(repo)
+    assert rows["strict-gates"]["data"]["metrics"]["reports/validation.json"]["data"]["ok"] \
+        is False
+    assert rows["main"]["data"]["metrics"]["reports/validation.json"]["data"]["ok"] is True
+    assert metrics_of(rows["strict-gates"]) == metrics_of(rows["main"])  # grid not re-run
+    _back_to_main(repo)
+
+
+@slow
+def test_exp_run_on_a_strategy_param_is_tracked_and_materialised(repo):
+    from otonom_trader.adapters.dvc_exp import materialise
+    from otonom_trader.adapters.store import ExperimentStore
+
+    run(repo, "dvc", "exp", "run", "-n", "risk-1-5", "-S",
+        "strategies/baseline_v1.yaml:risk.risk_pct=1.5")
+    rows = exp_rows(repo)
+    assert params_of(rows["risk-1-5"], "strategies/baseline_v1.yaml")["risk"]["risk_pct"] == 1.5
+    assert params_of(rows["main"], "strategies/baseline_v1.yaml")["risk"]["risk_pct"] == 1.0
+    assert metrics_of(rows["risk-1-5"])["runs_total"] == 48
+    _back_to_main(repo)
+
+    exp = materialise("risk-1-5", repo=repo, dest=repo.parent / "materialised")
+    assert exp.experiment_name == NAME and exp.dvc_name == "risk-1-5"
+    assert exp.params["strategies/baseline_v1.yaml"]["risk.risk_pct"] == 1.5
+    assert exp.params["params.yaml"]["split.test_start"] == "2016-01-01"
+    assert exp.baseline_rev == run(repo, "git", "rev-parse", "HEAD").stdout.strip()
+    assert "risk_pct: 1.5" in exp.strategy_file.read_text()  # the experiment's, not HEAD's
+    assert "risk_pct: 1.0" in (repo / "strategies/baseline_v1.yaml").read_text()
+    assert exp.metrics["best_test_sharpe"] == metrics_of(rows["risk-1-5"])["best_test_sharpe"]
+    with ExperimentStore(exp.store_url) as store:
+        info = store.get(1)
+        assert info.name == NAME and len(store.runs_frame(1)) == 48
+    assert exp.runs_path is not None and exp.runs_path.stat().st_size > 0
+    with pytest.raises(InputError, match="did you mean 'risk-1-5'"):
+        materialise("risk-1-6", repo=repo, dest=repo.parent / "nowhere")
+
+
+@slow
+def test_queue_reports_a_failing_experiment_as_failed(repo):
+    from otonom_trader.adapters.dvc_exp import materialise
+
+    run(repo, "dvc", "exp", "run", "--queue", "-n", "outside-data",
+        "-S", "split.test_end=2025-12-31")
+    run(repo, "dvc", "exp", "run", "--queue", "-n", "short-test",
+        "-S", "split.test_start=2017-01-01", "-S", "split.test_end=2018-06-30")
+    assert run(repo, "dvc", "queue", "start").returncode == 0
+    try:  # `dvc queue start` returns at once; the worker runs the queue in the background
+        deadline = time.monotonic() + QUEUE_TIMEOUT
+        while True:
+            status = queue_status(repo)
+            if not {"Queued", "Running"} & set(status.values()):
+                break
+            assert time.monotonic() < deadline, f"queue still busy: {status}"
+            time.sleep(2)
+    finally:
+        run(repo, "dvc", "queue", "stop", "--kill", check=False)
+    assert status["outside-data"] == "Failed" and status["short-test"] == "Success"
+    logs = run(repo, "dvc", "queue", "logs", "outside-data", check=False)
+    assert "outside the data" in logs.stdout + logs.stderr
+
+    rows = exp_rows(repo)
+    short = metrics_of(rows["short-test"])
+    assert short["runs_done"] == 48 and isinstance(short["best_test_sharpe"], float)
+    assert short["experiment"]["split"]["test_end"] == "2018-06-30"
+    with pytest.raises(InputError, match="dvc queue status"):
+        materialise("outside-data", repo=repo, dest=repo.parent / "nowhere")
+    assert run(repo, "dvc", "status", "--json").stdout.strip() in ("{}", "")
+
+
+def _back_to_main(repo: Path) -> None:
+    """Undo an applied experiment in the workspace (tracked files and cached outputs)."""
+    run(repo, "git", "checkout", "--", ".")
+    run(repo, "dvc", "checkout", "--force")
+    assert run(repo, "dvc", "status", "--json").stdout.strip() in ("{}", "")
+
+
+# --------------------------------------------------------------- the pipeline's outputs (fast)
+
+
+def test_grid_search_writes_flat_metrics_and_plot_tables(tmp_path, capsys):
+    import pandas as pd
+    import yaml
+
+    from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.experiment_outputs import write_outputs
+    from otonom_trader.cli import main
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"analysts.tech.fast_window": [10, 40],
+                                    "analysts.tech.slow_window": [30, 60]}))
+    db = f"sqlite:///{tmp_path}/store.db"
+    with pytest.raises(SystemExit) as exit_:
+        main(["experiments", "grid-search", "--name", "small", "--strategy-path",
+              str(ROOT / "strategies/sma_cross.yaml"), "--grid-path", str(grid), "--db", db,
+              "--outputs-dir", str(tmp_path / "out"), "--train-start", "2004-01-01",
+              "--train-end", "2011-12-31", "--test-start", "2012-01-01",
+              "--test-end", "2014-12-31"])
+    assert exit_.value.code == 0, capsys.readouterr().err
+    folder = tmp_path / "out" / "small"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert (metrics["runs_total"], metrics["runs_done"], metrics["runs_failed"]) == (4, 3, 1)
+    assert metrics["best_test_sharpe"] == metrics["best"]["test"]["sharpe"]
+    assert metrics["best_run_number"] == metrics["best"]["run_number"]
+    assert isinstance(metrics["best_test_n_trades"], int) and 0 <= metrics["pbo"] <= 1
+    assert "_blocks" not in pd.read_parquet(folder / "runs.parquet")
+    sweep = pd.read_csv(folder / "sweep.csv")
+    assert len(sweep) == 4 and sweep["test_sharpe"].isna().sum() == 1  # the failed run
+    assert {"analysts.tech.fast_window", "train_sharpe", "test_sharpe"} <= set(sweep)
+    equity = pd.read_csv(folder / "best_equity.csv")
+    assert list(equity) == ["date", "equity", "buy_and_hold"]
+    assert equity["date"].iloc[0] == "2004-01-02" and equity["date"].iloc[-1] == "2014-12-31"
+    assert equity["equity"].iloc[0] == equity["buy_and_hold"].iloc[0] == 10_000
+
+    # From the store (a resumed experiment): the same PBO when given the block statistics,
+    # none without them.
+    with ExperimentStore(db) as store:
+        info, runs = store.get(1), store.runs_frame(1)
+        _, blocks = store.block_stats(1)
+    write_outputs(info, runs, tmp_path / "again", blocks=blocks)
+    again = json.loads((tmp_path / "again/small/metrics.json").read_text())
+    assert again["pbo"] == metrics["pbo"] and again["best"] == metrics["best"]
+    write_outputs(info, runs, tmp_path / "bare")
+    assert json.loads((tmp_path / "bare/small/metrics.json").read_text())["pbo"] is None
+
+
+# --------------------------------------------------------------- resolving names (fast)
+
+
+def test_resolve_finds_experiment_refs_and_git_revisions(tmp_path):
+    from otonom_trader.adapters.dvc_exp import experiment_refs, resolve
+
+    repo = git_repo(tmp_path / "r")
+    (repo / "f").write_text("1")
+    commit(repo, "one")
+    head = run(repo, "git", "rev-parse", "HEAD").stdout.strip()
+    ref = f"refs/exps/{head[:2]}/{head[2:]}/brave-fox"
+    run(repo, "git", "update-ref", ref, head)
+    run(repo, "git", "update-ref", "refs/exps/celery/failed", head)
+    assert experiment_refs(repo) == {"brave-fox": [(head, head)]}
+    assert resolve("brave-fox", repo) == (head, head)
+    assert resolve("main", repo) == (head, None)
+    with pytest.raises(InputError, match=r"did you mean 'brave-fox'.*brave-fox"):
+        resolve("brave-fix", repo)
+
+
+def test_resolve_refuses_a_name_on_several_baselines_unless_one_is_head(tmp_path):
+    from otonom_trader.adapters.dvc_exp import resolve
+
+    repo = git_repo(tmp_path / "r")
+    shas = []
+    for i in range(3):
+        (repo / "f").write_text(str(i))
+        commit(repo, f"c{i}")
+        shas.append(run(repo, "git", "rev-parse", "HEAD").stdout.strip())
+    for base, target in ((shas[0], shas[1]), (shas[1], shas[2])):
+        run(repo, "git", "update-ref", f"refs/exps/{base[:2]}/{base[2:]}/twin", target)
+    with pytest.raises(InputError, match="several baselines"):
+        resolve("twin", repo)
+    run(repo, "git", "checkout", "-q", shas[1])
+    assert resolve("twin", repo) == (shas[2], shas[1])
+
+
+def test_outside_a_git_repository_is_a_git_state_error(tmp_path):
+    from otonom_trader.adapters.dvc_exp import materialise
+
+    with pytest.raises(GitStateError, match="not a git repository"):
+        materialise("anything", repo=tmp_path)
