@@ -213,7 +213,7 @@ def pbo_cscv(block_stats: np.ndarray) -> PBOResult:
     non-finite statistics count as zero variance everywhere. S must be even and ≤ 16; every
     run must have the same bar count per block (true for one experiment's runs). PBO is NaN,
     with ``reason`` set and no logits, with fewer than 2 runs or when no run has returns
-    with non-zero variance. The numba kernel takes about 2.6 CPU-seconds for 160,000 runs ×
+    with non-zero variance. The numba kernel takes about 2.5 CPU-seconds for 160,000 runs ×
     16 blocks (``benchmarks/bench_overfitting.py``).
     """
     from otonom_trader.kernels.pbo import cscv_logits
