@@ -134,3 +134,162 @@ def list_(db_url, limit):
                       f"{s.done + s.failed:,}/{s.total_runs:,}", f"{s.failed:,}", best,
                       f"{s.created_at:%Y-%m-%d %H:%M}")
     Console().print(table if rows else "No experiments yet: run `otonom experiments grid-search`")
+
+
+@experiments.command("show")
+@click.argument("exp_id", type=int)
+@click.option("--sort-by", default="sharpe", show_default=True,
+              help="Test metric to rank the runs by (any metric name, higher is better).")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many top runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--export", "export_fmt", type=click.Choice(["html", "csv", "json"]),
+              help="Write the interactive HTML report, every run as CSV, or the report as JSON.")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Where --export writes (default: reports/experiment_N_report.html, "
+                   "reports/experiment_N_runs.csv, reports/experiment_N_report.json).")
+@click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
+@click.option("--data-dir", default="data", show_default=True,
+              help="Market data, to re-run the best run (DSR, equity curve).")
+def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
+    """Summary, top runs, parameter analysis and overfitting checks of experiment EXP_ID."""
+    import json
+    from pathlib import Path
+
+    from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.show import EXPORT_FORMATS, NoDoneRuns, export_report, show_experiment
+    from otonom_trader.domain.errors import InputError
+
+    if output and not export_fmt:
+        export_fmt = Path(output).suffix.lstrip(".").lower()
+        if export_fmt not in EXPORT_FORMATS:
+            raise InputError(f"--output {output}: pass --export html|csv|json (or end the "
+                             "path in .html, .csv or .json)")
+    try:
+        report = show_experiment(ExperimentStore(db_url), exp_id, sort_by, top, data_dir)
+    except NoDoneRuns as exc:
+        click.echo(f"❌ {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        _print_report(report)
+    if export_fmt:
+        path = export_report(report, export_fmt, output, data_dir)
+        label = {"html": "Report", "csv": "Runs", "json": "Report (JSON)"}[export_fmt]
+        click.echo(f"📁 {label}: {path}", err=as_json)
+
+
+def _print_report(report) -> None:
+    import os
+
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from otonom_trader.cli.render import LABELS
+
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=120)  # a file or a pipe: no terminal to fit
+    s, o = report.summary, report.overfitting
+    console.rule(f"[bold]Experiment {s.id}: {escape(s.name)}")
+    console.print("[bold]Summary")
+    search = s.search.get("kind", "grid") + (
+        f" (n_iter={s.search.get('n_iter')}, seed={s.search.get('seed')})"
+        if s.search.get("kind") == "random" else "")
+    split = s.split
+    rows = [("Status", s.status), ("Strategy", f"{s.strategy_name} ({s.strategy_path})"),
+            ("Symbol", s.symbol), ("Search", search),
+            ("Split", f"train {split['train_start']} → {split['train_end']}, "
+                      f"test {split['test_start']} → {split['test_end']}"),
+            ("Runs", f"{s.total_runs:,} total: {s.done:,} done, {s.failed:,} failed"
+                     + (f", {s.pending:,} pending" if s.pending else "")),
+            ("Success rate", _fmt(100 * s.success_rate, ".1f") + "%"),
+            ("Time taken", f"{s.elapsed_seconds:.2f}s"),
+            ("Data fingerprint", s.data_fingerprint[:16]), ("Git commit", s.git_commit or "—")]
+    grid = Table.grid(padding=(0, 2))
+    for key, value in rows:
+        grid.add_row(f"  {key}", escape(str(value)))
+    console.print(grid)
+
+    label = LABELS.get(report.sort_by, (report.sort_by,))[0]
+    console.print(f"\n[bold]Top {len(report.top)} (by test {label})")
+    names = _short_names(report.parameters)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    heads = ["Run #", "Params", "Sharpe", "CAGR", "MaxDD", "Trades", "Train", "Gap"]
+    extra = report.sort_by not in ("sharpe", "cagr_pct", "max_drawdown_pct", "n_trades")
+    if extra:
+        heads.insert(2, label)
+    for h in heads:
+        table.add_column(h, justify="left" if h == "Params" else "right",
+                         no_wrap=h != "Params", overflow="fold",
+                         min_width=12 if h == "Params" else None)
+    for _, r in report.top.iterrows():
+        gap = r["sharpe_gap"]
+        warn = math.isfinite(gap) and gap > o.gap_threshold
+        values = " / ".join(_param_text(r[p]) for p in report.parameters)
+        cells = [str(int(r["run_number"])), escape(values),
+                 _fmt(r["test_sharpe"], ".3f"), _fmt(r["test_cagr_pct"], "+.2f") + "%",
+                 _fmt(r["test_max_drawdown_pct"], ".2f") + "%", _fmt(r["test_n_trades"], ".0f"),
+                 _fmt(r["train_sharpe"], ".3f"),
+                 ("[yellow]⚠ " if warn else "") + _fmt(gap, ".2f")]
+        if extra:
+            cells.insert(2, _fmt(r[f"test_{report.sort_by}"], ".3f"))
+        table.add_row(*cells)
+    console.print(table)
+    console.print("Sharpe, CAGR, MaxDD, Trades: test window; Train: train Sharpe; Gap: train − "
+                  "test Sharpe", style="dim")
+    if names:
+        console.print(f"Params: {escape(' / '.join(names))}", style="dim")
+
+    console.print("\n[bold]Parameter analysis[/bold] (share of test-Sharpe variance explained, "
+                  "η²; mean test Sharpe by value)")
+    table = Table()
+    for h in ("#", "Parameter", "η²", "Mean test Sharpe by value"):
+        table.add_column(h, justify="left" if h in ("Parameter", "Mean test Sharpe by value")
+                         else "right")
+    for i, e in enumerate(report.effects, start=1):
+        means = " · ".join(f"{lab}: {_fmt(m, '.2f')}" for lab, m in
+                           zip(e.labels, e.mean_test_sharpe, strict=True))
+        table.add_row(str(i), escape(e.path) + (" (binned)" if e.binned else ""),
+                      f"{e.importance:.3f}", escape(means))
+    console.print(table if report.effects else "  (no parameters)")
+
+    console.print("\n[bold]Overfitting")
+    for w in o.warnings:
+        console.print(f"  [yellow]⚠ {escape(w)}")
+    if not o.warnings:
+        console.print("  [green]✓ no warning")
+    ppy = math.sqrt(report.info.periods_per_year)
+    if o.dsr is not None:
+        console.print(f"  DSR (best run #{int(report.best['run_number'])}): {o.dsr.dsr:.3f} "
+                      f"(annualised Sharpe {_fmt(o.dsr.sharpe * ppy, '.2f')} vs SR₀ "
+                      f"{_fmt(o.dsr.sharpe_0 * ppy, '.2f')} expected from "
+                      f"{o.n_trials:,} trials)")
+    else:
+        console.print("  DSR: n/a")
+    if o.pbo is not None:
+        console.print(f"  PBO: {_fmt(o.pbo.pbo, '.3f')} (CSCV, {o.pbo.n_splits:,} splits of "
+                      f"{o.pbo.n_blocks} blocks, {o.pbo.n_runs:,} runs)")
+    else:
+        console.print("  PBO: n/a")
+    if o.min_backtest_years is not None:
+        console.print(f"  MinBTL: {_fmt(o.min_backtest_years, '.1f')} years for "
+                      f"{o.n_trials:,} trials (test window {o.test_years:.1f} years)")
+    console.print(f"  Runs with train−test Sharpe gap > {o.gap_threshold:g}: {o.n_overfit:,} of "
+                  f"{o.n_compared:,} ({_fmt(100 * o.overfit_share, '.1f')}%)")
+    for note in report.notes:
+        console.print(f"  note: {escape(note)}", style="dim")
+
+
+def _short_names(paths) -> list[str]:
+    tails = [p.rsplit(".", 1)[-1] for p in paths]
+    return [t if tails.count(t) == 1 else p for p, t in zip(paths, tails, strict=True)]
+
+
+def _param_text(value) -> str:
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.4g}"
+    return str(value)

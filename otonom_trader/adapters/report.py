@@ -1,0 +1,490 @@
+"""An experiment's analysis as ONE self-contained interactive HTML page (plotly.js embedded
+once, no external resources, opens offline).
+
+Sections (``<section id=...>``): ``summary``, ``top-results``, ``parameter-analysis``,
+``overfitting``, ``distributions``, ``best-run``. Every figure is a ``plotly-graph-div`` with
+a fixed ``id`` (``FIGURE_IDS``). Big experiments stay small: histograms are binned with numpy,
+box plots and heatmaps carry precomputed statistics, and the train/test scatter draws a
+seeded sample of at most ``MAX_POINTS`` runs that always includes the top runs (the page says
+so). ``report`` is an ``app.show.ExperimentReport``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from otonom_trader.app.show import ExperimentReport
+
+MAX_POINTS = 5_000
+SEED = 0
+MAX_LISTED = 20  # overfit runs listed in the table
+MAX_PARAMS_PLOTTED = 8
+FIGURE_IDS = ("fig-param-importance", "fig-param-effects", "fig-param-heatmap",
+              "fig-train-test", "fig-pbo-logits", "fig-distributions", "fig-param-box",
+              "fig-best-equity")
+SECTIONS = (("summary", "Summary Statistics"), ("top-results", "Top Results"),
+            ("parameter-analysis", "Parameter Analysis"), ("overfitting", "Overfitting Detection"),
+            ("distributions", "Distribution Plots"), ("best-run", "Best Run"))
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
+color:#222;background:#fafafa}
+header{background:#1f3b57;color:#fff;padding:16px 28px}header h1{margin:0;font-size:22px}
+nav{padding:6px 28px;background:#e8eef4;position:sticky;top:0;z-index:5}
+nav a{margin-right:14px;color:#1f3b57;text-decoration:none;font-size:14px}
+section{background:#fff;margin:18px 28px;padding:14px 22px;border:1px solid #ddd;
+border-radius:6px}
+h2{font-size:19px;border-bottom:1px solid #eee;padding-bottom:6px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f0f3f6}
+td.l,th.l{text-align:left}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px;
+font-size:14px}dt{font-weight:600}dd{margin:0}.warn{color:#a15c00}.ok{color:#2a7a2a}
+.note{color:#666;font-size:13px}.plot{margin:10px 0}code{font-size:12px}
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _f(value, spec: str = ".3f", suffix: str = "") -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{v:{spec}}{suffix}" if math.isfinite(v) else "n/a"
+
+
+def _short_names(paths: Iterable[str]) -> dict[str, str]:
+    """The last part of each dotted path, or the whole path where the last parts clash."""
+    paths = list(paths)
+    tails = [p.rsplit(".", 1)[-1] for p in paths]
+    return {p: t if tails.count(t) == 1 else p for p, t in zip(paths, tails, strict=True)}
+
+
+def params_text(row: pd.Series, paths: tuple[str, ...]) -> str:
+    names = _short_names(paths)
+    parts = []
+    for p in paths:
+        v = row[p]
+        if isinstance(v, float | np.floating):
+            v = int(v) if float(v).is_integer() else f"{float(v):.4g}"
+        parts.append(f"{names[p]}={v}")
+    return ", ".join(parts)
+
+
+def _fig_html(fig, div_id: str) -> str:
+    import plotly.io as pio
+
+    body = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config={"responsive": True, "displaylogo": False})
+    return f'<div class="plot">{body}</div>'
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+def _summary_html(report: ExperimentReport) -> str:
+    s = report.summary
+    search = s.search or {}
+    kind = search.get("kind", "grid")
+    if kind == "random":
+        kind += f" (n_iter={search.get('n_iter')}, seed={search.get('seed')})"
+    split = s.split
+    minutes, seconds = divmod(s.elapsed_seconds, 60)
+    rows = [
+        ("Experiment", f"#{s.id} {s.name}"), ("Status", s.status),
+        ("Strategy", f"{s.strategy_name} ({s.strategy_path})"), ("Symbol", s.symbol),
+        ("Search", kind),
+        ("Train window", f"{split.get('train_start')} → {split.get('train_end')} "
+                         f"({report.overfitting.train_years:.1f} years)"),
+        ("Test window", f"{split.get('test_start')} → {split.get('test_end')} "
+                        f"({report.overfitting.test_years:.1f} years)"),
+        ("Total runs", f"{s.total_runs:,}"), ("Done", f"{s.done:,}"),
+        ("Failed", f"{s.failed:,}"), ("Pending", f"{s.pending:,}"),
+        ("Success rate", _f(100 * s.success_rate, ".1f", "%")),
+        ("Time taken", f"{int(minutes)} min {seconds:.1f} s" if minutes else f"{seconds:.2f} s"),
+        ("Data fingerprint", s.data_fingerprint), ("Git commit", s.git_commit or "—"),
+        ("Created", f"{s.created_at} UTC"),
+        ("Best run", f"#{int(report.best['run_number'])} by test {report.sort_by}"),
+    ]
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
+    return f"<dl>{items}</dl>"
+
+
+def _runs_table(frame: pd.DataFrame, paths: tuple[str, ...], table_id: str,
+                sort_by: str | None = None, gap_threshold: float = 1.0) -> str:
+    head = ["Rank", "Run #", "Parameters", "Test Sharpe", "Test CAGR", "Test MaxDD",
+            "Test trades", "Train Sharpe", "Gap"]
+    extra = sort_by not in (None, "sharpe", "cagr_pct", "max_drawdown_pct", "n_trades")
+    if extra:
+        head.insert(3, f"Test {sort_by}")
+    cells = []
+    for i, (_, r) in enumerate(frame.iterrows(), start=1):
+        gap = r["sharpe_gap"]
+        cls = ' class="warn"' if math.isfinite(gap) and gap > gap_threshold else ""
+        row = [str(i), str(int(r["run_number"])),
+               f'<td class="l">{_e(params_text(r, paths))}</td>']
+        values = [_f(r["test_sharpe"]), _f(r["test_cagr_pct"], "+.2f", "%"),
+                  _f(r["test_max_drawdown_pct"], ".2f", "%"), _f(r["test_n_trades"], ".0f"),
+                  _f(r["train_sharpe"])]
+        if extra:
+            values.insert(0, _f(r[f"test_{sort_by}"]))
+        row_html = (f"<td>{row[0]}</td><td>{row[1]}</td>{row[2]}"
+                    + "".join(f"<td>{v}</td>" for v in values)
+                    + f"<td{cls}>{_f(gap)}</td>")
+        cells.append(f"<tr>{row_html}</tr>")
+    header = "".join(f'<th{" class=l" if h == "Parameters" else ""}>{_e(h)}</th>' for h in head)
+    return (f'<table id="{table_id}"><thead><tr>{header}</tr></thead>'
+            f'<tbody>{"".join(cells)}</tbody></table>')
+
+
+# -- figures -----------------------------------------------------------------------------
+
+
+def _importance_fig(report: ExperimentReport):
+    import plotly.graph_objects as go
+
+    effects = report.effects[::-1]  # most important on top
+    fig = go.Figure(go.Bar(x=[e.importance for e in effects], y=[e.path for e in effects],
+                           orientation="h", marker_color="#1f77b4",
+                           hovertemplate="%{y}: η² = %{x:.3f}<extra></extra>"))
+    fig.update_layout(title="Share of test-Sharpe variance explained (η²)", height=120 + 40 *
+                      len(effects), margin={"l": 220}, xaxis={"range": [0, 1]})
+    return fig
+
+
+def _effects_fig(report: ExperimentReport, effects):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    cols = 2 if len(effects) > 1 else 1
+    rows = math.ceil(len(effects) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[
+        f"{e.path} (η² {e.importance:.3f}{', binned' if e.binned else ''})" for e in effects])
+    for k, e in enumerate(effects):
+        fig.add_trace(go.Bar(x=list(e.labels), y=list(e.mean_test_sharpe),
+                             customdata=list(e.counts), name=e.path, showlegend=False,
+                             marker_color="#4c78a8",
+                             hovertemplate="%{x}: mean test Sharpe %{y:.3f} "
+                                           "(%{customdata} runs)<extra></extra>"),
+                      k // cols + 1, k % cols + 1)
+        fig.update_xaxes(type="category", row=k // cols + 1, col=k % cols + 1)
+    fig.update_layout(title="Mean test Sharpe by parameter value", height=max(320, 300 * rows))
+    return fig
+
+
+def _heatmap_fig(report: ExperimentReport):
+    import plotly.graph_objects as go
+
+    a, b = report.effects[0], report.effects[1]
+    use = (a.codes >= 0) & (b.codes >= 0)
+    y = report.runs["test_sharpe"].to_numpy()[use]
+    ka, kb = len(a.labels), len(b.labels)
+    flat = a.codes[use] * kb + b.codes[use]
+    counts = np.bincount(flat, minlength=ka * kb)
+    sums = np.bincount(flat, weights=y, minlength=ka * kb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).reshape(ka, kb)
+    z = [[None if not math.isfinite(v) else round(float(v), 4) for v in row] for row in means]
+    fig = go.Figure(go.Heatmap(z=z, x=list(b.labels), y=list(a.labels), colorscale="RdBu",
+                               zmid=0, colorbar={"title": "mean test Sharpe"},
+                               customdata=counts.reshape(ka, kb).tolist(),
+                               hovertemplate=f"{a.path}=%{{y}}<br>{b.path}=%{{x}}<br>"
+                                             "mean test Sharpe %{z:.3f} (%{customdata} runs)"
+                                             "<extra></extra>"))
+    fig.update_layout(title=f"Mean test Sharpe: {a.path} × {b.path}", height=520,
+                      xaxis={"title": b.path, "type": "category"},
+                      yaxis={"title": a.path, "type": "category"})
+    return fig
+
+
+def _box_fig(report: ExperimentReport, effects):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    y_all = report.runs["test_sharpe"].to_numpy()
+    cols = 2 if len(effects) > 1 else 1
+    rows = math.ceil(len(effects) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[e.path for e in effects])
+    for k, e in enumerate(effects):
+        use = e.codes >= 0
+        g = pd.Series(y_all[use]).groupby(e.codes[use])
+        q = g.quantile([0.25, 0.5, 0.75]).unstack()
+        lo, hi, mean = g.min(), g.max(), g.mean()
+        iqr = q[0.75] - q[0.25]
+        lower = np.maximum(lo, q[0.25] - 1.5 * iqr)
+        upper = np.minimum(hi, q[0.75] + 1.5 * iqr)
+        labels = [e.labels[i] for i in q.index]
+        fig.add_trace(go.Box(x=labels, q1=q[0.25].tolist(), median=q[0.5].tolist(),
+                             q3=q[0.75].tolist(), lowerfence=lower.tolist(),
+                             upperfence=upper.tolist(), mean=mean.tolist(), name=e.path,
+                             showlegend=False, marker_color="#2c7fb8"),
+                      k // cols + 1, k % cols + 1)
+        fig.update_xaxes(type="category", row=k // cols + 1, col=k % cols + 1)
+    fig.update_layout(title="Test Sharpe by parameter value (box: quartiles, whiskers 1.5×IQR "
+                            "clipped to min/max, dashed: mean)", height=max(320, 300 * rows))
+    return fig
+
+
+def _sample(report: ExperimentReport, candidates: np.ndarray, max_points: int,
+            seed: int) -> tuple[np.ndarray, str]:
+    """Row positions to draw and what the page should say about it."""
+    n = len(candidates)
+    if n <= max_points:
+        return candidates, f"all {n:,} runs with a finite train and test Sharpe are shown"
+    top_numbers = set(report.top["run_number"].tolist())
+    numbers = report.runs["run_number"].to_numpy()[candidates]
+    is_top = np.isin(numbers, list(top_numbers))
+    keep = candidates[is_top]
+    rest = candidates[~is_top]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(rest, size=max_points - len(keep), replace=False)
+    chosen = np.sort(np.concatenate([keep, pick]))
+    return chosen, (f"a random sample of {len(chosen):,} of {n:,} runs with a finite train and "
+                    f"test Sharpe is shown (seed {seed}); the top {len(keep)} runs are always "
+                    "included")
+
+
+def _scatter_fig(report: ExperimentReport, max_points: int, seed: int):
+    import plotly.graph_objects as go
+
+    runs, o = report.runs, report.overfitting
+    train, test = runs["train_sharpe"].to_numpy(), runs["test_sharpe"].to_numpy()
+    done = (runs["status"] == "done").to_numpy()
+    candidates = np.flatnonzero(done & np.isfinite(train) & np.isfinite(test))
+    if len(candidates) == 0:
+        return None, "no run has both a finite train and test Sharpe"
+    rows, text = _sample(report, candidates, max_points, seed)
+    thr = o.gap_threshold
+    lo = float(min(train[candidates].min(), test[candidates].min()))
+    hi = float(max(train[candidates].max(), test[candidates].max()))
+    pad = 0.05 * (hi - lo) + 0.1
+    lo, hi = lo - pad, hi + pad
+    fig = go.Figure()
+    if lo + thr < hi:
+        fig.add_trace(go.Scatter(x=[lo + thr, hi, hi, lo + thr], y=[lo, hi - thr, lo, lo],
+                                 fill="toself", fillcolor="rgba(214,39,40,0.12)",
+                                 line={"width": 0}, mode="lines", hoverinfo="skip",
+                                 name=f"gap > {thr:g} (overfit zone)"))
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", hoverinfo="skip",
+                             line={"dash": "dash", "color": "#888"}, name="test = train"))
+    numbers = runs["run_number"].to_numpy()
+    gap = train - test
+    top = np.isin(numbers[rows], report.top["run_number"].to_numpy())
+    over = (gap[rows] > thr) & ~top
+    for mask, name, style in ((~over & ~top, "runs", {"color": "#1f77b4", "size": 5}),
+                              (over, f"gap > {thr:g}", {"color": "#d62728", "size": 5}),
+                              (top, f"top {len(report.top)} by test {report.sort_by}",
+                               {"color": "#ff9f00", "size": 11, "symbol": "star",
+                                "line": {"width": 1, "color": "#333"}})):
+        r = rows[mask]
+        fig.add_trace(go.Scatter(
+            x=train[r], y=test[r], mode="markers", name=name, customdata=numbers[r],
+            marker={"opacity": 0.6 if name == "runs" else 0.9, **style},
+            hovertemplate="Run #%{customdata}<br>train %{x:.3f}<br>test %{y:.3f}"
+                          "<extra></extra>"))
+    fig.update_layout(title="Train vs test Sharpe", height=560,
+                      xaxis={"title": "train Sharpe", "range": [lo, hi]},
+                      yaxis={"title": "test Sharpe", "range": [lo, hi]})
+    return fig, text
+
+
+def _hist_bar(values: np.ndarray, bins: int = 50):
+    import plotly.graph_objects as go
+
+    v = values[np.isfinite(values)]
+    if len(v) == 0:
+        return go.Bar(x=[], y=[])
+    counts, edges = np.histogram(v, bins=bins)
+    centers = (edges[:-1] + edges[1:]) / 2
+    return go.Bar(x=centers, y=counts, width=np.diff(edges), marker_color="#4c78a8",
+                  showlegend=False,
+                  hovertemplate="%{x:.3f}: %{y} runs<extra></extra>")
+
+
+def _distributions_fig(report: ExperimentReport):
+    from plotly.subplots import make_subplots
+
+    runs = report.runs[report.runs["status"] == "done"]
+    specs = (("test_sharpe", "Test Sharpe"), ("test_cagr_pct", "Test CAGR (%)"),
+             ("test_max_drawdown_pct", "Test max drawdown (%)"))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t in specs])
+    for k, (column, _) in enumerate(specs):
+        fig.add_trace(_hist_bar(runs[column].to_numpy(dtype=float)), 1, k + 1)
+        fig.update_yaxes(title_text="runs" if k == 0 else None, row=1, col=k + 1)
+    fig.update_layout(title=f"Distributions over {len(runs):,} done runs (50 bins)",
+                      height=380, bargap=0)
+    return fig
+
+
+def _logits_fig(report: ExperimentReport):
+    import plotly.graph_objects as go
+
+    pbo = report.overfitting.pbo
+    logits = np.asarray(pbo.logits, dtype=float)
+    logits = logits[np.isfinite(logits)]
+    if len(logits) == 0:
+        return None
+    counts, edges = np.histogram(logits, bins=40)
+    centers = (edges[:-1] + edges[1:]) / 2
+    colors = np.where(centers <= 0, "#d62728", "#4c78a8")
+    fig = go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), marker_color=colors,
+                           hovertemplate="λ %{x:.2f}: %{y} splits<extra></extra>"))
+    fig.add_vline(x=0, line_dash="dash", line_color="#333")
+    fig.update_layout(title=f"CSCV logits λ over {pbo.n_splits:,} splits "
+                            f"(red: in-sample best below the out-of-sample median)",
+                      height=360, bargap=0, xaxis={"title": "λ"},
+                      yaxis={"title": "splits"})
+    return fig
+
+
+def _equity_fig(report: ExperimentReport, curve):
+    from otonom_trader.adapters.equity_plot import equity_figure
+
+    equity, close = curve
+    run = int(report.best["run_number"])
+    fig = equity_figure(equity, close, title=f"Best run #{run}: equity vs buy & hold, "
+                                             "train start → test end")
+    test_start = report.info.split["test_start"]
+    fig.add_vline(x=pd.Timestamp(test_start).strftime("%Y-%m-%d"), line_dash="dash",
+                  line_color="#555")
+    return fig
+
+
+# -- sections ----------------------------------------------------------------------------
+
+
+def _overfit_list(report: ExperimentReport) -> str:
+    o, runs = report.overfitting, report.runs
+    done = runs[(runs["status"] == "done") & (runs["sharpe_gap"] > o.gap_threshold)]
+    if done.empty:
+        return f'<p class="ok">No run has a train−test Sharpe gap > {o.gap_threshold:g}.</p>'
+    listed = done.sort_values(["sharpe_gap", "run_number"], ascending=[False, True]).head(
+        MAX_LISTED)
+    return (f"<p>{o.n_overfit:,} of {o.n_compared:,} runs ({o.overfit_share:.1%}) have a "
+            f"train−test Sharpe gap > {o.gap_threshold:g}; the {len(listed)} largest:</p>"
+            + _runs_table(listed, report.parameters, "overfit-runs",
+                          gap_threshold=o.gap_threshold))
+
+
+def _stats_html(report: ExperimentReport) -> str:
+    o = report.overfitting
+    ppy = math.sqrt(report.info.periods_per_year)
+    items = []
+    if o.dsr is not None:
+        d = o.dsr
+        items.append(("Deflated Sharpe Ratio (best run)",
+                      f"{_f(d.dsr)} — P(true Sharpe > SR₀); annualised SR {_f(d.sharpe * ppy)}"
+                      f", SR₀ {_f(d.sharpe_0 * ppy)} over N = {d.n_trials:,} trials, "
+                      f"T = {d.n_obs:,} returns, skew {_f(d.skew, '.2f')}, "
+                      f"kurtosis {_f(d.kurtosis, '.2f')}"))
+    else:
+        items.append(("Deflated Sharpe Ratio (best run)", "not computed (see notes)"))
+    items.append(("V[SR] (per-period test Sharpe)", _f(o.sharpe_variance, ".3e")))
+    if o.pbo is not None:
+        p = o.pbo
+        items.append(("Probability of Backtest Overfitting",
+                      f"{_f(p.pbo)} — CSCV over {p.n_splits:,} splits of {p.n_blocks} blocks, "
+                      f"{p.n_runs:,} runs"))
+    else:
+        items.append(("Probability of Backtest Overfitting", "not computed (see notes)"))
+    btl = "n/a" if o.min_backtest_years is None else (
+        f"{_f(o.min_backtest_years, '.1f')} years for N = {o.n_trials:,} trials (test window "
+        f"{o.test_years:.1f} years, train window {o.train_years:.1f} years)")
+    items.append(("Minimum backtest length", btl))
+    items.append(("Best run train−test Sharpe gap", _f(o.best_gap)))
+    return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>"
+
+
+def report_html(report: ExperimentReport, curve=None, extra_notes: Iterable[str] = (),
+                max_points: int = MAX_POINTS, seed: int = SEED) -> str:
+    """The whole page. ``curve`` is the best run's (equity, close) over train start..test end,
+    or None when it could not be re-run."""
+    from plotly.offline import get_plotlyjs
+
+    notes = [*report.notes, *extra_notes]
+    o = report.overfitting
+    effects = report.effects[:MAX_PARAMS_PLOTTED]
+    parts: dict[str, list[str]] = {key: [] for key, _ in SECTIONS}
+
+    parts["summary"].append(_summary_html(report))
+    parts["top-results"].append(
+        f"<p>Top {len(report.top)} done runs by test {_e(report.sort_by)} "
+        f"(gap = train − test Sharpe).</p>"
+        + _runs_table(report.top, report.parameters, "top-runs", report.sort_by,
+                      report.overfitting.gap_threshold))
+
+    pa = parts["parameter-analysis"]
+    if effects:
+        ranking = "".join(
+            f"<tr><td>{i}</td><td class=l>{_e(e.path)}</td><td>{e.importance:.3f}</td>"
+            f"<td>{len(e.labels)}{' (quantile bins)' if e.binned else ''}</td></tr>"
+            for i, e in enumerate(report.effects, start=1))
+        pa.append("<table id=\"parameter-ranking\"><thead><tr><th>Rank</th><th class=l>"
+                  "Parameter</th><th>η² on test Sharpe</th><th>Levels</th></tr></thead>"
+                  f"<tbody>{ranking}</tbody></table>")
+        if len(report.effects) > MAX_PARAMS_PLOTTED:
+            pa.append(f'<p class="note">Plots show the {MAX_PARAMS_PLOTTED} most important '
+                      "parameters.</p>")
+        pa.append(_fig_html(_importance_fig(report), "fig-param-importance"))
+        pa.append(_fig_html(_effects_fig(report, effects), "fig-param-effects"))
+        if len(report.effects) >= 2:
+            pa.append(_fig_html(_heatmap_fig(report), "fig-param-heatmap"))
+        else:
+            pa.append('<p class="note">One parameter only: no heatmap.</p>')
+    else:
+        pa.append('<p class="note">The experiment has no parameters.</p>')
+
+    ov = parts["overfitting"]
+    if o.warnings:
+        ov.append("<ul>" + "".join(f'<li class="warn">⚠ {_e(w)}</li>' for w in o.warnings)
+                  + "</ul>")
+    else:
+        ov.append('<p class="ok">✓ No overfitting warning.</p>')
+    ov.append(_stats_html(report))
+    scatter, sample_text = _scatter_fig(report, max_points, seed)
+    ov.append(f'<p class="note" id="sampling-note">Scatter: {_e(sample_text)}.</p>')
+    if scatter is not None:
+        ov.append(_fig_html(scatter, "fig-train-test"))
+    ov.append(_overfit_list(report))
+    if o.pbo is not None and (logits := _logits_fig(report)) is not None:
+        ov.append(_fig_html(logits, "fig-pbo-logits"))
+
+    dist = parts["distributions"]
+    dist.append(_fig_html(_distributions_fig(report), "fig-distributions"))
+    if effects:
+        dist.append(_fig_html(_box_fig(report, effects), "fig-param-box"))
+
+    best = parts["best-run"]
+    best.append(f"<p>Run #{int(report.best['run_number'])}: "
+                f"{_e(params_text(report.best, report.parameters))}</p>")
+    if curve is not None:
+        best.append('<p class="note">One continuous backtest from the train start to the test '
+                    "end (the dashed line marks the test start); the test metrics above come "
+                    "from a separate backtest that starts flat at the test start.</p>")
+        best.append(_fig_html(_equity_fig(report, curve), "fig-best-equity"))
+    else:
+        best.append('<p class="note">The best run could not be re-run (see notes).</p>')
+
+    if notes:
+        parts["summary"].append("<h3>Notes</h3><ul>" + "".join(
+            f'<li class="note">{_e(n)}</li>' for n in notes) + "</ul>")
+    titles = {key: f"Top {len(report.top)} Results" if key == "top-results" else title
+              for key, title in SECTIONS}
+    nav = "".join(f'<a href="#{key}">{_e(titles[key])}</a>' for key, _ in SECTIONS)
+    body = "".join(f'<section id="{key}"><h2>{_e(titles[key])}</h2>{"".join(parts[key])}'
+                   "</section>" for key, _ in SECTIONS)
+    s = report.summary
+    title = f"Experiment {s.id}: {s.name}"
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{CSS}</style>"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
+            f"<body><header><h1>{_e(title)}</h1><div>{_e(s.strategy_name)} on {_e(s.symbol)}"
+            f" · {s.done:,} done runs</div></header><nav>{nav}</nav>{body}</body></html>\n")

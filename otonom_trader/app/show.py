@@ -1,0 +1,497 @@
+"""Use case: the analysis of one experiment — summary, top runs, parameter importance and
+overfitting statistics — and its exports (HTML report, CSV of the runs, JSON). No printing.
+
+Parameter importance is eta² (the share of the test-Sharpe variance explained by grouping the
+runs on one parameter's values); a numeric parameter with more than ``MAX_LEVELS`` distinct
+values is grouped into at most ``MAX_LEVELS`` quantile bins. The best run is the first of the
+top runs by ``sort_by``; its Deflated Sharpe Ratio comes from re-running its test window
+with ``backtest()`` (N = done runs, V[SR] = variance of their per-period test Sharpe ratios).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
+from otonom_trader.domain.errors import InputError, OtonomError
+from otonom_trader.domain.metrics import METRIC_KEYS
+
+MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
+DSR_WARNING = 0.95  # a best run's DSR below this warns
+PBO_WARNING = 0.5  # PBO above this warns
+MIN_TRADES = 10  # a best run with fewer closed test trades warns
+EXPORT_FORMATS = ("html", "csv", "json")
+DEFAULT_OUTPUTS = {"html": "reports/experiment_{id}_report.html",
+                   "csv": "reports/experiment_{id}_runs.csv",
+                   "json": "reports/experiment_{id}_report.json"}
+
+
+class NoDoneRuns(InputError):
+    """The experiment has nothing to analyse yet (shown as ``❌ No 'done' runs ...``)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    id: int
+    name: str
+    status: str
+    strategy_path: str
+    strategy_name: str
+    symbol: str
+    search: dict
+    split: dict
+    data_fingerprint: str
+    git_commit: str | None
+    total_runs: int
+    done: int
+    failed: int
+    pending: int
+    success_rate: float  # done / (done + failed)
+    elapsed_seconds: float
+    created_at: str
+    periods_per_year: float
+
+
+@dataclass(frozen=True, eq=False)
+class ParameterEffect:
+    """One parameter's effect on test Sharpe. ``codes`` gives each run's level (aligned with
+    ``ExperimentReport.runs``; -1 for runs left out: not done or no finite test Sharpe)."""
+
+    path: str
+    importance: float  # eta² in [0, 1]
+    binned: bool
+    labels: tuple[str, ...]
+    counts: tuple[int, ...]
+    mean_test_sharpe: tuple[float, ...]
+    codes: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Overfitting:
+    gap_threshold: float
+    n_compared: int  # done runs with a finite train and test Sharpe
+    n_overfit: int  # ... whose train − test Sharpe gap exceeds the threshold
+    overfit_share: float
+    best_gap: float
+    dsr: Any | None  # engine.overfitting.DSRResult of the best run
+    sharpe_variance: float  # V[SR] of the per-period test Sharpe ratios
+    n_trials: int
+    pbo: Any | None  # engine.overfitting.PBOResult
+    min_backtest_years: float | None
+    train_years: float
+    test_years: float
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ExperimentReport:
+    info: ExperimentInfo
+    summary: Summary
+    sort_by: str
+    parameters: tuple[str, ...]  # dotted paths, grid order
+    top: pd.DataFrame  # top runs by test ``sort_by`` (runs_frame layout + ``sharpe_gap``)
+    best: pd.Series  # top.iloc[0]
+    effects: tuple[ParameterEffect, ...]  # most important first
+    overfitting: Overfitting
+    runs: pd.DataFrame  # every stored run (runs_frame layout + ``sharpe_gap``)
+    notes: tuple[str, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The report as plain JSON-ready data (NaN/inf → None)."""
+        o = self.overfitting
+        dsr = None if o.dsr is None else {
+            "dsr": o.dsr.dsr, "sharpe": o.dsr.sharpe, "sharpe_0": o.dsr.sharpe_0,
+            "n_obs": o.dsr.n_obs, "n_trials": o.dsr.n_trials, "skew": o.dsr.skew,
+            "kurtosis": o.dsr.kurtosis}
+        pbo = None if o.pbo is None else {
+            "pbo": o.pbo.pbo, "n_splits": o.pbo.n_splits, "n_runs": o.pbo.n_runs,
+            "n_blocks": o.pbo.n_blocks}
+        data = {
+            "experiment": _asdict(self.summary),
+            "sort_by": self.sort_by,
+            "best_run": int(self.best["run_number"]),
+            "top": [run_dict(row, self.parameters) for _, row in self.top.iterrows()],
+            "parameters": [
+                {"path": e.path, "importance": e.importance, "binned": e.binned,
+                 "levels": [{"value": lab, "count": c, "mean_test_sharpe": m}
+                            for lab, c, m in zip(e.labels, e.counts, e.mean_test_sharpe,
+                                                 strict=True)]}
+                for e in self.effects],
+            "overfitting": {
+                "gap_threshold": o.gap_threshold, "runs_compared": o.n_compared,
+                "overfit_runs": o.n_overfit, "overfit_share": o.overfit_share,
+                "best_gap": o.best_gap, "dsr": dsr, "sharpe_variance": o.sharpe_variance,
+                "n_trials": o.n_trials, "pbo": pbo,
+                "min_backtest_length_years": o.min_backtest_years,
+                "train_years": o.train_years, "test_years": o.test_years,
+                "warnings": list(o.warnings)},
+            "notes": list(self.notes),
+        }
+        return plain(data)
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars → Python, NaN/inf → None, tuples → lists."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _asdict(summary: Summary) -> dict:
+    return {k: getattr(summary, k) for k in summary.__dataclass_fields__}
+
+
+def run_dict(row: pd.Series, parameters: tuple[str, ...]) -> dict:
+    """One run as {run_number, params, train, test, sharpe_gap}."""
+    return plain({
+        "run_number": int(row["run_number"]),
+        "params": {p: param_value(p, row[p]) for p in parameters},
+        "train": {k: row[f"train_{k}"] for k in METRIC_KEYS},
+        "test": {k: row[f"test_{k}"] for k in METRIC_KEYS},
+        "sharpe_gap": row["sharpe_gap"],
+    })
+
+
+def param_value(path: str, value: Any) -> Any:
+    """A stored parameter as the strategy expects it: Python scalars, NaN → None, and a float
+    that must be an integer at ``path`` (pandas widens int columns holding a None) → int."""
+    from otonom_trader.domain.strategy_loader import check_value
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer() and check_value(path, value) and not check_value(path, int(value)):
+            return int(value)
+    return value
+
+
+# -- the use case ------------------------------------------------------------------------
+
+
+def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe", top: int = 10,
+                    data_dir: str | Path = "data") -> ExperimentReport:
+    """Analyse experiment ``exp_id``: ``InputError`` for an unknown ID or metric, ``NoDoneRuns``
+    for a running experiment or one without done runs."""
+    from otonom_trader.engine.overfitting import GAP_WARNING, sharpe_gap
+
+    if sort_by not in METRIC_KEYS:
+        raise InputError(f"unknown metric '{sort_by}' for --sort-by: choose one of "
+                         f"{', '.join(METRIC_KEYS)}")
+    if top < 1:
+        raise InputError(f"--top: expected an integer ≥ 1, got {top}")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    info = store.get(exp_id)
+    runs = store.runs_frame(exp_id)
+    timings["load_runs"] = time.perf_counter() - t0
+    done_mask = (runs["status"] == "done").to_numpy()
+    n_done, n_rows = int(done_mask.sum()), len(runs)
+    if info.status == "running":
+        raise NoDoneRuns(
+            f"No 'done' runs for experiment {exp_id} yet: it is still running "
+            f"({n_done:,}/{info.total_runs:,} runs done); wait for it to finish, or if it was "
+            f"killed, complete it with `otonom experiments grid-search --resume {exp_id}`")
+    if n_done == 0:
+        first = str(runs["error"].iloc[0]).splitlines()[0] if n_rows else ""
+        why = (f"all {n_rows:,} stored runs failed, e.g. {first}" if n_rows
+               else f"it has no stored runs (status: {info.status})")
+        raise NoDoneRuns(f"No 'done' runs for experiment {exp_id}: {why}")
+
+    t1 = time.perf_counter()
+    parameters = tuple(c for c in runs.columns if "." in c)
+    runs["sharpe_gap"] = np.asarray(sharpe_gap(runs["train_sharpe"].to_numpy(),
+                                               runs["test_sharpe"].to_numpy()), dtype=float)
+    ordered = runs[done_mask].sort_values([f"test_{sort_by}", "run_number"],
+                                          ascending=[False, True], na_position="last",
+                                          kind="mergesort")
+    top_runs = ordered.head(top).reset_index(drop=True)
+    best = top_runs.iloc[0]
+    notes: list[str] = []
+    if info.status != "done":
+        notes.append(f"experiment status is '{info.status}': {n_rows:,} of "
+                     f"{info.total_runs:,} runs stored; complete it with "
+                     f"`otonom experiments grid-search --resume {exp_id}`")
+    summary = _summary(info, n_done, n_rows - n_done)
+    effects = parameter_effects(runs, parameters, done_mask)
+    timings["analysis"] = time.perf_counter() - t1
+
+    overfitting = _overfitting(store, info, runs, done_mask, best, data_dir, GAP_WARNING,
+                               notes, timings)
+    return ExperimentReport(info=info, summary=summary, sort_by=sort_by, parameters=parameters,
+                            top=top_runs, best=best, effects=effects, overfitting=overfitting,
+                            runs=runs, notes=tuple(notes), timings=timings)
+
+
+def _summary(info: ExperimentInfo, done: int, failed: int) -> Summary:
+    finished = done + failed
+    return Summary(
+        id=info.id, name=info.name, status=info.status, strategy_path=info.strategy_path,
+        strategy_name=info.strategy_name, symbol=info.symbol, search=dict(info.search or {}),
+        split=dict(info.split or {}), data_fingerprint=info.data_fingerprint,
+        git_commit=info.git_commit, total_runs=info.total_runs, done=done, failed=failed,
+        pending=max(info.total_runs - finished, 0),
+        success_rate=done / finished if finished else math.nan,
+        elapsed_seconds=float(info.elapsed_seconds),
+        created_at=f"{info.created_at:%Y-%m-%d %H:%M:%S}", periods_per_year=info.periods_per_year,
+    )
+
+
+# -- parameter analysis ------------------------------------------------------------------
+
+
+def _levels(values: pd.Series) -> tuple[np.ndarray, list[str], bool]:
+    """Level code per value and the level labels (sorted); numeric parameters with more than
+    ``MAX_LEVELS`` distinct values fall into quantile bins."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric:
+        v = values.to_numpy(dtype=float)
+        nan = np.isnan(v)
+        distinct = np.unique(v[~nan])
+        if len(distinct) > MAX_LEVELS:
+            edges = np.unique(np.quantile(v[~nan], np.linspace(0, 1, MAX_LEVELS + 1)))
+            raw = np.searchsorted(edges[1:-1], v, side="right")
+            used, codes = np.unique(raw[~nan], return_inverse=True)
+            out = np.full(len(v), len(used), dtype=np.int64)
+            out[~nan] = codes
+            labels = []
+            for k in range(len(used)):
+                member = v[~nan][codes == k]
+                labels.append(f"{_num(member.min())}–{_num(member.max())}")
+            binned = True
+        else:
+            out = np.full(len(v), len(distinct), dtype=np.int64)
+            out[~nan] = np.searchsorted(distinct, v[~nan])
+            labels = [_num(x) for x in distinct]
+            binned = False
+        if nan.any():
+            labels.append("None")
+        return out, labels, binned
+    text = values.map(lambda x: "None" if x is None or (isinstance(x, float) and math.isnan(x))
+                      else str(x))
+    codes, uniques = pd.factorize(text, sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques], False
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
+
+
+def parameter_effects(runs: pd.DataFrame, parameters: tuple[str, ...],
+                      done_mask: np.ndarray) -> tuple[ParameterEffect, ...]:
+    """Each parameter's eta² on test Sharpe and per-level means, most important first."""
+    y_all = runs["test_sharpe"].to_numpy(dtype=float)
+    use = done_mask & np.isfinite(y_all)
+    y = y_all[use]
+    total = float(((y - y.mean()) ** 2).sum()) if len(y) else 0.0
+    effects = []
+    for path in parameters:
+        codes_all, labels, binned = _levels(runs[path])
+        codes = codes_all[use]
+        k = len(labels)
+        counts = np.bincount(codes, minlength=k)
+        sums = np.bincount(codes, weights=y, minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / counts
+        present = counts > 0
+        between = float((counts[present] * (means[present] - y.mean()) ** 2).sum()) if len(
+            y) else 0.0
+        eta2 = min(max(between / total, 0.0), 1.0) if total > 0 else 0.0
+        keep = np.flatnonzero(present)  # drop levels with no analysed run
+        remap = np.full(k, -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        row_codes = np.full(len(runs), -1, dtype=np.int64)
+        row_codes[use] = remap[codes]
+        effects.append(ParameterEffect(
+            path=path, importance=eta2, binned=binned, labels=tuple(labels[i] for i in keep),
+            counts=tuple(int(counts[i]) for i in keep),
+            mean_test_sharpe=tuple(float(means[i]) for i in keep), codes=row_codes))
+    order = sorted(range(len(effects)), key=lambda i: (-effects[i].importance, i))
+    return tuple(effects[i] for i in order)
+
+
+# -- overfitting -------------------------------------------------------------------------
+
+
+def _years(start: str, end: str) -> float:
+    return (pd.Timestamp(end) - pd.Timestamp(start)).days / 365.25
+
+
+def rerun(info: ExperimentInfo, params: dict, start, end, data_dir: str | Path):
+    """Backtest one run of the experiment over [start, end] exactly as the grid ran it:
+    returns (BacktestResult, bars). The strategy file and the data must be unchanged."""
+    from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy, strategy_hash
+    from otonom_trader.engine.backtest import backtest
+    from otonom_trader.engine.data import data_fingerprint, load_bars
+
+    strategy = load_strategy(info.strategy_path)
+    if strategy_hash(strategy) != info.strategy_hash:
+        raise InputError(f"{info.strategy_path} changed since experiment {info.id} ran")
+    bars = load_bars(info.symbol, data_dir)
+    if data_fingerprint(bars) != info.data_fingerprint:
+        raise InputError(f"the {info.symbol} data in {data_dir} changed since experiment "
+                         f"{info.id} ran")
+    strategy = apply_overrides(strategy, {p: param_value(p, v) for p, v in params.items()})
+    result = backtest(strategy, bars, symbol=info.symbol, start=start, end=end,
+                      periods_per_year=info.periods_per_year, data_dir=data_dir)
+    return result, bars
+
+
+def best_params(report: ExperimentReport) -> dict:
+    return {p: param_value(p, report.best[p]) for p in report.parameters}
+
+
+def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, notes,
+                 timings) -> Overfitting:
+    from otonom_trader.engine.overfitting import (
+        deflated_sharpe_ratio,
+        minimum_backtest_length,
+        pbo_cscv,
+        trial_sharpe_variance,
+    )
+
+    gap = runs["sharpe_gap"].to_numpy()[done_mask]
+    compared = np.isfinite(gap)
+    n_compared = int(compared.sum())
+    n_overfit = int((gap[compared] > gap_threshold).sum())
+    share = n_overfit / n_compared if n_compared else math.nan
+    split = info.split
+    train_years = _years(split["train_start"], split["train_end"])
+    test_years = _years(split["test_start"], split["test_end"])
+    test_sharpe = runs["test_sharpe"].to_numpy()[done_mask]
+    n_defined = int(np.isfinite(test_sharpe).sum())
+    n_trials = int(done_mask.sum())
+    variance = (trial_sharpe_variance(test_sharpe, info.periods_per_year) if n_defined > 1
+                else math.nan)
+    run_no = int(best["run_number"])
+
+    t = time.perf_counter()
+    dsr = None
+    if n_trials < 2 or not math.isfinite(variance):
+        notes.append("DSR needs at least 2 done runs with a finite test Sharpe")
+    elif not math.isfinite(best["test_sharpe"]):
+        notes.append(f"DSR not computed: best run #{run_no} has no finite test Sharpe")
+    else:
+        try:
+            result, _ = rerun(info, {p: best[p] for p in runs.columns if "." in p},
+                              split["test_start"], split["test_end"], data_dir)
+            returns = result.equity.pct_change().to_numpy()[1:]
+            stored, again = float(best["test_sharpe"]), float(result.metrics["sharpe"])
+            if not math.isclose(stored, again, rel_tol=1e-9, abs_tol=1e-12):
+                notes.append(f"re-running best run #{run_no} gives test Sharpe {again:.6f}, "
+                             f"stored {stored:.6f}")
+            dsr = deflated_sharpe_ratio(returns, variance, n_trials)
+        except OtonomError as exc:
+            notes.append(f"DSR not computed: {exc}")
+    timings["dsr"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    pbo = None
+    numbers, blocks = store.block_stats(info.id)
+    timings["load_blocks"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if len(numbers) < 2:
+        notes.append("PBO needs block statistics of at least 2 done runs")
+    else:
+        try:
+            pbo = pbo_cscv(blocks)
+        except (ValueError, OtonomError) as exc:
+            notes.append(f"PBO not computed: {exc}")
+        if pbo is not None and getattr(pbo, "reason", ""):
+            notes.append(f"PBO undefined: {pbo.reason}")
+    timings["pbo"] = time.perf_counter() - t
+    min_btl = minimum_backtest_length(n_trials) if n_trials > 1 else None
+
+    warnings = []
+    if n_overfit:
+        warnings.append(f"{n_overfit:,} of {n_compared:,} runs ({share:.1%}) have a train−test "
+                        f"Sharpe gap > {gap_threshold:g}")
+    best_gap = float(best["sharpe_gap"])
+    if math.isfinite(best_gap) and best_gap > gap_threshold:
+        warnings.append(f"best run #{run_no}: train−test Sharpe gap {best_gap:.2f} > "
+                        f"{gap_threshold:g}")
+    if dsr is not None and not dsr.dsr >= DSR_WARNING:
+        warnings.append(f"best run #{run_no}: Deflated Sharpe Ratio {dsr.dsr:.2f} < "
+                        f"{DSR_WARNING} over {n_trials:,} trials: its test Sharpe may be luck")
+    if pbo is not None and math.isfinite(pbo.pbo) and pbo.pbo > PBO_WARNING:
+        warnings.append(f"PBO {pbo.pbo:.0%} > {PBO_WARNING:.0%}: the in-sample best run "
+                        "often ranks in the out-of-sample bottom half")
+    trades = best["test_n_trades"]
+    if math.isfinite(trades) and trades < MIN_TRADES:
+        warnings.append(f"best run #{run_no}: only {int(trades)} closed trades in the test "
+                        f"window (< {MIN_TRADES}): its metrics rest on few trades")
+    if min_btl is not None and math.isfinite(min_btl) and test_years < min_btl:
+        warnings.append(f"test window {test_years:.1f} years < MinBTL {min_btl:.1f} years for "
+                        f"{n_trials:,} trials: a Sharpe of 1 can appear by chance")
+    return Overfitting(gap_threshold=gap_threshold, n_compared=n_compared, n_overfit=n_overfit,
+                       overfit_share=share, best_gap=best_gap, dsr=dsr,
+                       sharpe_variance=variance, n_trials=n_trials, pbo=pbo,
+                       min_backtest_years=min_btl, train_years=train_years,
+                       test_years=test_years, warnings=tuple(warnings))
+
+
+# -- exports -----------------------------------------------------------------------------
+
+
+def best_run_curve(report: ExperimentReport, data_dir: str | Path = "data"):
+    """The best run over train start..test end: (equity, close) series, or None with a note
+    appended to the returned list when it cannot be re-run."""
+    split = report.info.split
+    try:
+        result, bars = rerun(report.info, best_params(report), split["train_start"],
+                             split["test_end"], data_dir)
+    except OtonomError as exc:
+        return None, f"best run not re-run: {exc}"
+    close = bars["Close"].loc[result.equity.index[0]:result.equity.index[-1]]
+    return (result.equity, close), None
+
+
+def default_output(fmt: str, exp_id: int) -> Path:
+    return Path(DEFAULT_OUTPUTS[fmt].format(id=exp_id))
+
+
+def export_report(report: ExperimentReport, fmt: str, output: str | Path | None = None,
+                  data_dir: str | Path = "data") -> Path:
+    """Write the report as ``html``, the runs as ``csv`` or the report object as ``json``;
+    an unwritable destination is an ``InputError``."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown export format '{fmt}': choose one of "
+                         f"{', '.join(EXPORT_FORMATS)}")
+    path = Path(output) if output else default_output(fmt, report.info.id)
+    if fmt == "html":
+        from otonom_trader.adapters.report import report_html
+
+        t = time.perf_counter()
+        curve, note = best_run_curve(report, data_dir)
+        report.timings["best_curve"] = time.perf_counter() - t
+        t = time.perf_counter()
+        text = report_html(report, curve, extra_notes=[note] if note else [])
+        report.timings["html"] = time.perf_counter() - t
+    elif fmt == "csv":
+        text = report.runs.drop(columns=["sharpe_gap"]).to_csv(index=False)
+    else:
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc))
+        raise InputError(f"cannot write {path}: {why}; choose another --output") from None
+    return path

@@ -1,0 +1,263 @@
+"""`otonom experiments show`: console sections, JSON, ranking, parameter analysis, overfitting
+statistics, exports and one-line errors."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from otonom_trader.adapters.report import FIGURE_IDS, SECTIONS
+from otonom_trader.adapters.store import ExperimentStore
+from otonom_trader.app.show import MAX_LEVELS, parameter_effects, show_experiment
+from otonom_trader.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+STRATEGY = str(REPO / "strategies" / "sma_cross.yaml")
+SPLIT = ["--train-start", "2004-01-01", "--train-end", "2011-12-31",
+         "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
+# take_profit_pct of 400 % / 800 % never triggers: a parameter that does not matter.
+GRID = {
+    "analysts.tech.fast_window": [5, 10, 20],
+    "analysts.tech.slow_window": [30, 60],
+    "risk.stop_loss_pct": [2.0, 5.0],
+    "risk.take_profit_pct": [400.0, 800.0],
+}
+N_RUNS = 24
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def grid_search(folder: Path, name: str, grid: dict) -> None:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    argv = ["experiments", "grid-search", "--name", name, "--strategy-path", STRATEGY,
+            "--grid-path", str(path), *SPLIT, "--db", f"sqlite:///{folder}/s.db",
+            "--outputs-dir", str(folder / "experiments")]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory):
+    """Experiment 1: the 24-run sweep; experiment 2: every run fails (fast ≥ slow)."""
+    folder = tmp_path_factory.mktemp("show")
+    grid_search(folder, "sweep", GRID)
+    grid_search(folder, "broken", {"analysts.tech.fast_window": [50, 60],
+                                   "analysts.tech.slow_window": [20]})
+    return folder
+
+
+@pytest.fixture
+def db(store_dir):
+    return f"sqlite:///{store_dir}/s.db"
+
+
+@pytest.fixture(scope="module")
+def report(store_dir):
+    return show_experiment(ExperimentStore(f"sqlite:///{store_dir}/s.db"), 1)
+
+
+def show(db, *extra):
+    return ["experiments", "show", *extra, "--db", db]
+
+
+def strict_json(text: str):
+    def refuse(name):
+        raise AssertionError(f"{name} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_show_prints_every_section(db, capsys):
+    code, out, err = run_cli(show(db, "1"), capsys)
+    assert code == 0, err
+    for heading in ("Experiment 1: sweep", "Summary", "Top 10 (by test Sharpe)",
+                    "Parameter analysis", "Overfitting", "DSR (best run #", "PBO:", "MinBTL:"):
+        assert heading in out
+    assert f"{N_RUNS} total: {N_RUNS} done, 0 failed" in out
+    assert "Success rate" in out and "100.0%" in out
+    assert "fast_window / slow_window / stop_loss_pct / take_profit_pct" in out
+
+
+def test_json_is_one_object_and_its_top_runs_are_the_stores(db, store_dir, capsys):
+    code, out, _ = run_cli(show(db, "1", "--json"), capsys)
+    assert code == 0
+    data = strict_json(out)
+    assert set(data) >= {"experiment", "sort_by", "best_run", "top", "parameters",
+                         "overfitting", "notes"}
+    exp = data["experiment"]
+    assert (exp["id"], exp["name"], exp["total_runs"], exp["done"], exp["failed"]) == (
+        1, "sweep", N_RUNS, N_RUNS, 0)
+    assert exp["success_rate"] == 1.0 and exp["symbol"] == "SPX"
+    assert exp["split"]["test_start"] == "2012-01-01" and exp["search"]["kind"] == "grid"
+    assert len(exp["data_fingerprint"]) == 64
+    store = ExperimentStore(db)
+    top = store.top_runs(1, "sharpe", 10, "test")
+    assert [r["run_number"] for r in data["top"]] == top["run_number"].tolist()
+    first = data["top"][0]
+    assert data["best_run"] == first["run_number"] == int(top["run_number"].iloc[0])
+    assert first["test"]["sharpe"] == pytest.approx(top["test_sharpe"].iloc[0])
+    assert first["sharpe_gap"] == pytest.approx(first["train"]["sharpe"]
+                                                - first["test"]["sharpe"])
+    assert set(first["params"]) == set(GRID)
+    assert isinstance(first["params"]["analysts.tech.fast_window"], int)
+    over = data["overfitting"]
+    assert over["n_trials"] == N_RUNS and over["gap_threshold"] == 1.0
+    assert 0.0 <= over["dsr"]["dsr"] <= 1.0 and over["dsr"]["n_trials"] == N_RUNS
+    assert 0.0 <= over["pbo"]["pbo"] <= 1.0 and over["pbo"]["n_splits"] == 12870
+    assert over["min_backtest_length_years"] > 0
+
+
+def test_sort_by_orders_by_that_test_metric(db, capsys):
+    code, out, _ = run_cli(show(db, "1", "--json", "--sort-by", "cagr_pct", "--top", "5"),
+                           capsys)
+    assert code == 0
+    data = strict_json(out)
+    cagr = [r["test"]["cagr_pct"] for r in data["top"]]
+    assert len(cagr) == 5 and cagr == sorted(cagr, reverse=True)
+    store_top = ExperimentStore(db).top_runs(1, "cagr_pct", 5)
+    assert [r["run_number"] for r in data["top"]] == store_top["run_number"].tolist()
+    code, out, _ = run_cli(show(db, "1", "--sort-by", "calmar", "--top", "3"), capsys)
+    assert code == 0 and "Top 3 (by test Calmar)" in out
+
+
+def test_a_parameter_that_never_matters_ranks_last(report):
+    ranked = [e.path for e in report.effects]
+    assert ranked[-1] == "risk.take_profit_pct"
+    assert report.effects[-1].importance == pytest.approx(0.0, abs=1e-12)
+    importance = [e.importance for e in report.effects]
+    assert importance == sorted(importance, reverse=True) and importance[0] > 0
+    stop = next(e for e in report.effects if e.path == "risk.stop_loss_pct")
+    assert stop.labels == ("2", "5") and sum(stop.counts) == N_RUNS
+    runs = report.runs
+    for label, mean in zip(stop.labels, stop.mean_test_sharpe, strict=True):
+        rows = runs[runs["risk.stop_loss_pct"] == float(label)]
+        assert mean == pytest.approx(rows["test_sharpe"].mean())
+
+
+def test_eta_squared_and_quantile_bins_on_a_random_search_shape():
+    rng = np.random.default_rng(1)
+    n = 2_000
+    a = rng.uniform(1.0, 10.0, n)  # continuous: binned
+    c = rng.integers(0, 3, n)  # 3 values, unrelated to the outcome
+    runs = pd.DataFrame({"run_number": np.arange(1, n + 1), "status": "done",
+                         "x.a": a, "x.c": c, "test_sharpe": np.sin(a) + rng.normal(0, .1, n)})
+    runs.loc[5, "status"] = "failed"
+    effects = parameter_effects(runs, ("x.a", "x.c"), (runs["status"] == "done").to_numpy())
+    assert [e.path for e in effects] == ["x.a", "x.c"]
+    a_eff, c_eff = effects
+    assert a_eff.binned and len(a_eff.labels) == MAX_LEVELS and sum(a_eff.counts) == n - 1
+    assert a_eff.importance > 0.8 and c_eff.importance < 0.01 and not c_eff.binned
+    assert a_eff.codes[5] == -1 and (a_eff.codes >= 0).sum() == n - 1
+    # eta² = between-group / total sum of squares, by hand
+    y = runs["test_sharpe"].to_numpy()[a_eff.codes >= 0]
+    groups = pd.Series(y).groupby(a_eff.codes[a_eff.codes >= 0])
+    between = (groups.count() * (groups.mean() - y.mean()) ** 2).sum()
+    assert a_eff.importance == pytest.approx(between / ((y - y.mean()) ** 2).sum())
+
+
+def test_dsr_reruns_the_best_runs_test_window(report):
+    o = report.overfitting
+    best_sharpe = report.best["test_sharpe"]
+    assert o.dsr.sharpe * math.sqrt(report.info.periods_per_year) == pytest.approx(
+        best_sharpe, rel=1e-9)
+    assert o.dsr.n_trials == N_RUNS == o.n_trials
+    per_period = report.runs["test_sharpe"] / math.sqrt(report.info.periods_per_year)
+    assert o.sharpe_variance == pytest.approx(per_period.var(ddof=1))
+    assert o.pbo.n_runs == N_RUNS and o.pbo.n_blocks == 16
+    assert not [n for n in report.notes if "DSR" in n or "PBO" in n]
+    if o.dsr.dsr < 0.95:
+        assert any("Deflated Sharpe Ratio" in w for w in o.warnings)
+    if o.pbo.pbo > 0.5:
+        assert any(w.startswith("PBO") for w in o.warnings)
+
+
+def test_exports_write_html_csv_and_json(db, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(show(db, "1", "--export", "html"), capsys)
+    assert code == 0
+    page = tmp_path / "reports" / "experiment_1_report.html"
+    assert f"📁 Report: {Path('reports/experiment_1_report.html')}" in out
+    text = page.read_text()
+    for key, _ in SECTIONS:
+        assert f'<section id="{key}">' in text
+    for fig in FIGURE_IDS:
+        assert f'id="{fig}"' in text
+    assert text.count("* plotly.js v") == 1  # plotly.js embedded once
+    assert "<script src" not in text and "<link" not in text
+    assert "Top 10 Results" in text and "all 24 runs" in text
+
+    code, _, _ = run_cli(show(db, "1", "--export", "csv"), capsys)
+    assert code == 0
+    runs = pd.read_csv(tmp_path / "reports" / "experiment_1_runs.csv")
+    assert len(runs) == N_RUNS and {"run_number", "status", "test_sharpe",
+                                    "analysts.tech.fast_window"} <= set(runs.columns)
+
+    code, out, err = run_cli(show(db, "1", "--json", "--export", "json", "--output",
+                                  "out/r.json"), capsys)
+    assert code == 0 and "📁" in err
+    assert strict_json((tmp_path / "out" / "r.json").read_text()) == strict_json(out)
+
+
+def one_line_error(code, out, err, *needles):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_unknown_experiment(db, capsys):
+    line = one_line_error(*run_cli(show(db, "99"), capsys), "no experiment with ID 99")
+    assert "1 (sweep)" in line  # recent experiments are listed
+
+
+def test_unknown_sort_metric(db, capsys):
+    one_line_error(*run_cli(show(db, "1", "--sort-by", "sharp"), capsys),
+                   "unknown metric 'sharp'", "sharpe", "cagr_pct")
+
+
+def test_an_experiment_whose_runs_all_failed(db, capsys):
+    line = one_line_error(*run_cli(show(db, "2"), capsys))
+    assert line.startswith("❌ No 'done' runs for experiment 2")
+    assert "must be less than" in line
+
+
+def test_a_running_experiment(tmp_path, capsys):
+    store = ExperimentStore(f"sqlite:///{tmp_path}/r.db")
+    exp_id = store.create_experiment(
+        name="live", strategy_path=STRATEGY, strategy_hash="x", strategy_name="sma_cross",
+        grid={}, split={}, search={"kind": "grid"}, symbol="SPX", data_fingerprint="f",
+        periods_per_year=252, total_runs=10)
+    line = one_line_error(*run_cli(show(f"sqlite:///{tmp_path}/r.db", str(exp_id)), capsys))
+    assert line.startswith(f"❌ No 'done' runs for experiment {exp_id}")
+    assert "still running (0/10 runs done)" in line
+
+
+def test_an_unwritable_reports_folder(db, tmp_path, capsys):
+    (tmp_path / "afile").write_text("not a folder")
+    line = one_line_error(*run_cli(show(db, "1", "--export", "html", "--output",
+                                        str(tmp_path / "afile" / "x.html")), capsys),
+                          "cannot write")
+    assert "is a file, not a folder" in line
+
+
+def test_python_dash_m_entry_point(db):
+    out = subprocess.run([sys.executable, "-m", "otonom_trader.cli", "experiments", "show", "1",
+                          "--json", "--top", "2", "--db", db], capture_output=True, text=True,
+                         cwd=REPO, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert len(strict_json(out.stdout)["top"]) == 2
