@@ -41,17 +41,22 @@ def best_run(runs: pd.DataFrame, metric: str = "sharpe") -> pd.Series | None:
     return ordered.iloc[0]
 
 
-def chunk_frame(result, values: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One evaluated chunk in the store's ``runs_frame`` layout (non-finite metrics → NaN)."""
-    frame = pd.DataFrame({"run_number": result.run_numbers, "status": result.status,
-                          "error": result.errors})
-    for path, column in values.items():
-        frame[path] = column
-    for window, matrix in (("train", result.train), ("test", result.test)):
-        clean = np.where(np.isfinite(matrix), matrix, np.nan)
+def runs_table(results: list, values: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Evaluated chunks in the store's ``runs_frame`` layout (non-finite metrics → NaN),
+    built once from the chunks' arrays."""
+    columns: dict[str, np.ndarray] = {
+        "run_number": np.concatenate([r.run_numbers for r in results]),
+        "status": np.concatenate([np.asarray(r.status, dtype=object) for r in results]),
+        "error": np.concatenate([np.asarray(r.errors, dtype=object) for r in results]),
+    }
+    for path in values[0]:
+        columns[path] = np.concatenate([v[path] for v in values])
+    for window in ("train", "test"):
+        matrix = np.concatenate([getattr(r, window) for r in results])
+        matrix = np.where(np.isfinite(matrix), matrix, np.nan)
         for j, key in enumerate(METRIC_KEYS):
-            frame[f"{window}_{key}"] = clean[:, j]
-    return frame
+            columns[f"{window}_{key}"] = matrix[:, j]
+    return pd.DataFrame(columns)
 
 
 def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,13 +140,17 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
     return all(v is None or str(v) == str(info.split.get(k)) for k, v in req.split.items())
 
 
+def _write(store: ExperimentStore, exp_id: int, batch: RunBatch) -> int:
+    store.write_runs(exp_id, batch)
+    return len(batch.run_numbers)
+
+
 def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                     events: GridSearchEvents | None = None) -> GridSearchOutcome:
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
     import numpy as np
-    import pandas as pd
 
-    from otonom_trader.app.experiment_outputs import chunk_frame, write_outputs
+    from otonom_trader.app.experiment_outputs import runs_table, write_outputs
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
 
@@ -180,31 +185,41 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     done_before = store.done_run_numbers(exp_id)
     events.started(combos.total, len(done_before), spec.search)
     t0 = time.perf_counter()
-    saved = len(done_before)
-    frames, blocks = [], []  # this session's runs: a fresh search needs no read-back
+    results, values = [], []  # this session's runs: a fresh search needs no read-back
+    # One writer thread stores chunk k while the (GIL-free) kernel evaluates chunk k+1;
+    # each chunk is one transaction, so a kill loses at most the chunks in flight.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-store")
+    pending = None
     try:
         for chunk in combos.chunks(req.chunk_size, skip=done_before):
             result = evaluator.evaluate(chunk.run_numbers, chunk.values)
-            store.write_runs(exp_id, RunBatch(result.run_numbers, result.params, result.status,
-                                              result.errors, result.train, result.test,
-                                              result.blocks))
-            frames.append(chunk_frame(result, chunk.values))
-            blocks.append(result.blocks[np.array(result.status) == "done"])
-            saved += len(result.run_numbers)
-            events.advanced(len(result.run_numbers))
+            batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
+                             result.train, result.test, result.blocks)
+            if pending is not None:
+                events.advanced(pending.result())
+            pending = writer.submit(_write, store, exp_id, batch)
+            results.append(result)
+            values.append({p: v.copy() for p, v in chunk.values.items()})
+        if pending is not None:
+            events.advanced(pending.result())
     except KeyboardInterrupt:
+        writer.shutdown(wait=True)  # the chunk being written is saved whole, or not at all
         store.set_status(exp_id, "interrupted", time.perf_counter() - t0)
+        saved = len(store.done_run_numbers(exp_id))
         raise GridSearchInterrupted(exp_id, saved, combos.total) from None
     except BaseException:
+        writer.shutdown(wait=True, cancel_futures=True)
         store.set_status(exp_id, "failed", time.perf_counter() - t0)
         raise
+    writer.shutdown(wait=True)
     events.notes(evaluator.notes)
     store.set_status(exp_id, "done", time.perf_counter() - t0)
     info = store.get(exp_id)
     if len(done_before):
         runs, all_blocks = store.runs_frame(exp_id), store.block_stats(exp_id)[1]
     else:
-        runs, all_blocks = pd.concat(frames, ignore_index=True), np.concatenate(blocks)
+        runs = runs_table(results, values)
+        all_blocks = np.concatenate([r.blocks for r in results])[runs["status"].eq("done")]
     outputs = write_outputs(info, runs, Path(req.outputs_dir), blocks=all_blocks,
                             data_dir=req.data_dir, initial_capital=req.initial_capital)
     done = int((runs["status"] == "done").sum())

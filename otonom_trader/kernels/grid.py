@@ -7,7 +7,7 @@ from otonom_trader.kernels.enums import TRADE_FIELDS, SimParams
 from otonom_trader.kernels.simulate import simulate_nb
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def grid_nb(open_, high, low, close, dsi, scores, score_idx, params, windows, years,
             periods_per_year, block_of, train_out, test_out, blocks_out):
     """Run combination i on score ``scores[score_idx[i]]`` with trading ``params[i]``.
