@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -227,8 +229,21 @@ def test_cli_prepare_unknown_symbol_exits_2(tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(
         ["data", "prepare", "AAPL", "--data-dir", str(tmp_path)], capsys, monkeypatch
     )
-    assert code == 2 and "no bundled data for 'AAPL'" in err and "Traceback" not in err
+    assert code == 2 and "no data for 'AAPL'" in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
+
+
+def test_cli_prepare_from_a_user_csv_with_fingerprint(tmp_path, capsys, monkeypatch):
+    bars = synthetic(pd.bdate_range("2020-01-01", periods=30))
+    bars.to_csv(tmp_path / "acme.csv", index_label="Date")
+    out_json = tmp_path / "ACME.fingerprint.json"
+    code, out, _ = run_cli(["data", "prepare", "ACME", "--data-dir", str(tmp_path),
+                            "--fingerprint", str(out_json)], capsys, monkeypatch)
+    assert code == 0 and "30 bars" in out
+    info = json.loads(out_json.read_text())
+    prepared = load_bars("ACME", tmp_path)
+    assert info["bars"] == 30 and info["fingerprint"] == data_fingerprint(prepared)
+    assert (tmp_path / "ACME.parquet").is_file()
 
 
 def test_fingerprint_stable_and_sensitive():

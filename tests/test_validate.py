@@ -238,7 +238,7 @@ def test_json_shape(project, capsys):
             (p / "params.yaml").read_text().replace("min_dsr", "min_dsrr")),
          "did you mean `gates.min_dsr`?"),
         ([], lambda p: (p / "params.yaml").write_text("gates: [\n"), "invalid YAML"),
-        (["--changed", "strategies/sma_cross.yaml"], None, "not both"),
+        (["--changed", "strategies/sma_cross.yaml"], None, "not several"),
         ([], lambda p: (p / "deployments" / "production.yaml").write_text(
             "strategies: [{name: a, path: a.yaml, stage: prod, capital_pct: 1}]"),
          "`strategies[0]`.stage: expected one of shadow, paper, live"),
@@ -417,3 +417,27 @@ def test_record_deployment_bad_input(tmp_path):
     (tmp_path / "deployments" / "production.yaml").write_text(yaml.safe_dump(PRODUCTION))
     out = record(tmp_path, "--date", "2026-02-30")
     assert out.returncode == 2 and "--date 2026-02-30: expected YYYY-MM-DD" in out.stderr
+
+
+def test_deployed_output_json_and_no_fail(tmp_path, capsys, monkeypatch):
+    """What the DVC `validate` stage runs: production's strategies, JSON to a file, exit 0
+    even when a gate fails, with the verdict in `ok`."""
+    import json as _json
+
+    from otonom_trader.cli import main
+
+    params = tmp_path / "params.yaml"
+    text = Path("params.yaml").read_text().replace("min_test_sharpe: 0.5", "min_test_sharpe: 50")
+    params.write_text(text)
+    out = tmp_path / "reports" / "validation.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--deployed", "--params", str(params), "--output-json", str(out),
+              "--no-fail"])
+    capsys.readouterr()
+    assert exc.value.code == 0
+    report = _json.loads(out.read_text())
+    assert report["ok"] is False
+    assert [s["name"] for s in report["strategies"]] == ["baseline_v1"]
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--deployed", "--params", str(params)])
+    assert exc.value.code == 1

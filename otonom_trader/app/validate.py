@@ -37,6 +37,7 @@ MARKER = "<!-- otonom-validate -->"
 class ValidateRequest:
     files: tuple[str, ...] = ()
     changed: bool = False
+    deployed: bool = False  # the paper/live strategies of the production file
     base: str = "origin/main"
     params_path: str = "params.yaml"
     data_dir: str = "data"
@@ -104,8 +105,13 @@ def _is_strategy(path: str) -> bool:
 
 def select_files(req: ValidateRequest) -> tuple[list[str], str]:
     """The strategy files to check and a one-line description of the choice."""
-    if req.files and req.changed:
-        raise InputError("pass strategy FILES or --changed, not both")
+    if sum((bool(req.files), req.changed, req.deployed)) > 1:
+        raise InputError("pass strategy FILES, --changed or --deployed, not several")
+    if req.deployed:
+        paths = [e.path for e in load_deployment(req.production_path).active()]
+        if not paths:
+            raise InputError(f"{req.production_path}: no paper/live strategy to validate")
+        return paths, f"the paper/live strategies of {req.production_path}"
     if req.changed:
         changed = changed_paths(req.base)
         files = [p for p in changed if _is_strategy(p)]

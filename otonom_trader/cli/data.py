@@ -58,15 +58,22 @@ def list_command(data_dir: Path) -> None:
 @data.command("prepare")
 @click.argument("symbol")
 @DATA_DIR
-def prepare_command(symbol: str, data_dir: Path) -> None:
-    """Write the bundled data for SYMBOL to DATA_DIR/SYMBOL.parquet."""
-    from otonom_trader.engine.data import load_bars, prepare
+@click.option("--fingerprint", "fingerprint_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a JSON with the bars' count, span and data fingerprint.")
+def prepare_command(symbol: str, data_dir: Path, fingerprint_path: Path | None) -> None:
+    """Write SYMBOL (DATA_DIR/SYMBOL.csv, else bundled) to DATA_DIR/SYMBOL.parquet."""
+    import json
+
+    from otonom_trader.engine.data import data_fingerprint, load_bars, prepare
 
     path = prepare(symbol, data_dir)
     bars = load_bars(symbol, data_dir)
-    click.echo(
-        f"✓ wrote {path} ({len(bars)} bars, {_date(bars.index[0])} → {_date(bars.index[-1])})"
-    )
+    first, last = _date(bars.index[0]), _date(bars.index[-1])
+    if fingerprint_path is not None:
+        info = {"symbol": path.stem, "bars": len(bars), "first": first, "last": last,
+                "fingerprint": data_fingerprint(bars)}
+        fingerprint_path.write_text(json.dumps(info, indent=2) + "\n")
+    click.echo(f"✓ wrote {path} ({len(bars)} bars, {first} → {last})")
 
 
 def _date(ts) -> str:

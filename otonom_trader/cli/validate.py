@@ -17,6 +17,8 @@ import click
 @click.option("--changed", is_flag=True,
               help="Strategy files added/modified between --base and HEAD (and those "
                    "deployments/production.yaml lists when it changed).")
+@click.option("--deployed", is_flag=True,
+              help="The paper/live strategies of the deployment file (--production).")
 @click.option("--base", default="origin/main", show_default=True,
               help="Base revision for --changed (and where production is read from).")
 @click.option("--params", "params_path", default="params.yaml", show_default=True,
@@ -24,11 +26,16 @@ import click
 @click.option("--report-md", "report_md", type=click.Path(dir_okay=False),
               help="Write the markdown report (the pull-request comment) here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else.")
+@click.option("--output-json", "output_json", type=click.Path(dir_okay=False),
+              help="Also write the JSON object here (e.g. a DVC metrics file).")
+@click.option("--no-fail", is_flag=True,
+              help="Exit 0 even when a gate fails (the verdict stays in the report's `ok`).")
 @click.option("--data-dir", default="data", show_default=True, help="User and prepared data.")
 @click.option("--production", "production_path", default="deployments/production.yaml",
               show_default=True, type=click.Path(dir_okay=False),
               help="Deployment file naming the production strategies to compare against.")
-def validate(files, changed, base, params_path, report_md, as_json, data_dir, production_path):
+def validate(files, changed, deployed, base, params_path, report_md, as_json, output_json,
+             no_fail, data_dir, production_path):
     """Check strategy FILES (default: every strategies/*.yaml): schema, exact reproduction of
     the promotion metadata, and the params.yaml gates. Exit 1 if any gate fails."""
     from otonom_trader.app.validate import ValidateRequest, run_validate
@@ -36,18 +43,20 @@ def validate(files, changed, base, params_path, report_md, as_json, data_dir, pr
     from otonom_trader.domain.errors import GateFailed, InputError
 
     result = run_validate(ValidateRequest(
-        files=tuple(files), changed=changed, base=base, params_path=params_path,
+        files=tuple(files), changed=changed, deployed=deployed, base=base,
+        params_path=params_path,
         data_dir=data_dir, production_path=production_path,
     ))
     markdown = to_markdown(result)
-    if report_md:
-        try:
-            Path(report_md).write_text(markdown, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"--report-md {report_md}: cannot write ({exc.strerror})") from None
-    if as_json:
-        click.echo(json.dumps(to_json(result), indent=2, ensure_ascii=False))
-    else:
-        click.echo(markdown, nl=False)
-    if not result.ok:
+    as_text = json.dumps(to_json(result), indent=2, ensure_ascii=False)
+    for flag, path, text in (("--report-md", report_md, markdown),
+                             ("--output-json", output_json, as_text + "\n")):
+        if path:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"{flag} {path}: cannot write ({exc.strerror})") from None
+    click.echo(as_text if as_json else markdown, nl=as_json)
+    if not result.ok and not no_fail:
         raise GateFailed(summary_line(result).removeprefix("❌ "))

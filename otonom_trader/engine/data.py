@@ -90,18 +90,27 @@ def list_symbols(data_dir: Path | str = "data") -> list[SymbolInfo]:
 
 
 def prepare(symbol: str, data_dir: Path | str = "data") -> Path:
-    """Write bundled ``symbol`` to ``<data_dir>/<SYMBOL>.parquet`` (atomically); return the path."""
+    """Write ``symbol`` to ``<data_dir>/<SYMBOL>.parquet`` (atomically) from the user's
+    ``<SYMBOL>.csv`` when there is one, else from the bundled data; return the path."""
     sym = _canonical(symbol)
-    if sym not in BUNDLED:
+    path = Path(data_dir) / f"{sym}.parquet"
+    csv = next((p for p in Path(data_dir).glob("*.[cC][sS][vV]") if p.stem.upper() == sym),
+               None) if Path(data_dir).is_dir() else None
+    if csv is not None:
+        bars = _load_file(str(csv), csv.stat().st_mtime_ns, csv.stat().st_size)
+    elif sym in BUNDLED:
+        bars = _bundled(sym)
+    elif path.is_file():
+        return path  # the user's own parquet file: nothing to prepare
+    else:
         raise DataError(
-            f"no bundled data for {symbol!r}; bundled symbols: {', '.join(sorted(BUNDLED))}; "
+            f"no data for {symbol!r}: bundled symbols are {', '.join(sorted(BUNDLED))}; "
             f"for other symbols put your own file at {Path(data_dir) / sym}.csv"
         )
-    path = Path(data_dir) / f"{sym}.parquet"
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _bundled(sym).to_parquet(tmp)
+        bars.to_parquet(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}; check --data-dir") from exc
