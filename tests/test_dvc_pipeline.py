@@ -23,9 +23,6 @@ from otonom_trader.domain.errors import GitStateError, InputError
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DVC = str(BIN / "dvc")
-COPIED = ("otonom_trader", "pyproject.toml", "strategies", "grids", "params.yaml", "dvc.yaml",
-          "dvc.lock", ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".dvcignore",
-          ".gitignore", "deployments")
 NAME = "baseline_v1_grid"
 FOLDER = f"experiments/{NAME}"
 METRICS = f"{FOLDER}/metrics.json"
@@ -97,12 +94,11 @@ def repo(tmp_path_factory) -> Path:
     """A fresh repository with the pipeline's files committed, after ``dvc repro`` (whose
     outputs are committed too, as a user would)."""
     path = git_repo(tmp_path_factory.mktemp("pipeline") / "repo")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in COPIED:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    for name in tracked:  # what a clone of the repository holds (working-tree versions)
         src, dst = ROOT / name, path / name
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=ignore)
-        elif src.exists():
+        if src.is_file():
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
     commit(path, "pipeline")
