@@ -32,7 +32,6 @@ from types import MappingProxyType
 from typing import Any, ClassVar, NoReturn
 
 import numpy as np
-import yaml
 
 from otonom_trader.domain.constraints import ORDERING, Constraint, parse_constraint
 from otonom_trader.domain.errors import InputError, StrategyError
@@ -43,9 +42,9 @@ from otonom_trader.domain.strategy_loader import (
     _schema,
     _show,
     _StrictLoader,
-    _yaml_problem,
     check_value,
     get_value,
+    read_yaml,
     valid_paths,
 )
 
@@ -170,21 +169,7 @@ class _GridLoader(_StrictLoader):
 def load_grid(path: str | Path, strategy: Strategy) -> GridSpec:
     """Read and validate a grid file for ``strategy``; any problem is one ``StrategyError``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StrategyError(f"{path}: no such grid file") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise StrategyError(f"{path}: expected a grid YAML file (UTF-8 text)") from None
-    except OSError as exc:
-        raise StrategyError(f"{path}: cannot read the file ({exc.strerror})") from None
-    try:
-        data = yaml.load(text, Loader=_GridLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise StrategyError(f"{path}: {_yaml_problem(exc)}") from None
-    except ValueError as exc:  # a value a constructor rejects, e.g. `!!int x`
-        raise StrategyError(f"{path}: invalid YAML: {exc}") from None
-    return grid_from_mapping(data, strategy, source=path)
+    return grid_from_mapping(read_yaml(path, _GridLoader, "grid"), strategy, source=path)
 
 
 def grid_from_mapping(

@@ -332,23 +332,31 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
-def load_strategy(path: str | Path) -> Strategy:
-    """Read and validate a strategy YAML file; any problem is one ``StrategyError`` line."""
-    path = Path(path)
+def read_yaml(path: Path, loader: type, kind: str) -> Any:
+    """Parse a YAML file with ``loader`` (a SafeLoader subclass); any problem is one
+    ``StrategyError`` naming the file (``kind``: what the file should be)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StrategyError(f"{path}: no such strategy file") from None
+        raise StrategyError(f"{path}: no such {kind} file") from None
     except IsADirectoryError:
-        raise StrategyError(f"{path}: is a directory, expected a strategy YAML file") from None
+        raise StrategyError(f"{path}: is a directory, expected a {kind} YAML file") from None
     except UnicodeDecodeError:
-        raise StrategyError(f"{path}: not UTF-8 text, expected a strategy YAML file") from None
+        raise StrategyError(f"{path}: not UTF-8 text, expected a {kind} YAML file") from None
     except OSError as exc:
         raise StrategyError(f"{path}: cannot read the file ({exc.strerror})") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise StrategyError(f"{path}: {_yaml_problem(exc)}") from None
+    except ValueError as exc:  # a value a constructor rejects, e.g. `!!int x`
+        raise StrategyError(f"{path}: invalid YAML: {exc}") from None
+
+
+def load_strategy(path: str | Path) -> Strategy:
+    """Read and validate a strategy YAML file; any problem is one ``StrategyError`` line."""
+    path = Path(path)
+    data = read_yaml(path, _StrictLoader, "strategy")
     if data is None:
         raise StrategyError(
             f"{path}: the file is empty; expected a mapping with `name`, `analysts`, "
