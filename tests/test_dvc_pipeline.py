@@ -166,6 +166,25 @@ def test_exp_run_with_a_changed_split_shows_in_exp_show_and_diffs(repo):
 
 
 @slow
+def test_promote_the_best_run_of_a_dvc_experiment(repo):
+    """`otonom promote --dvc-exp` reads the experiment's own store (from the DVC cache) and
+    names the DVC experiment in the metadata and the pull-request body."""
+    import yaml
+
+    out = run(repo, sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp",
+              "later-test", "--output-name", "baseline_v2", "--expected-impact", "later test")
+    assert "✅ Successfully promoted experiment 1" in out.stdout
+    assert run(repo, "git", "branch", "--show-current").stdout.strip() == "main"
+    text = run(repo, "git", "show", "promote/baseline_v2:strategies/baseline_v2.yaml").stdout
+    meta = yaml.safe_load(text)["metadata"]
+    assert meta["dvc_experiment"]["name"] == "later-test"
+    assert meta["split"]["test_start"] == "2016-06-01"
+    assert meta["parent"] == "baseline_v1" and meta["experiment"]["n_runs"] == 48
+    body = (repo / ".otonom/pr/baseline_v2.md").read_text()
+    assert "DVC experiment **later-test**" in body
+
+
+@slow
 def test_a_failed_gate_is_recorded_without_failing_the_pipeline(repo):
     run(repo, "dvc", "exp", "run", "-n", "strict-gates", "-S", "gates.min_test_sharpe=5")
     validation = json.loads((repo / "reports/validation.json").read_text())
