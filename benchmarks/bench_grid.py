@@ -10,7 +10,7 @@ Three workloads, all on the bundled SPX daily bars (5,031 bars, 1999-01-04 → 2
 1. ``big``: strategies/sma_cross.yaml × fast 2..80 step 2 (40) × slow 85..280 step 5 (40) ×
    stop-loss 1..10 % (10) × take-profit 2..20 % step 2 (10) = 160,000 combinations, train
    1999-01-01..2013-12-31, test 2014-01-01..2018-12-31. Targets: ≤ 10 s wall, ≤ 1.5 GB
-   peak RSS.
+   (10^9 bytes) peak RSS.
 2. ``engine``: the engine benchmark's 6,400 combinations (the values are imported from
    bench_engine.py) with the same split, through the command; the same grid through the
    package's ``GridEvaluator`` in a process of its own (engine alone: scores + kernel, no
@@ -86,7 +86,7 @@ BASELINE = {
     "runs": 48,
 }
 TARGET_S = 10.0
-TARGET_RSS = 1.5 * 2**30
+TARGET_RSS = 1.5e9  # bytes
 CHUNK_SIZE = 8192  # the command's default
 
 
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(out: dict) -> None:
     m, c, t = out["machine"], out["commands"], out["targets"]
-    gib = 2**30
+    gb = 1e9
     print(f"grid search end to end — {out['date']}")
     print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable, "
           f"numba {m['numba_threads']} threads); {m['platform']}")
@@ -464,18 +464,18 @@ def report(out: dict) -> None:
         b = s["best_run"]
         print(f"{label:<34}{s['combinations']:>9,}{s['best_wall_s']:>8.2f}{s['spread_s']:>10.2f}"
               f"{b['search_s']:>10.2f}{b['cpu_s']:>7.1f}{s['combos_per_s']:>10,.0f}"
-              f"{s['peak_rss_bytes'] / gib:>8.2f} G")
+              f"{s['peak_rss_bytes'] / gb:>7.2f} GB")
     print(f"('search s' is the command's own 'Time:' line: evaluation + store writes; walls "
           f"160k {', '.join(f'{w:.2f}' for w in c['big']['walls_s'])}; CPU idle before them "
           f"{', '.join(format(r['idle_before'], '.0%') for r in c['big']['runs'])})")
     print(f"\n160,000 combinations: wall {c['big']['best_wall_s']:.2f} s vs target "
-          f"{t['wall_s']:.0f} s: {t['wall']}; peak RSS {c['big']['peak_rss_bytes'] / gib:.2f} GiB"
-          f" vs target {t['peak_rss_bytes'] / gib:.1f} GiB: {t['rss']}; store verified "
+          f"{t['wall_s']:.0f} s: {t['wall']}; peak RSS {c['big']['peak_rss_bytes'] / gb:.2f} GB"
+          f" vs target {t['peak_rss_bytes'] / gb:.1f} GB: {t['rss']}; store verified "
           f"{c['big']['best_run']['stored_done']:,} done runs")
 
     e = out["engine_alone"]
     print(f"\nengine alone (GridEvaluator.evaluate in chunks of {CHUNK_SIZE:,}, no store; own "
-          f"process, peak RSS {e['process_peak_rss_bytes'] / gib:.2f} GiB)")
+          f"process, peak RSS {e['process_peak_rss_bytes'] / gb:.2f} GB)")
     print(f"{'grid':<34}{'combos':>9}{'fresh s':>9}{'cached s':>10}{'combos/s':>10}")
     for key in ("engine", "big"):
         v = e[key]
@@ -493,7 +493,7 @@ def report(out: dict) -> None:
               f"sharpe_ratio {b['sharpe_s']:.2f} s = {b['total_s']:.2f} s "
               f"({v['combos_per_s']:,.0f} combos/s; runs "
               f"{', '.join(f'{x:.2f}' for x in v['total_s'])}); own process peak RSS "
-              f"{v['process_peak_rss_bytes'] / gib:.2f} GiB; {v['finite_sharpe']:,} finite")
+              f"{v['process_peak_rss_bytes'] / gb:.2f} GB; {v['finite_sharpe']:,} finite")
         r = out["ratios"]
         print(f"  ours, whole command: {c['engine']['combos_per_s']:,.0f} combos/s = "
               f"{r['command_vs_vectorbt']:.1f}× vectorbt; engine alone: "
