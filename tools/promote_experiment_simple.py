@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a fresh clone, n
 
 import click
 
-from otonom_trader.domain.errors import OtonomError
+from otonom_trader.cli import run_command
 
 
 @click.command()
@@ -39,7 +39,8 @@ def cli(experiment_id, output_path, base_strategy, name, select_by, expected_imp
     """Write the best run of an experiment as a strategy file."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.promote import PromoteRequest, build_promotion
-    from otonom_trader.app.strategy_log import format_value
+    from otonom_trader.cli.promote import echo_changes
+    from otonom_trader.cli.render import echo_notes
     from otonom_trader.domain.errors import InputError
 
     out = Path(output_path)
@@ -54,32 +55,18 @@ def cli(experiment_id, output_path, base_strategy, name, select_by, expected_imp
         select_by=select_by, expected_impact=expected_impact, allow_overfit=allow_overfit,
         force=force, db_url=db_url, data_dir=data_dir)
     p = build_promotion(request, Path.cwd(), output_path=out.as_posix())
-    for note in p.notes:
-        click.echo(f"note: {note}", err=True)
+    echo_notes(p.notes)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(p.text, encoding="utf-8")
     run = p.selection.run
     click.echo(f"✓ Wrote {out}: {p.name} = {p.parent.name} + run #{run.run_number} of "
                f"experiment {p.experiment.id} ({p.experiment.name}), best test "
                f"{p.selection.metric} {run.test[p.selection.metric]}")
-    click.echo("Parameter changes:")
-    for path, (old, new) in p.changes.items():
-        click.echo(f"  {path}: {format_value(old)} → {format_value(new)}")
-    if not p.changes:
-        click.echo("  (none)")
+    echo_changes(p.changes)
 
 
 def main(argv=None) -> None:
-    try:
-        cli.main(args=argv, prog_name="promote_experiment_simple.py", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except OtonomError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    run_command(cli, argv, "promote_experiment_simple.py")
 
 
 if __name__ == "__main__":

@@ -60,8 +60,14 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping otonom errors to one line on stderr and an exit code."""
+    run_command(cli, argv, "otonom")
+
+
+def run_command(command: click.Command, argv: list[str] | None, prog_name: str) -> None:
+    """Run a click command (the CLI or a tool script) and exit with its code: otonom errors
+    become one line on stderr, usage errors exit 2, Ctrl-C exits 130."""
     try:
-        rv = cli.main(args=argv, prog_name="otonom", standalone_mode=False)
+        rv = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -79,18 +79,23 @@ def _num(value, spec: str) -> str:
 
 def echo_promotion(p) -> None:
     """The selected run, its diagnostics and the parameter changes."""
-    from otonom_trader.app.strategy_log import format_value
-
     sel, run, of = p.selection, p.selection.run, p.overfitting
     click.echo(f"Best run #{run.run_number} (test {sel.metric}, {sel.n_done} done runs):")
     click.echo(f"  Train: {_metrics_line(run.train)}")
     click.echo(f"  Test:  {_metrics_line(run.test)}")
     click.echo(f"Overfitting: Sharpe gap {_num(of.sharpe_gap, '.3f')}, DSR {_num(of.dsr, '.3f')}, "
                f"PBO {_num(of.pbo, '.3f')} ({of.n_trials} trials)")
+    echo_changes(p.changes)
+
+
+def echo_changes(changes: dict) -> None:
+    """``Parameter changes:`` with one ``path: old → new`` line each."""
+    from otonom_trader.app.strategy_log import format_value
+
     click.echo("Parameter changes:")
-    for path, (old, new) in p.changes.items():
+    for path, (old, new) in changes.items():
         click.echo(f"  {path}: {format_value(old)} → {format_value(new)}")
-    if not p.changes:
+    if not changes:
         click.echo("  (none: the run's parameters equal the parent's)")
 
 
