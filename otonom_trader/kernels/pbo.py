@@ -131,6 +131,13 @@ def _update_best_nb(keys, other, n, lo, best, p, k, side):
             best[p, k, side, 2] = other[r]
 
 
+@njit(cache=True)
+def _scratch_nb():
+    """Per-part work arrays: group subset sums and squares, run totals, IS/OOS keys."""
+    return (np.empty((N_GROUPS, N_SUBSETS, CHUNK)), np.empty((N_GROUPS, N_SUBSETS, CHUNK)),
+            np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
     """CSCV logits for every split pair: ``pair_masks[k]`` is an IS mask over
@@ -157,12 +164,7 @@ def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
     best = np.empty((n_parts, n_pairs, 2, 3))
     best[:, :, :, 1] = -1.0
     for p in prange(n_parts):
-        sub_s = np.empty((N_GROUPS, N_SUBSETS, CHUNK))
-        sub_q = np.empty((N_GROUPS, N_SUBSETS, CHUNK))
-        tot_s = np.empty(CHUNK)
-        tot_q = np.empty(CHUNK)
-        key_in = np.empty(CHUNK)
-        key_out = np.empty(CHUNK)
+        sub_s, sub_q, tot_s, tot_q, key_in, key_out = _scratch_nb()
         for ch in range(p * per_part, min((p + 1) * per_part, n_chunks)):
             lo = ch * CHUNK
             n = min(CHUNK, n_runs - lo)
@@ -189,12 +191,7 @@ def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
     below = np.zeros((n_parts, n_pairs, 2), dtype=np.int64)
     equal = np.zeros((n_parts, n_pairs, 2), dtype=np.int64)
     for p in prange(n_parts):
-        sub_s = np.empty((N_GROUPS, N_SUBSETS, CHUNK))
-        sub_q = np.empty((N_GROUPS, N_SUBSETS, CHUNK))
-        tot_s = np.empty(CHUNK)
-        tot_q = np.empty(CHUNK)
-        key_in = np.empty(CHUNK)
-        key_out = np.empty(CHUNK)
+        sub_s, sub_q, tot_s, tot_q, key_in, key_out = _scratch_nb()
         for ch in range(p * per_part, min((p + 1) * per_part, n_chunks)):
             lo = ch * CHUNK
             n = min(CHUNK, n_runs - lo)
