@@ -10,7 +10,6 @@ is half-written: until the commit exists, any failure removes what was written a
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from otonom_trader.app.run_selection import (
 from otonom_trader.app.strategy_file import changed_values, plain, render_strategy
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.names import check_name
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
     apply_overrides,
@@ -37,10 +37,9 @@ from otonom_trader.domain.strategy_loader import (
     strategy_hash,
 )
 
-__all__ = ["NAME_PATTERN", "PromoteOutcome", "PromoteRequest", "Promotion", "branch_for",
-           "build_promotion", "check_name", "promote"]
+__all__ = ["PromoteOutcome", "PromoteRequest", "Promotion", "branch_for", "build_promotion",
+           "promote"]
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # as the strategy schema's `name`
 STRATEGIES_DIR = "strategies"
 DEFAULT_CAPITAL = 10_000.0
 
@@ -84,14 +83,6 @@ class Promotion:
     promoted_at: datetime
     notes: tuple[str, ...]
     metadata: dict = field(repr=False, default_factory=dict)
-
-
-def check_name(name: str) -> str:
-    """A strategy name usable as a file name and in branch ``promote/<name>``."""
-    if not NAME_PATTERN.match(name or ""):
-        raise InputError(f"--output-name {name!r}: use letters, digits, `_` or `-`, starting "
-                         "with a letter or digit, at most 64 characters (e.g. baseline_v2)")
-    return name
 
 
 def branch_for(name: str) -> str:
@@ -201,7 +192,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     from otonom_trader.engine.backtest import backtest
     from otonom_trader.engine.data import data_fingerprint, load_bars
 
-    name = check_name(req.output_name)
+    name = check_name(req.output_name, "--output-name")
     req, dvc_record = _with_dvc_experiment(req, root)
     parent, base_text = _load_base(req.base_strategy)
     max_gap, default_metric = load_gap_gate(root / "params.yaml")
@@ -332,7 +323,7 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
     from otonom_trader.app.pull_request import publish, save_body
     from otonom_trader.app.strategy_log import LOG_FILE, LogEntry, append_entry
 
-    name = check_name(req.output_name)
+    name = check_name(req.output_name, "--output-name")
     branch = branch_for(name)
     with GitRepo(cwd) as git:
         base_branch = git.current_branch()

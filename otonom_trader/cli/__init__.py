@@ -8,6 +8,7 @@ import sys
 import click
 
 from otonom_trader.domain.errors import OtonomError
+from otonom_trader.domain.redact import redact
 
 # command name -> ("module:attribute", one-line help); modules load only when the command runs.
 COMMANDS = {
@@ -72,10 +73,11 @@ def run_command(command: click.Command, argv: list[str] | None, prog_name: str) 
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = redact(exc.message)
         exc.show()
         sys.exit(exc.exit_code)
     except OtonomError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {redact(exc)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
