@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,25 @@ def promoted(base: str | Path, name: str, overrides: dict[str, Any] | None = Non
     return data
 
 
-def write_promoted(path: Path, data: dict) -> Path:
+def write_promoted(path: Path, data: dict, *, record: bool = True) -> Path:
+    """Write the strategy file ``path`` (in ``<root>/strategies/``) and, with ``record``, its
+    experiment's record ``<root>/experiments/<experiment>/metrics.json`` as promote commits
+    it (the trial count and Sharpe variance validate checks the DSR against)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    if record:
+        write_record(path.parent.parent, data["metadata"])
+    return path
+
+
+def write_record(root: Path, meta: dict, **overfitting: Any) -> Path:
+    """``experiments/<name>/metrics.json`` of the experiment ``meta`` names."""
+    exp = meta["experiment"]
+    over = {"n_trials": meta["overfitting"]["n_trials"],
+            "sharpe_variance": meta["overfitting"]["sharpe_variance"], **overfitting}
+    path = root / "experiments" / exp["name"] / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"experiment": {"id": exp["id"], "name": exp["name"],
+                                               "data_fingerprint": meta["data_fingerprint"]},
+                                "overfitting": over}, indent=2))
     return path

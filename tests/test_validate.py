@@ -12,16 +12,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from otonom_trader.app.validate_checks import _dsr_check, compare_metrics
+from otonom_trader.app.validate_checks import Context, _dsr_check, compare_metrics
 from otonom_trader.cli import main
 from otonom_trader.domain.deployment import load_deployment, parse_deployment
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.gates import load_gate_params
-from tests.promotion import REPO, promoted, write_promoted
+from tests.promotion import REPO, promoted, write_promoted, write_record
 
 MARKER = "<!-- otonom-validate -->"
 GATES = {"min_test_sharpe": 0.5, "max_drawdown_pct": -25.0, "max_sharpe_gap": 1.0,
-         "min_dsr": 0.5, "min_trades": 5, "production_margin": 0.1}
+         "min_dsr": 0.5, "min_trades": 5, "production_margin": 0.1,
+         "waive": ["baseline_v1:reproduction", "baseline_v1:data_fingerprint",
+                   "baseline_v1:min_dsr"]}  # as the repository's params.yaml
 PRODUCTION = {"strategies": [{"name": "baseline_v1", "path": "strategies/baseline_v1.yaml",
                               "stage": "live", "capital_pct": 100}]}
 
@@ -76,8 +78,10 @@ def weak_promotion() -> dict:
 
 
 def test_shipped_strategies_report_their_real_gate_outcomes(capsys, tmp_path):
-    """In the repository itself: baseline_v1 (production) passes; sma_cross passes the
-    absolute gates but is more than production_margin below production's test Sharpe."""
+    """In the repository itself: baseline_v1 (production, hand-written) passes with its
+    missing evidence waived by name; sma_cross passes the absolute gates but has no evidence
+    (nothing waives it: the gate fails closed) and is more than production_margin below
+    production's test Sharpe."""
     report = tmp_path / "validation.md"
     code, out, err = run_cli(["validate", "strategies/baseline_v1.yaml",
                               "strategies/sma_cross.yaml", "--report-md", str(report)], capsys)
@@ -87,17 +91,22 @@ def test_shipped_strategies_report_their_real_gate_outcomes(capsys, tmp_path):
     assert md.startswith(MARKER + "\n") and out == md
     assert "### ✅ baseline_v1" in md and "### ❌ sma_cross" in md
     assert "**Summary:** ❌ 1 of 2 strategies failed: sma_cross" in md
+    assert "**Waivers**" in md and "- baseline_v1: reproduction — no promotion metadata" in md
+    assert "waive `sma_cross:reproduction`" in md
 
     code, out, _ = run_cli(["validate", "strategies/baseline_v1.yaml",
                             "strategies/sma_cross.yaml", "--json"], capsys)
     payload = json.loads(out)
     base, sma = payload["strategies"]
     assert statuses(base) == {
-        "schema": "pass", "reproduction": "n/a", "data_fingerprint": "n/a",
+        "schema": "pass", "reproduction": "waived", "data_fingerprint": "waived",
         "min_test_sharpe": "pass", "max_drawdown_pct": "pass", "max_sharpe_gap": "pass",
-        "min_dsr": "n/a", "min_trades": "pass", "production": "n/a",
+        "min_dsr": "waived", "min_trades": "pass", "production": "n/a",
     }
-    assert statuses(sma) == {**statuses(base), "production": "fail"}
+    assert statuses(sma) == {**statuses(base), "reproduction": "fail",
+                             "data_fingerprint": "fail", "min_dsr": "fail",
+                             "production": "fail"}
+    assert len(payload["waivers"]) == 3
     prod = next(c for c in sma["checks"] if c["gate"] == "production")
     assert prod["value"] == pytest.approx(0.7072, abs=1e-4)
     assert prod["threshold"] == pytest.approx(base["test"]["sharpe"] - 0.1)
@@ -212,14 +221,15 @@ def test_json_shape(project, capsys):
     code, out, _ = run_cli(["validate", "strategies/baseline_v1.yaml", "--json"], capsys)
     payload = json.loads(out)
     assert code == 0
-    assert set(payload) == {"ok", "summary", "selection", "params", "production", "strategies"}
+    assert set(payload) == {"ok", "summary", "selection", "params", "production", "waivers",
+                            "strategies"}
     (report,) = payload["strategies"]
     assert set(report) == {"path", "name", "ok", "symbol", "test_window", "train_window",
                            "has_metadata", "checks", "mismatches", "test", "train", "notes"}
     assert report["test_window"] == ["2016-01-01", "2018-12-31"] and report["symbol"] == "SPX"
     for check in report["checks"]:
         assert set(check) == {"gate", "label", "status", "value", "threshold", "detail"}
-        assert check["status"] in ("pass", "fail", "n/a")
+        assert check["status"] in ("pass", "fail", "n/a", "waived")
     assert payload["summary"] == "✅ 1 of 1 strategy passed every gate"
 
 
@@ -238,6 +248,8 @@ def test_json_shape(project, capsys):
             (p / "params.yaml").read_text().replace("min_dsr", "min_dsrr")),
          "did you mean `gates.min_dsr`?"),
         ([], lambda p: (p / "params.yaml").write_text("gates: [\n"), "invalid YAML"),
+        ([], lambda p: write_params(p, waive=["nope"]), "'nope' names no waivable check"),
+        ([], lambda p: write_params(p, waive="min_dsr"), "`gates.waive`: expected a list"),
         (["--changed", "strategies/sma_cross.yaml"], None, "not several"),
         ([], lambda p: (p / "deployments" / "production.yaml").write_text(
             "strategies: [{name: a, path: a.yaml, stage: prod, capital_pct: 1}]"),
@@ -327,18 +339,53 @@ def test_compare_metrics_is_exact_with_nan_equal_to_nan():
         "profit_factor"]
 
 
-def test_dsr_is_na_without_trials_and_fails_when_undefined():
+def test_dsr_fails_closed_without_a_record_and_when_undefined(project):
     import pandas as pd
 
+    ctx = Context(load_gate_params("params.yaml"))
     flat = pd.Series([100.0] * 30)
-    assert _dsr_check(None, flat, 0.5).status == "n/a"
-    one_trial = {"overfitting": {"n_trials": 1, "sharpe_variance": 0.01}}
-    assert _dsr_check(one_trial, flat, 0.5).status == "n/a"
-    meta = {"overfitting": {"n_trials": 10, "sharpe_variance": 0.001}}
-    undefined = _dsr_check(meta, flat, 0.5)  # constant returns: NaN Sharpe, NaN DSR
-    assert (undefined.status, undefined.shown) == ("fail", "nan")
-    short = _dsr_check(meta, pd.Series([100.0, 101.0]), 0.5)  # one return: an error row
+    (row,) = _dsr_check(None, flat, ctx, "x")
+    assert (row.status, row.shown) == ("fail", "missing") and "waive `x:min_dsr`" in row.detail
+    (row,) = _dsr_check(None, flat, ctx, "baseline_v1")
+    assert row.status == "waived" and "baseline_v1:min_dsr" in row.detail
+    meta = {"experiment": {"id": 1, "name": "g"}, "data_fingerprint": "f",
+            "overfitting": {"n_trials": 10, "sharpe_variance": 0.001}}
+    record, dsr = _dsr_check(meta, flat, ctx, "x")  # no store, no metrics.json
+    assert record.status == dsr.status == "fail"
+    assert "experiments/g/metrics.json is missing" in record.detail
+    write_record(project, meta)
+    record, undefined = _dsr_check(meta, flat, ctx, "x")  # constant returns: NaN DSR
+    assert record.status == "pass" and (undefined.status, undefined.shown) == ("fail", "nan")
+    _, short = _dsr_check(meta, pd.Series([100.0, 101.0]), ctx, "x")  # one return: an error
     assert short.status == "fail" and "at least 2 returns" in short.detail
+
+
+def test_trials_come_from_the_record_not_the_file(project, good_promotion, capsys):
+    """A hand-edited `n_trials` (or variance) fails: the DSR uses the experiment's record."""
+    for key, value in (("n_trials", 2), ("sharpe_variance", 1e-9)):
+        data = json.loads(json.dumps(good_promotion))
+        write_promoted(project / "strategies" / "baseline_v2.yaml", data)  # the true record
+        data["metadata"]["overfitting"][key] = value
+        write_promoted(project / "strategies" / "baseline_v2.yaml", data, record=False)
+        code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+        (report,) = json.loads(out)["strategies"]
+        assert code == 1 and statuses(report)["experiment_record"] == "fail", key
+        row = next(c for c in report["checks"] if c["gate"] == "experiment_record")
+        assert f"says {'n_trials 2' if key == 'n_trials' else 'n_trials 24'}" in row["detail"]
+        dsr = next(c for c in report["checks"] if c["gate"] == "min_dsr")
+        assert dsr["value"] == good_promotion["metadata"]["overfitting"]["dsr"]  # N = 24
+
+
+def test_a_promotion_without_its_record_fails_unless_waived(project, good_promotion, capsys):
+    write_promoted(project / "strategies" / "baseline_v2.yaml", good_promotion, record=False)
+    code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+    (report,) = json.loads(out)["strategies"]
+    assert code == 1 and statuses(report)["experiment_record"] == "fail"
+    assert statuses(report)["min_dsr"] == "fail"
+    write_params(project, waive=["experiment_record", "baseline_v2:min_dsr"])
+    code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 0 and len(payload["waivers"]) == 2
 
 
 def test_gate_params_and_deployment_parse(project):

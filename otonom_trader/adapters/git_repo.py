@@ -157,9 +157,10 @@ class GitRepo:
             self._git("reset", "-q", "HEAD", "--", *paths)
 
     def commit(self, paths: Iterable[str], message: str) -> str:
-        """Stage ``paths`` (repository-relative) and commit only them; returns the sha."""
+        """Stage ``paths`` (repository-relative; listed, so staged even where ignored) and
+        commit only them; returns the sha."""
         paths = list(paths)
-        self._git("add", "--", *paths)
+        self._git("add", "-f", "--", *paths)
         self._git("commit", "-q", "-m", message, "--", *paths)
         return self.head_sha()
 

@@ -14,6 +14,7 @@ import yaml
 from otonom_trader.adapters.store import ExperimentInfo
 from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
 from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.engine.selection import trial_stats
 
 DEFAULT_CAPITAL = 10_000.0
 
@@ -96,6 +97,8 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
             "test": _metrics(best, "test"),
         },
     }
+    n_trials, variance = trial_stats(runs, info.periods_per_year)
+    summary["overfitting"] = {"n_trials": n_trials, "sharpe_variance": variance}
     if equity_problem:
         summary["best_equity_note"] = f"best_equity.csv is empty: {equity_problem}"
     paths["metrics"].write_text(json.dumps(summary, indent=2) + "\n")

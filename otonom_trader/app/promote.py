@@ -17,14 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
-from otonom_trader.app.run_selection import (
-    Overfitting,
-    Selection,
-    load_gap_gate,
-    overfitting_stats,
-    select_metric,
-    select_run,
-)
 from otonom_trader.app.strategy_file import changed_values, plain, render_strategy
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
@@ -35,6 +27,14 @@ from otonom_trader.domain.strategy_loader import (
     load_strategy,
     strategy_from_mapping,
     strategy_hash,
+)
+from otonom_trader.engine.selection import (
+    Overfitting,
+    Selection,
+    load_gap_gate,
+    overfitting_stats,
+    select_metric,
+    select_run,
 )
 
 __all__ = ["PromoteOutcome", "PromoteRequest", "Promotion", "branch_for", "build_promotion",
@@ -358,12 +358,15 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
             files[PRODUCTION_FILE] = with_shadow_entry(
                 prod.read_text(encoding="utf-8") if prod.is_file() else None, name, rel)
         title, body = pr_title(p), pr_body(p, req.command)
+        # The experiment's record goes with the promotion: CI checks the DSR against it.
+        record = f"experiments/{p.experiment.name}/metrics.json"
+        evidence = [record] if (git.root / record).is_file() else []
 
         git.create_branch(branch)
         try:
             for path, text in files.items():
                 _write(git.root, path, text)
-            sha = git.commit(list(files), commit_message(p))
+            sha = git.commit([*files, *evidence], commit_message(p))
         except BaseException:
             _rollback(git, files, base_branch, branch)
             raise

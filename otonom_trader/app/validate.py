@@ -42,6 +42,7 @@ class ValidateRequest:
     params_path: str = "params.yaml"
     data_dir: str = "data"
     production_path: str = PRODUCTION_FILE
+    db_url: str | None = None  # the experiment store (default: OTONOM_DB, .otonom/)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,12 @@ class ValidationResult:
     @property
     def failed(self) -> tuple[StrategyReport, ...]:
         return tuple(r for r in self.reports if not r.ok)
+
+    @property
+    def waivers(self) -> tuple[str, ...]:
+        """Every waived check, as `strategy: check (why)`."""
+        return tuple(f"{r.name or r.path}: {c.gate} — {c.detail}" for r in self.reports
+                     for c in r.waived)
 
 
 # ---------------------------------------------------------------- git
@@ -182,7 +189,7 @@ def run_validate(req: ValidateRequest) -> ValidationResult:
     files, selection = select_files(req)
     production, source = production_reference(req)
     ctx = Context(params=params, data_dir=req.data_dir, production=production,
-                  production_source=source)
+                  production_source=source, db_url=req.db_url)
     reports = []
     for path in files:
         if not Path(path).is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from otonom_trader.domain.split import date_text
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import load_strategy
 
-PASS, FAIL, NA = "pass", "fail", "n/a"
+PASS, FAIL, NA, WAIVED = "pass", "fail", "n/a", "waived"
 DEFAULT_CAPITAL = 10_000.0
 
 
@@ -67,6 +67,10 @@ class StrategyReport:
         return all(c.status != FAIL for c in self.checks)
 
     @property
+    def waived(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == WAIVED)
+
+    @property
     def failed(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.status == FAIL)
 
@@ -90,6 +94,7 @@ class Context:
     data_dir: str = "data"
     production: tuple[ProductionEntry, ...] = ()
     production_source: str | None = None
+    db_url: str | None = None  # the experiment store holding promoted runs' experiments
     _bars: dict = field(default_factory=dict)
     _prod_sharpe: dict = field(default_factory=dict)
 
@@ -201,34 +206,70 @@ def _run(strategy: Strategy, ctx: Context, symbol: str, window: tuple[str | None
                     initial_capital=capital, data_dir=ctx.data_dir)
 
 
+# ---------------------------------------------------------------- missing evidence
+
+
+def missing(gate: str, label: str, why: str, ctx: Context, strategy: str | None,
+            limit: str = "") -> Check:
+    """A check whose evidence is missing: it fails (the gate fails closed) unless
+    ``gates.waive`` in params.yaml names it, and then it says so."""
+    waiver = ctx.params.waived(strategy, gate)
+    if waiver:
+        return Check(gate, label, WAIVED, shown="n/a", limit=limit,
+                     detail=f"{why}; waived by `{waiver}` in {ctx.params.source} gates.waive")
+    return Check(gate, label, FAIL, shown="missing", limit=limit,
+                 detail=f"{why}; provide it, or waive `{strategy}:{gate}` in "
+                        f"{ctx.params.source} gates.waive")
+
+
 # ---------------------------------------------------------------- gates
 
 
-def _dsr_check(meta: Mapping[str, Any] | None, equity, floor: float) -> Check:
-    over = (meta or {}).get("overfitting") or {}
-    n_trials, variance = over.get("n_trials"), over.get("sharpe_variance")
+def _dsr_check(meta: Mapping[str, Any] | None, equity, ctx: Context,
+               strategy: str | None) -> list[Check]:
+    """The experiment record's row and the DSR row. N and V[SR] come from the experiment's
+    own record (the store, or its committed metrics.json), never from the file under review;
+    metadata that disagrees with the record fails."""
+    from otonom_trader.app.experiment_record import MissingRecord, find_record
+
+    floor = ctx.params.gates.min_dsr
     limit = f"≥ {floor:g}"
-    usable = isinstance(n_trials, int) and not isinstance(n_trials, bool) and n_trials >= 2 \
-        and isinstance(variance, int | float) and not isinstance(variance, bool) \
-        and math.isfinite(variance) and variance >= 0
-    if not usable:
-        why = "no metadata" if meta is None else \
-            "metadata.overfitting lacks n_trials ≥ 2 and sharpe_variance"
-        return Check("min_dsr", "Deflated Sharpe", NA, None, floor, "n/a", limit, why)
+    if meta is None:
+        return [missing("min_dsr", "Deflated Sharpe", "no promotion metadata (no experiment "
+                        "record to count the trials)", ctx, strategy, limit)]
+    try:
+        record = find_record(meta, ctx.db_url)
+    except MissingRecord as exc:
+        return [missing("experiment_record", "experiment record", str(exc), ctx, strategy,
+                        "found"),
+                missing("min_dsr", "Deflated Sharpe", "no experiment record", ctx, strategy,
+                        limit)]
+    rows = [Check("experiment_record", "experiment record", PASS, record.source,
+                  shown=f"{record.n_trials} trials", limit="found", detail=record.source)]
+    over = meta.get("overfitting") if isinstance(meta.get("overfitting"), Mapping) else {}
+    claimed = (over.get("n_trials"), over.get("sharpe_variance"))
+    if not record.matches(*claimed):
+        rows[0] = replace(rows[0], status=FAIL, shown="mismatch",
+                          detail=f"metadata.overfitting says n_trials {claimed[0]!r}, "
+                                 f"sharpe_variance {claimed[1]!r}; {record.source} says "
+                                 f"{record.n_trials}, {record.sharpe_variance!r}")
     from otonom_trader.engine.overfitting import deflated_sharpe_ratio
 
     returns = equity.pct_change().to_numpy()[1:]
-    detail = f"{n_trials} trials, Sharpe variance {variance:.3g}"
+    detail = f"{record.n_trials} trials, Sharpe variance {record.sharpe_variance:.3g} " \
+             f"({record.source})"
     try:
-        dsr = float(deflated_sharpe_ratio(returns, float(variance), int(n_trials)).dsr)
+        dsr = float(deflated_sharpe_ratio(returns, record.sharpe_variance,
+                                          record.n_trials).dsr)
     except OtonomError as exc:
-        return Check("min_dsr", "Deflated Sharpe", FAIL, None, floor, "error", limit,
-                     f"{detail}: {exc}")
-    return Check("min_dsr", "Deflated Sharpe", _status(_ge(dsr, floor)), dsr, floor,
-                 _num(dsr), limit, detail)
+        return [*rows, Check("min_dsr", "Deflated Sharpe", FAIL, None, floor, "error", limit,
+                             f"{detail}: {exc}")]
+    return [*rows, Check("min_dsr", "Deflated Sharpe", _status(_ge(dsr, floor)), dsr, floor,
+                         _num(dsr), limit, detail)]
 
 
-def _gate_checks(test, train, meta, params: GateParams) -> list[Check]:
+def _gate_checks(test, train, meta, ctx: Context, strategy: str | None) -> list[Check]:
+    params = ctx.params
     g = params.gates
     m = test.metrics
     sharpe, mdd, trades = m["sharpe"], m["max_drawdown_pct"], m["n_trades"]
@@ -239,15 +280,15 @@ def _gate_checks(test, train, meta, params: GateParams) -> list[Check]:
               mdd, g.max_drawdown_pct, _num(mdd, "{:.2f}%"), f"≥ {g.max_drawdown_pct:g}%"),
     ]
     if train is None:
-        rows.append(Check("max_sharpe_gap", "train − test Sharpe", NA, None, g.max_sharpe_gap,
-                          "n/a", f"≤ {g.max_sharpe_gap:g}", "no train window"))
+        rows.append(missing("max_sharpe_gap", "train − test Sharpe", "no train window", ctx,
+                            strategy, f"≤ {g.max_sharpe_gap:g}"))
     else:
         gap = train.metrics["sharpe"] - sharpe
         ok = not math.isnan(gap) and gap <= g.max_sharpe_gap
         rows.append(Check("max_sharpe_gap", "train − test Sharpe", _status(ok), gap,
                           g.max_sharpe_gap, _num(gap), f"≤ {g.max_sharpe_gap:g}",
                           f"train {_num(train.metrics['sharpe'])}"))
-    rows.append(_dsr_check(meta, test.equity, g.min_dsr))
+    rows += _dsr_check(meta, test.equity, ctx, strategy)
     rows.append(Check("min_trades", "test trades", _status(trades >= g.min_trades), trades,
                       g.min_trades, str(trades), f"≥ {g.min_trades}"))
     return rows
@@ -316,10 +357,10 @@ def check_strategy(path: str, ctx: Context,
         return StrategyReport(**base, **info, checks=tuple(rows))
     mismatches: list[Mismatch] = []
     if meta is None:
-        rows.append(Check("reproduction", "reproduction", NA, shown="n/a", limit="exact",
-                          detail="no metadata: gates use a fresh backtest"))
-        rows.append(Check("data_fingerprint", "data fingerprint", NA, shown="n/a",
-                          limit="equal", detail="no metadata"))
+        why = "no promotion metadata (a hand-written strategy): nothing recorded to reproduce"
+        rows.append(missing("reproduction", "reproduction", why, ctx, strategy.name, "exact"))
+        rows.append(missing("data_fingerprint", "data fingerprint", "no promotion metadata",
+                            ctx, strategy.name, "equal"))
     else:
         recorded = meta["test"] if isinstance(meta["test"], Mapping) else {}
         mismatches = compare_metrics(recorded, test.metrics)
@@ -334,7 +375,7 @@ def check_strategy(path: str, ctx: Context,
         rows.append(Check("data_fingerprint", "data fingerprint", _status(want == have), have,
                           want, f"`{have[:12]}`", f"`{str(want)[:12]}`",
                           "" if want == have else f"recorded {want}, data {have}"))
-    rows += _gate_checks(test, train, meta, ctx.params)
+    rows += _gate_checks(test, train, meta, ctx, strategy.name)
     rows += _production_checks(path, test, plan, ctx)
     return StrategyReport(**base, **info, checks=tuple(rows), mismatches=tuple(mismatches),
                           test=test.metrics, train=train.metrics if train else None,

@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 from otonom_trader.app.validate import MARKER, ValidationResult
-from otonom_trader.app.validate_checks import FAIL, PASS, StrategyReport
+from otonom_trader.app.validate_checks import FAIL, NA, PASS, WAIVED, StrategyReport
 
-ICONS = {PASS: "✅", FAIL: "❌", "n/a": "➖"}
+ICONS = {PASS: "✅", FAIL: "❌", NA: "➖", WAIVED: "⚠️"}
 
 
 def _cell(text: Any) -> str:
@@ -55,6 +55,9 @@ def to_markdown(result: ValidationResult) -> str:
              f"Production: {result.production_source or 'none'}.", ""]
     for r in result.reports:
         lines += _strategy_md(r)
+    if result.waivers:
+        lines += [f"**Waivers** (`gates.waive` in `{result.params_path}`): missing evidence "
+                  "accepted for", "", *(f"- {_cell(w)}" for w in result.waivers), ""]
     lines.append(f"**Summary:** {summary_line(result)}")
     return "\n".join(lines) + "\n"
 
@@ -78,6 +81,7 @@ def to_json(result: ValidationResult) -> dict[str, Any]:
         "selection": result.selection,
         "params": result.params_path,
         "production": result.production_source,
+        "waivers": list(result.waivers),
         "strategies": [
             {
                 "path": r.path,

@@ -34,8 +34,12 @@ import click
 @click.option("--production", "production_path", default="deployments/production.yaml",
               show_default=True, type=click.Path(dir_okay=False),
               help="Deployment file naming the production strategies to compare against.")
+@click.option("--db", "db_url", default=None,
+              help="Experiment store holding the promoted runs' experiments (default: "
+                   "OTONOM_DB, else .otonom/experiments.db when it exists, else the committed "
+                   "experiments/<name>/metrics.json).")
 def validate(files, changed, deployed, base, params_path, report_md, as_json, output_json,
-             no_fail, data_dir, production_path):
+             no_fail, data_dir, production_path, db_url):
     """Check strategy FILES (default: every strategies/*.yaml): schema, exact reproduction of
     the promotion metadata, and the params.yaml gates. Exit 1 if any gate fails."""
     from otonom_trader.app.validate import ValidateRequest, run_validate
@@ -45,7 +49,7 @@ def validate(files, changed, deployed, base, params_path, report_md, as_json, ou
     result = run_validate(ValidateRequest(
         files=tuple(files), changed=changed, deployed=deployed, base=base,
         params_path=params_path,
-        data_dir=data_dir, production_path=production_path,
+        data_dir=data_dir, production_path=production_path, db_url=db_url,
     ))
     markdown = to_markdown(result)
     as_text = json.dumps(to_json(result), indent=2, ensure_ascii=False)

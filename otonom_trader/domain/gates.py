@@ -18,7 +18,11 @@ import yaml
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.split import SPLIT_KEYS, Split
 
-__all__ = ["GateParams", "Gates", "load_gate_params"]
+__all__ = ["WAIVABLE", "GateParams", "Gates", "load_gate_params"]
+
+# The checks whose missing evidence fails the gate unless waived in ``gates.waive``.
+WAIVABLE = ("reproduction", "data_fingerprint", "experiment_record", "min_dsr",
+            "max_sharpe_gap")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,14 @@ class GateParams:
     split: Split
     symbol: str | None
     source: Path
+    waivers: tuple[str, ...] = ()  # `check` or `strategy:check`, from `gates.waive`
+
+    def waived(self, strategy: str | None, check: str) -> str | None:
+        """The waiver entry that excuses ``check`` for ``strategy``, if any."""
+        for entry in (f"{strategy}:{check}", check):
+            if entry in self.waivers:
+                return entry
+        return None
 
 
 def _number(block: Mapping[str, Any], key: str, label: str, integer: bool) -> float | int:
@@ -52,11 +64,26 @@ def _number(block: Mapping[str, Any], key: str, label: str, integer: bool) -> fl
     return int(value) if integer else float(value)
 
 
+def _waivers(block: Mapping[str, Any], label: str) -> tuple[str, ...]:
+    """``gates.waive``: a list of `check` or `strategy:check` (check one of ``WAIVABLE``)."""
+    raw = block.get("waive") or []
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise InputError(f"{label}`gates.waive`: expected a list of `check` or "
+                         f"`strategy:check` strings, got {raw!r}")
+    for entry in raw:
+        check = entry.rsplit(":", 1)[-1]
+        if check not in WAIVABLE:
+            raise InputError(f"{label}`gates.waive`: {entry!r} names no waivable check; "
+                             f"choose from {', '.join(WAIVABLE)} (optionally `strategy:check`)")
+    return tuple(dict.fromkeys(raw))
+
+
 def _gates(block: Any, label: str) -> Gates:
     names = [f.name for f in fields(Gates)]
     if not isinstance(block, Mapping):
         raise InputError(f"{label}`gates`: expected a mapping with " +
                          ", ".join(f"`{n}`" for n in names))
+    block = {k: v for k, v in block.items() if k != "waive"}
     for key in block:
         if key not in names:
             match = difflib.get_close_matches(str(key), names, n=1)
@@ -96,5 +123,6 @@ def load_gate_params(path: str | Path) -> GateParams:
     symbol = data_block.get("symbol") if isinstance(data_block, Mapping) else None
     if symbol is not None and not isinstance(symbol, str):
         raise InputError(f"{path}: `data.symbol`: expected a string, got {symbol!r}")
-    return GateParams(gates=_gates(data["gates"], label), split=split, symbol=symbol,
-                      source=path)
+    gates = _gates(data["gates"], label)
+    return GateParams(gates=gates, split=split, symbol=symbol, source=path,
+                      waivers=_waivers(data["gates"], label))

@@ -1,4 +1,5 @@
-"""Which run of an experiment to promote, and its overfitting diagnostics.
+"""THE best-run rule and THE overfitting summary of an experiment (one place for each):
+which run the outputs, ``show``, ``promote``, the DVC pipeline and ``validate`` talk about.
 
 The best ``done`` run by a test metric wins, unless its train−test Sharpe gap exceeds the
 gate (``params.yaml`` ``gates.max_sharpe_gap``, 1.0 without the file): such runs are skipped
@@ -19,7 +20,7 @@ from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
 
 __all__ = ["DEFAULT_MAX_GAP", "Overfitting", "SelectedRun", "Selection", "load_gap_gate",
-           "overfitting_stats", "select_metric", "select_run"]
+           "overfitting_stats", "select_metric", "select_run", "trial_stats"]
 
 DEFAULT_MAX_GAP = 1.0
 _ALIASES = {"cagr": "cagr_pct"}
@@ -161,6 +162,18 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def trial_stats(runs: pd.DataFrame, periods_per_year: float) -> tuple[int, float | None]:
+    """The DSR's number of trials (done runs) and the variance (ddof=1) of their per-period
+    test Sharpe ratios (None with fewer than 2 finite ones): the experiment's record."""
+    from otonom_trader.engine import overfitting as of
+
+    done = runs[runs["status"] == "done"]
+    test_sharpes = done["test_sharpe"].to_numpy(np.float64)
+    variance = (of.trial_sharpe_variance(test_sharpes, periods_per_year)
+                if np.isfinite(test_sharpes).sum() >= 2 else None)
+    return len(done), variance
+
+
 def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd.Series,
                       periods_per_year: float, block_stats: np.ndarray
                       ) -> tuple[Overfitting, list[str]]:
@@ -170,11 +183,7 @@ def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd
     from otonom_trader.engine import overfitting as of
 
     notes: list[str] = []
-    done = runs[runs["status"] == "done"]
-    n_trials = len(done)
-    test_sharpes = done["test_sharpe"].to_numpy(np.float64)
-    variance = (of.trial_sharpe_variance(test_sharpes, periods_per_year)
-                if np.isfinite(test_sharpes).sum() >= 2 else None)
+    n_trials, variance = trial_stats(runs, periods_per_year)
     train_sr, test_sr = (np.nan if v is None else v
                          for v in (selected.train["sharpe"], selected.test["sharpe"]))
     gap = _finite(np.atleast_1d(of.sharpe_gap(train_sr, test_sr))[0])
