@@ -209,9 +209,11 @@ def test_written_strategy_validates_reproduces_and_diffs_minimally(scratch, caps
     strategy = load_strategy(path)
     meta = dict(strategy.metadata)
     assert strategy.name == "baseline_v2"
-    assert set(meta) == {"parent", "experiment", "run_number", "selected_by", "symbol",
-                         "split", "data_fingerprint", "initial_capital", "train", "test",
-                         "overfitting", "promoted_at", "expected_impact", "dvc_experiment"}
+    assert set(meta) == {"parent", "experiment", "run_number", "selected_by", "selected_on",
+                         "symbol", "split", "data_fingerprint", "initial_capital", "train",
+                         "test", "holdout", "overfitting", "promoted_at", "expected_impact",
+                         "dvc_experiment"}
+    assert meta["selected_on"] == "test" and meta["holdout"] is None
     assert meta["parent"] == "baseline_v1" and meta["selected_by"] == "sharpe"
     assert meta["experiment"]["id"] == 1 and meta["experiment"]["name"] == "baseline_v1_grid"
     assert meta["experiment"]["n_runs"] == 48 and meta["dvc_experiment"] is None

@@ -122,8 +122,7 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
     symbol = (req.symbol or strategy.data.symbol or "").upper()
     if not symbol:
         raise InputError(f"{req.strategy_path}: no `data.symbol`; pass --symbol")
-    split_dict = {k: getattr(split, k) for k in SPLIT_KEYS}
-    return None, strategy, spec, split_dict, symbol
+    return None, strategy, spec, split.as_dict(), symbol
 
 
 def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, strategy) -> bool:
@@ -151,6 +150,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     import numpy as np
 
     from otonom_trader.app.experiment_outputs import runs_table, write_outputs
+    from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
 
@@ -163,6 +163,9 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         raise InputError(f"the {symbol} data changed since experiment {existing.id} started "
                          f"(fingerprint {existing.data_fingerprint[:12]} → {fingerprint[:12]})")
     windows = resolve_split(bars.index, symbol, *(split[k] for k in SPLIT_KEYS))
+    if split.get("holdout_start") is not None:  # in the data, yet never seen by a ranking
+        resolve_window(bars.index, split["holdout_start"], split["holdout_end"],
+                       np.zeros(len(bars.index)), symbol, "hold-out window")
     combos = Combinations(spec, strategy)
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
                               paths=list(spec.parameters), initial_capital=req.initial_capital,

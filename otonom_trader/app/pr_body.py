@@ -67,7 +67,7 @@ def commit_message(p: Promotion) -> str:
         f"Promote {p.name} from experiment {p.experiment.name} "
         f"(ID {p.experiment.id}, run #{run.run_number})",
         "",
-        f"Selected by test {p.selection.metric} among {p.selection.n_done} done runs; "
+        f"Selected by {p.selection.rule.label} among {p.selection.n_done} done runs; "
         f"parent {p.parent.name}.",
         f"Train: {_short(run.train)}",
         f"Test:  {_short(run.test)}",
@@ -99,6 +99,21 @@ def _dvc_line(p: Promotion) -> list[str]:
             + (f", baseline `{dvc['baseline'][:7]}`" if dvc.get("baseline") else "") + ")."]
 
 
+def _window_note(p: Promotion) -> list[str]:
+    """What the test window is (selection or out-of-sample) and the hold-out result."""
+    if p.selection.rule.window == "test":
+        lines = ["", "The test window was the **selection window** (runs were ranked on it): "
+                 "its metrics are post-selection; the DSR's trial count corrects for that."]
+    else:
+        lines = ["", "Runs were ranked on the **train** window: the test window is "
+                 "out-of-sample."]
+    if p.holdout is None:
+        return [*lines, "No hold-out window (`split.holdout_start`/`holdout_end`)."]
+    split = p.experiment.split
+    return [*lines, "", f"**Hold-out** {split['holdout_start']} → {split['holdout_end']} "
+            "(never ranked; this run only): " + _short(p.holdout)]
+
+
 def pr_body(p: Promotion, promote_command: str) -> str:
     run, sel, exp, of = p.selection.run, p.selection, p.experiment, p.overfitting
     split = exp.split
@@ -119,8 +134,9 @@ def pr_body(p: Promotion, promote_command: str) -> str:
     lines = [
         f"## Promote `{p.name}` (parent `{p.parent.name}`)",
         "",
-        f"Best `done` run by **test {sel.metric}** of experiment **{exp.name}** "
+        f"Best `done` run by **{sel.rule.label}** of experiment **{exp.name}** "
         f"(ID {exp.id}): run #{run.run_number} of {sel.n_done}.{skipped}",
+        *_window_note(p),
         *_dvc_line(p),
         "",
         "### Metrics",

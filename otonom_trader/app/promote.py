@@ -21,6 +21,7 @@ from otonom_trader.app.strategy_file import changed_values, plain, render_strate
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.names import check_name
+from otonom_trader.domain.split import ALL_SPLIT_KEYS
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
     apply_overrides,
@@ -31,10 +32,9 @@ from otonom_trader.domain.strategy_loader import (
 from otonom_trader.engine.selection import (
     Overfitting,
     Selection,
-    load_gap_gate,
     overfitting_stats,
-    select_metric,
     select_run,
+    selection_rule,
 )
 
 __all__ = ["PromoteOutcome", "PromoteRequest", "Promotion", "branch_for", "build_promotion",
@@ -50,6 +50,7 @@ class PromoteRequest:
     output_name: str
     base_strategy: str | None
     select_by: str | None = None  # None: params.yaml experiment.select_by, else sharpe
+    select_on: str | None = None  # test|train; None: params.yaml experiment.select_on, test
     expected_impact: str | None = None
     allow_overfit: bool = False
     force: bool = False
@@ -83,6 +84,7 @@ class Promotion:
     promoted_at: datetime
     notes: tuple[str, ...]
     metadata: dict = field(repr=False, default_factory=dict)
+    holdout: dict | None = None  # the promoted run on the hold-out window (None: no hold-out)
 
 
 def branch_for(name: str) -> str:
@@ -195,14 +197,13 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     name = check_name(req.output_name, "--output-name")
     req, dvc_record = _with_dvc_experiment(req, root)
     parent, base_text = _load_base(req.base_strategy)
-    max_gap, default_metric = load_gap_gate(root / "params.yaml")
-    metric = (select_metric(req.select_by) if req.select_by else
-              select_metric(default_metric, "params.yaml `experiment.select_by`"))
+    rule = selection_rule(root / "params.yaml", req.select_by, req.select_on,
+                          req.allow_overfit)
     with ExperimentStore(req.db_url) as store:
         info = store.get(req.experiment_id)
         notes = _check_origin(info, parent, req.base_strategy, req.force)
         runs = store.runs_frame(info.id)
-        selection = select_run(runs, info.id, metric, max_gap, req.allow_overfit)
+        selection = select_run(runs, info.id, rule)
         _, blocks = store.block_stats(info.id)
     notes += list(selection.notes)
     run = selection.run
@@ -242,6 +243,9 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     overfitting, of_notes = overfitting_stats(runs, run, test.equity,
                                               info.periods_per_year, blocks)
     notes += of_notes
+    # The hold-out window: never ranked; measured for this run only, now.
+    holdout = (_metrics(run_window(variant, "holdout").metrics)
+               if split.get("holdout_start") is not None else None)
 
     promoted_at = (req.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     metadata = {
@@ -249,13 +253,15 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         "experiment": {"id": info.id, "name": info.name, "search": info.search,
                        "n_runs": info.total_runs},
         "run_number": run.run_number,
-        "selected_by": metric,  # a test-window metric
+        "selected_by": rule.metric,
+        "selected_on": rule.window,  # test: the test window was the selection window
         "symbol": info.symbol,
-        "split": {k: split[k] for k in ("train_start", "train_end", "test_start", "test_end")},
+        "split": {k: split[k] for k in ALL_SPLIT_KEYS if split.get(k) is not None},
         "data_fingerprint": info.data_fingerprint,
         "initial_capital": float(capital),
         "train": run.train,
         "test": run.test,
+        "holdout": holdout,
         "overfitting": overfitting.as_dict(),
         "promoted_at": promoted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "expected_impact": req.expected_impact,
@@ -267,7 +273,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     strategy = _check_written(text, path, variant, name)
     return Promotion(name, path, text, strategy, parent, info, selection, changes, overfitting,
                      parent_metrics, capital, req.expected_impact, promoted_at, tuple(notes),
-                     metadata)
+                     metadata, holdout)
 
 
 def _check_written(text: str, path: str, variant: Strategy, name: str) -> Strategy:
@@ -339,7 +345,7 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
         p = build_promotion(req, git.root, rel)
 
         sel = p.selection
-        reason = (f"best test {sel.metric} of {sel.n_done} runs "
+        reason = (f"best {sel.rule.window} {sel.metric} of {sel.n_done} runs "
                   f"(train {p.experiment.split['train_start']} → "
                   f"{p.experiment.split['train_end']}, test {p.experiment.split['test_start']} "
                   f"→ {p.experiment.split['test_end']})")

@@ -163,6 +163,7 @@ class _Plan:
     train: tuple[str, str] | None
     capital: float
     notes: tuple[str, ...] = ()
+    holdout: tuple[str, str] | None = None
 
 
 def _metadata_plan(meta: Mapping[str, Any]) -> _Plan:
@@ -182,8 +183,13 @@ def _metadata_plan(meta: Mapping[str, Any]) -> _Plan:
     if isinstance(capital, bool) or not isinstance(capital, int | float):
         raise StrategyError(f"`metadata.initial_capital`: expected a number, got {capital!r}")
     need("test", meta)
+    holdout = None
+    if split.get("holdout_start") is not None or meta.get("holdout") is not None:
+        holdout = tuple(str(date_text(need(k, split, "metadata.split")))
+                        for k in ("holdout_start", "holdout_end"))
+        need("holdout", meta)
     return _Plan(str(need("symbol", meta)), (dates["test_start"], dates["test_end"]),
-                 (dates["train_start"], dates["train_end"]), float(capital), notes)
+                 (dates["train_start"], dates["train_end"]), float(capital), notes, holdout)
 
 
 def _params_plan(strategy: Strategy, params: GateParams) -> _Plan:
@@ -294,6 +300,39 @@ def _gate_checks(test, train, meta, ctx: Context, strategy: str | None) -> list[
     return rows
 
 
+def _holdout_checks(strategy: Strategy, plan: _Plan, meta: Mapping[str, Any], test, train,
+                    ctx: Context) -> list[Check]:
+    """The hold-out window (never ranked): its metrics reproduce exactly, its Sharpe clears
+    ``min_holdout_sharpe`` and falls at most ``max_holdout_degradation`` below the selection
+    window's."""
+    g = ctx.params.gates
+    try:
+        holdout = _run(strategy, ctx, plan.symbol, plan.holdout, plan.capital)
+    except OtonomError as exc:
+        return [Check("holdout", "hold-out backtest", FAIL, shown="error", detail=str(exc))]
+    recorded = meta["holdout"] if isinstance(meta["holdout"], Mapping) else {}
+    mismatches = compare_metrics(recorded, holdout.metrics)
+    n = len(METRIC_KEYS)
+    rows = [Check("holdout_reproduction", "hold-out reproduction", _status(not mismatches),
+                  len(mismatches), 0, f"{n - len(mismatches)}/{n} equal", "exact",
+                  "; ".join(f"{m.metric}: recorded {m.recorded!r}, reproduced {m.reproduced!r}"
+                            for m in mismatches))]
+    sharpe = holdout.metrics["sharpe"]
+    rows.append(Check("min_holdout_sharpe", "hold-out Sharpe",
+                      _status(_ge(sharpe, g.min_holdout_sharpe)), sharpe, g.min_holdout_sharpe,
+                      _num(sharpe), f"≥ {g.min_holdout_sharpe:g}",
+                      f"{plan.holdout[0]} → {plan.holdout[1]}, never ranked"))
+    window = meta.get("selected_on") if meta.get("selected_on") in ("train", "test") else "test"
+    source = train if window == "train" and train is not None else test
+    drop = source.metrics["sharpe"] - sharpe
+    rows.append(Check("max_holdout_degradation", f"{window} − hold-out Sharpe",
+                      _status(not math.isnan(drop) and drop <= g.max_holdout_degradation),
+                      drop, g.max_holdout_degradation, _num(drop),
+                      f"≤ {g.max_holdout_degradation:g}",
+                      f"selection window ({window}) {_num(source.metrics['sharpe'])}"))
+    return rows
+
+
 def _production_checks(path: str, test, plan: _Plan, ctx: Context) -> list[Check]:
     margin = ctx.params.gates.production_margin
     here = Path(path).resolve()
@@ -376,6 +415,8 @@ def check_strategy(path: str, ctx: Context,
                           want, f"`{have[:12]}`", f"`{str(want)[:12]}`",
                           "" if want == have else f"recorded {want}, data {have}"))
     rows += _gate_checks(test, train, meta, ctx, strategy.name)
+    if plan.holdout is not None:
+        rows += _holdout_checks(strategy, plan, meta, test, train, ctx)
     rows += _production_checks(path, test, plan, ctx)
     return StrategyReport(**base, **info, checks=tuple(rows), mismatches=tuple(mismatches),
                           test=test.metrics, train=train.metrics if train else None,

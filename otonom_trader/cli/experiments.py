@@ -8,7 +8,8 @@ import sys
 
 import click
 
-SPLIT_FLAGS = ("train_start", "train_end", "test_start", "test_end")
+SPLIT_FLAGS = ("train_start", "train_end", "test_start", "test_end", "holdout_start",
+               "holdout_end")
 
 
 @click.group()
@@ -25,6 +26,9 @@ def experiments():
 @click.option("--train-end", help="Last date of the train window.")
 @click.option("--test-start", help="First date of the test window.")
 @click.option("--test-end", help="Last date of the test window.")
+@click.option("--holdout-start", help="First date of an optional hold-out window after the "
+              "test window: no ranking sees it; promote measures only the promoted run on it.")
+@click.option("--holdout-end", help="Last date of the hold-out window.")
 @click.option("--search", type=click.Choice(["grid", "random"]), help="Override the grid file.")
 @click.option("--n-iter", type=click.IntRange(min=1), help="Runs of a random search.")
 @click.option("--seed", type=int, help="Seed of a random search.")
@@ -38,8 +42,8 @@ def experiments():
               help="Where experiments/<name>/ outputs are written.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
-                test_end, search, n_iter, seed, workers, db_url, resume_id, initial_capital,
-                data_dir, outputs_dir, chunk_size):
+                test_end, holdout_start, holdout_end, search, n_iter, seed, workers, db_url,
+                resume_id, initial_capital, data_dir, outputs_dir, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.grid_search import (
@@ -54,7 +58,8 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         import numba
 
         numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
-    split = dict(zip(SPLIT_FLAGS, (train_start, train_end, test_start, test_end), strict=True))
+    split = dict(zip(SPLIT_FLAGS, (train_start, train_end, test_start, test_end, holdout_start,
+                                   holdout_end), strict=True))
     request = GridSearchRequest(
         name=name, strategy_path=strategy_path, grid_path=grid_path, symbol=symbol,
         split=split, search=search, n_iter=n_iter, seed=seed, resume_id=resume_id,

@@ -40,6 +40,10 @@ def promote_options(fn):
         click.option("--select-by", type=click.Choice(SELECT_CHOICES),
                      help="Test metric that picks the run (default: params.yaml "
                           "experiment.select_by, else sharpe)."),
+        click.option("--select-on", type=click.Choice(["test", "train"]),
+                     help="Window whose metric picks the run (default: params.yaml "
+                          "experiment.select_on, else test; train keeps the test window "
+                          "out-of-sample)."),
         click.option("--expected-impact", help="Written to the log and the pull request."),
         click.option("--allow-overfit", is_flag=True,
                      help="Take runs whose train−test Sharpe gap exceeds gates.max_sharpe_gap."),
@@ -80,9 +84,11 @@ def _num(value, spec: str) -> str:
 def echo_promotion(p) -> None:
     """The selected run, its diagnostics and the parameter changes."""
     sel, run, of = p.selection, p.selection.run, p.overfitting
-    click.echo(f"Best run #{run.run_number} (test {sel.metric}, {sel.n_done} done runs):")
+    click.echo(f"Best run #{run.run_number} ({sel.rule.label}, {sel.n_done} done runs):")
     click.echo(f"  Train: {_metrics_line(run.train)}")
     click.echo(f"  Test:  {_metrics_line(run.test)}")
+    if p.holdout is not None:
+        click.echo(f"  Hold-out (never ranked): {_metrics_line(p.holdout)}")
     click.echo(f"Overfitting: Sharpe gap {_num(of.sharpe_gap, '.3f')}, DSR {_num(of.dsr, '.3f')}, "
                f"PBO {_num(of.pbo, '.3f')} ({of.n_trials} trials)")
     echo_changes(p.changes)
@@ -107,6 +113,7 @@ def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
     request = PromoteRequest(
         experiment_id=kw["experiment_id"], output_name=kw["output_name"],
         base_strategy=kw["base_strategy"], select_by=kw["select_by"],
+        select_on=kw.get("select_on"),
         expected_impact=kw["expected_impact"], allow_overfit=kw["allow_overfit"],
         force=kw["force"], deploy=kw["deploy"], db_url=kw["db_url"], forge_url=kw["forge_url"],
         remote=kw["remote"], repo=kw["repo"], data_dir=kw["data_dir"], dvc_exp=kw["dvc_exp"],

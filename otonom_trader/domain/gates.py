@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class Gates:
     min_dsr: float  # Deflated Sharpe Ratio (a probability) at least this
     min_trades: int  # closed trades in the test window at least this
     production_margin: float  # test Sharpe at most this much below production's
+    # Hold-out gates (promotions from an experiment with a hold-out window only).
+    min_holdout_sharpe: float = 0.0  # hold-out Sharpe at least this
+    max_holdout_degradation: float = 1.0  # selection-window Sharpe − hold-out Sharpe at most
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,12 @@ def _gates(block: Any, label: str) -> Gates:
             hint = f"did you mean `gates.{match[0]}`?" if match else "allowed keys: " + \
                 ", ".join(f"`{n}`" for n in names)
             raise InputError(f"{label}unknown key `gates.{key}` — {hint}")
-    missing = [n for n in names if n not in block]
+    required = [f.name for f in fields(Gates) if f.default is MISSING]
+    missing = [n for n in required if n not in block]
     if missing:
         raise InputError(f"{label}missing `gates.{missing[0]}`")
-    return Gates(**{n: _number(block, n, label, n == "min_trades") for n in names})
+    return Gates(**{n: _number(block, n, label, n == "min_trades") for n in names
+                    if n in block})
 
 
 def load_gate_params(path: str | Path) -> GateParams:

@@ -1,4 +1,5 @@
-"""Train/test date windows of an experiment, from a grid file's ``split:`` and CLI flags."""
+"""Train/test date windows of an experiment, from a grid file's ``split:`` and CLI flags,
+and the optional hold-out window after them that no ranking ever sees."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 from otonom_trader.domain.errors import InputError
 
-__all__ = ["SPLIT_KEYS", "Split", "date_text"]
+__all__ = ["ALL_SPLIT_KEYS", "HOLDOUT_KEYS", "SPLIT_KEYS", "Split", "date_text"]
 
-SPLIT_KEYS = ("train_start", "train_end", "test_start", "test_end")
+SPLIT_KEYS = ("train_start", "train_end", "test_start", "test_end")  # required
+HOLDOUT_KEYS = ("holdout_start", "holdout_end")  # optional, both or neither
+ALL_SPLIT_KEYS = SPLIT_KEYS + HOLDOUT_KEYS
 
 
 def date_text(value: Any) -> Any:
@@ -30,6 +33,8 @@ class Split:
     train_end: str | None = None
     test_start: str | None = None
     test_end: str | None = None
+    holdout_start: str | None = None
+    holdout_end: str | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -38,10 +43,10 @@ class Split:
     def merged(self, overrides: Mapping[str, Any]) -> Split:
         """A copy where every non-None value of ``overrides`` (e.g. CLI flags) wins."""
         for key in overrides:
-            if key not in SPLIT_KEYS:
-                match = difflib.get_close_matches(str(key), SPLIT_KEYS, n=1)
+            if key not in ALL_SPLIT_KEYS:
+                match = difflib.get_close_matches(str(key), ALL_SPLIT_KEYS, n=1)
                 hint = f"did you mean `{match[0]}`?" if match else "expected one of " + ", ".join(
-                    f"`{k}`" for k in SPLIT_KEYS
+                    f"`{k}`" for k in ALL_SPLIT_KEYS
                 )
                 raise InputError(f"split: unknown key `{key}` — {hint}")
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -49,10 +54,22 @@ class Split:
     def dates(self, label: str = "") -> dict[str, dt.datetime | None]:
         """Each key parsed (time zones converted to naive UTC); InputError if one doesn't parse."""
         out: dict[str, dt.datetime | None] = {}
-        for key in SPLIT_KEYS:
+        for key in ALL_SPLIT_KEYS:
             value = getattr(self, key)
             out[key] = None if value is None else _parse(value, key, label)
         return out
+
+    @property
+    def holdout(self) -> tuple[str, str] | None:
+        """(start, end) of the hold-out window, or None."""
+        if self.holdout_start is None or self.holdout_end is None:
+            return None
+        return self.holdout_start, self.holdout_end
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The four required keys, plus the hold-out keys when there is a hold-out."""
+        keys = ALL_SPLIT_KEYS if self.holdout else SPLIT_KEYS
+        return {k: getattr(self, k) for k in keys}
 
     def check(self, label: str = "") -> None:
         """Raise ``InputError`` if a date doesn't parse, a window ends before it starts, or
@@ -64,12 +81,22 @@ class Split:
             ("train_end", "test_start", "the train and test windows overlap; end training "
              "before the test window starts"),
             ("train_start", "test_start", "the train window must come before the test window"),
+            ("holdout_start", "holdout_end", "the hold-out window ends before it starts"),
+            ("test_end", "holdout_start", "the hold-out window must start after the test "
+             "window ends: no ranking may see it"),
+            ("train_end", "holdout_start", "the hold-out window must start after the train "
+             "window ends"),
         ]
+        if (self.holdout_start is None) != (self.holdout_end is None):
+            given, absent = (("holdout_start", "holdout_end") if self.holdout_end is None
+                             else ("holdout_end", "holdout_start"))
+            raise InputError(f"{label}split: `{given}` without `{absent}`: give both hold-out "
+                             "dates or neither")
         for first, second, why in pairs:
             a, b = d[first], d[second]
             if a is None or b is None:
                 continue
-            strict = second == "test_start"
+            strict = second in ("test_start", "holdout_start")
             if a > b or (strict and a == b):
                 verb = "is not before" if strict else "is after"
                 raise InputError(

@@ -19,10 +19,12 @@ import pandas as pd
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
 
-__all__ = ["DEFAULT_MAX_GAP", "Overfitting", "SelectedRun", "Selection", "load_gap_gate",
-           "overfitting_stats", "select_metric", "select_run", "trial_stats"]
+__all__ = ["DEFAULT_MAX_GAP", "Overfitting", "SelectedRun", "Selection", "SelectionRule",
+           "overfitting_stats", "select_metric", "select_run", "select_window", "selection_rule",
+           "trial_stats"]
 
 DEFAULT_MAX_GAP = 1.0
+WINDOWS = ("test", "train")
 _ALIASES = {"cagr": "cagr_pct"}
 _SHOWN_SKIPS = 3
 
@@ -36,17 +38,44 @@ def select_metric(name: str | None, source: str = "--select-by") -> str:
     return key
 
 
-def load_gap_gate(params_path: Path) -> tuple[float, str | None]:
-    """``gates.max_sharpe_gap`` and ``experiment.select_by`` of ``params.yaml`` (defaults
-    when the file or the key is missing)."""
+def select_window(name: str | None, source: str = "--select-on") -> str:
+    """``test`` (the workflow's rule: the test window becomes a selection window) or
+    ``train`` (the test window stays out-of-sample)."""
+    window = name or "test"
+    if window not in WINDOWS:
+        raise InputError(f"{source} {name!r}: choose one of {', '.join(WINDOWS)}")
+    return window
+
+
+@dataclass(frozen=True)
+class SelectionRule:
+    """THE rule for "the best run": the best done run by ``window`` ``metric`` whose
+    train−test Sharpe gap is at most ``max_gap`` (unless ``allow_overfit``)."""
+
+    metric: str = "sharpe"
+    window: str = "test"
+    max_gap: float = DEFAULT_MAX_GAP
+    allow_overfit: bool = False
+
+    @property
+    def label(self) -> str:
+        """e.g. "test sharpe (selection window)" or "train sharpe"."""
+        suffix = " (selection window)" if self.window == "test" else ""
+        return f"{self.window} {self.metric}{suffix}"
+
+
+def selection_rule(params_path: Path, select_by: str | None = None,
+                   select_on: str | None = None, allow_overfit: bool = False) -> SelectionRule:
+    """The rule from ``params.yaml`` (``experiment.select_by``/``select_on``,
+    ``gates.max_sharpe_gap``; defaults without the file), flags winning."""
     import yaml
 
-    if not params_path.is_file():
-        return DEFAULT_MAX_GAP, None
-    try:
-        data = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        raise InputError(f"{params_path}: invalid YAML; fix it or remove it") from None
+    data: Any = {}
+    if params_path.is_file():
+        try:
+            data = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            raise InputError(f"{params_path}: invalid YAML; fix it or remove it") from None
     if not isinstance(data, dict):
         raise InputError(f"{params_path}: expected a mapping at the top")
     gates = data.get("gates") or {}
@@ -54,8 +83,14 @@ def load_gap_gate(params_path: Path) -> tuple[float, str | None]:
     if isinstance(gap, bool) or not isinstance(gap, int | float) or not math.isfinite(gap):
         raise InputError(f"{params_path}: `gates.max_sharpe_gap` must be a number, got {gap!r}")
     experiment = data.get("experiment") or {}
-    select_by = experiment.get("select_by") if isinstance(experiment, dict) else None
-    return float(gap), select_by
+    if not isinstance(experiment, dict):
+        experiment = {}
+    metric = (select_metric(select_by) if select_by else
+              select_metric(experiment.get("select_by"),
+                            f"{params_path} `experiment.select_by`"))
+    window = (select_window(select_on) if select_on else
+              select_window(experiment.get("select_on"), f"{params_path} `experiment.select_on`"))
+    return SelectionRule(metric, window, float(gap), allow_overfit)
 
 
 def _value(v: Any) -> Any:
@@ -86,27 +121,36 @@ class SelectedRun:
 @dataclass(frozen=True)
 class Selection:
     run: SelectedRun
-    metric: str
+    rule: SelectionRule
     n_runs: int  # rows stored (done + failed)
     n_done: int
     n_failed: int
-    max_gap: float
     skipped: tuple[tuple[int, float], ...]  # better runs over the gap: (run number, gap)
     notes: tuple[str, ...]
 
+    @property
+    def metric(self) -> str:
+        return self.rule.metric
 
-def select_run(runs: pd.DataFrame, exp_id: int, metric: str, max_gap: float,
-               allow_overfit: bool = False) -> Selection:
-    """The best done run by test ``metric`` (ties: lower run number) within the gap gate."""
+    @property
+    def max_gap(self) -> float:
+        return self.rule.max_gap
+
+
+def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule) -> Selection:
+    """The best done run by the rule's window and metric (ties: lower run number) within
+    the gap gate."""
+    metric, max_gap, allow_overfit = rule.metric, rule.max_gap, rule.allow_overfit
     done = runs[runs["status"] == "done"]
     if done.empty:
         raise InputError(f"❌ No 'done' runs for experiment {exp_id}")
-    column = done[f"test_{metric}"]
+    key = f"{rule.window}_{metric}"
+    column = done[key]
     ranked = done[np.isfinite(column.to_numpy(dtype=np.float64))]
     if ranked.empty:
-        raise InputError(f"experiment {exp_id}: no done run has a finite test {metric}; "
-                         "choose another --select-by")
-    ranked = ranked.sort_values([f"test_{metric}", "run_number"], ascending=[False, True])
+        raise InputError(f"experiment {exp_id}: no done run has a finite {rule.window} "
+                         f"{metric}; choose another --select-by")
+    ranked = ranked.sort_values([key, "run_number"], ascending=[False, True], kind="mergesort")
     gaps = ranked["train_sharpe"].to_numpy(np.float64) - ranked["test_sharpe"].to_numpy(
         np.float64)
     notes: list[str] = []
@@ -137,8 +181,7 @@ def select_run(runs: pd.DataFrame, exp_id: int, metric: str, max_gap: float,
                       _metrics(chosen, "test"),
                       float(chosen_gap) if math.isfinite(chosen_gap) else None)
     n_failed = int((runs["status"] == "failed").sum())
-    return Selection(run, metric, len(runs), len(done), n_failed, max_gap, tuple(skipped),
-                     tuple(notes))
+    return Selection(run, rule, len(runs), len(done), n_failed, tuple(skipped), tuple(notes))
 
 
 @dataclass(frozen=True)
