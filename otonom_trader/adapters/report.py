@@ -112,7 +112,8 @@ def _summary_html(report: ExperimentReport) -> str:
         ("Time taken", f"{int(minutes)} min {seconds:.1f} s" if minutes else f"{seconds:.2f} s"),
         ("Data fingerprint", s.data_fingerprint), ("Git commit", s.git_commit or "—"),
         ("Created", f"{s.created_at} UTC"),
-        ("Best run", f"#{int(report.best['run_number'])} by test {report.sort_by}"),
+        ("Best run", f"#{int(report.best['run_number'])} by {report.rule.label} "
+                     f"(the promote rule)"),
     ]
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
     return f"<dl>{items}</dl>"

@@ -3,9 +3,10 @@ overfitting statistics — and its exports (HTML report, CSV of the runs, JSON).
 
 Parameter importance is eta² (the share of the test-Sharpe variance explained by grouping the
 runs on one parameter's values); a numeric parameter with more than ``MAX_LEVELS`` distinct
-values is grouped into at most ``MAX_LEVELS`` quantile bins. The best run is the first of the
-top runs by ``sort_by``; its Deflated Sharpe Ratio comes from re-running its test window
-with ``backtest()`` (N = done runs, V[SR] = variance of their per-period test Sharpe ratios).
+values is grouped into at most ``MAX_LEVELS`` quantile bins. The best run is the one
+``promote`` would take (``engine.selection``: params.yaml's rule, whatever ``sort_by`` orders
+the table by); its Deflated Sharpe Ratio comes from re-running its test window with
+``backtest()`` (N = done runs, V[SR] = variance of their per-period test Sharpe ratios).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ class ExperimentReport:
     sort_by: str
     parameters: tuple[str, ...]  # dotted paths, grid order
     top: pd.DataFrame  # top runs by test ``sort_by`` (runs_frame layout + ``sharpe_gap``)
-    best: pd.Series  # top.iloc[0]
+    best: pd.Series  # the selected run (engine.selection's rule), same layout
+    rule: Any  # engine.selection.SelectionRule that picked ``best``
     effects: tuple[ParameterEffect, ...]  # most important first
     overfitting: Overfitting
     runs: pd.DataFrame  # every stored run (runs_frame layout + ``sharpe_gap``)
@@ -119,6 +121,7 @@ class ExperimentReport:
             "experiment": _asdict(self.summary),
             "sort_by": self.sort_by,
             "best_run": int(self.best["run_number"]),
+            "selected_by": self.rule.label,
             "top": [run_dict(row, self.parameters) for _, row in self.top.iterrows()],
             "parameters": [
                 {"path": e.path, "importance": e.importance, "binned": e.binned,
@@ -186,10 +189,14 @@ def param_value(path: str, value: Any) -> Any:
 
 
 def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe", top: int = 10,
-                    data_dir: str | Path = "data") -> ExperimentReport:
+                    data_dir: str | Path = "data", rule=None) -> ExperimentReport:
     """Analyse experiment ``exp_id``: ``InputError`` for an unknown ID or metric, ``NoDoneRuns``
-    for a running experiment or one without done runs."""
+    for a running experiment or one without done runs. ``rule`` (an
+    ``engine.selection.SelectionRule``) picks the best run; None: params.yaml's."""
+    from dataclasses import replace
+
     from otonom_trader.engine.overfitting import GAP_WARNING, sharpe_gap
+    from otonom_trader.engine.selection import select_run, selection_rule
 
     if sort_by not in METRIC_KEYS:
         raise InputError(f"unknown metric '{sort_by}' for --sort-by: choose one of "
@@ -222,8 +229,16 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
                                           ascending=[False, True], na_position="last",
                                           kind="mergesort")
     top_runs = ordered.head(top).reset_index(drop=True)
-    best = top_runs.iloc[0]
     notes: list[str] = []
+    rule = rule or selection_rule(Path("params.yaml"))
+    try:
+        selection = select_run(runs, exp_id, rule)
+    except InputError as exc:  # every run over the gap gate: show the best one anyway
+        notes.append(str(exc))
+        rule = replace(rule, allow_overfit=True)
+        selection = select_run(runs, exp_id, rule)
+    notes += selection.notes
+    best = runs[runs["run_number"] == selection.run.run_number].iloc[0]
     if info.status != "done":
         notes.append(f"experiment status is '{info.status}': {n_rows:,} of "
                      f"{info.total_runs:,} runs stored; complete it with "
@@ -235,7 +250,8 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     overfitting = _overfitting(store, info, runs, done_mask, best, data_dir, GAP_WARNING,
                                notes, timings)
     return ExperimentReport(info=info, summary=summary, sort_by=sort_by, parameters=parameters,
-                            top=top_runs, best=best, effects=effects, overfitting=overfitting,
+                            top=top_runs, best=best, rule=rule, effects=effects,
+                            overfitting=overfitting,
                             runs=runs, notes=tuple(notes), timings=timings)
 
 

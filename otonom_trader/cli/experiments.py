@@ -269,7 +269,8 @@ def _print_report(report) -> None:
         console.print("  [green]✓ no warning")
     ppy = math.sqrt(report.info.periods_per_year)
     if o.dsr is not None:
-        console.print(f"  DSR (best run #{int(report.best['run_number'])}): {o.dsr.dsr:.3f} "
+        console.print(f"  DSR (best run #{int(report.best['run_number'])} by "
+                      f"{report.rule.label}): {o.dsr.dsr:.3f} "
                       f"(annualised Sharpe {_fmt(o.dsr.sharpe * ppy, '.2f')} vs SR₀ "
                       f"{_fmt(o.dsr.sharpe_0 * ppy, '.2f')} expected from "
                       f"{o.n_trials:,} trials)")
