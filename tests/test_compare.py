@@ -10,6 +10,7 @@ import pytest
 from otonom_trader.app.compare import (
     BETTER,
     NOT_SIGNIFICANT,
+    UNDEFINED,
     WORSE,
     annualised_sharpe,
     paired_sharpe_bootstrap,
@@ -227,11 +228,15 @@ def test_bootstrap_detects_a_better_and_a_worse_candidate_and_is_seeded():
     assert noise.verdict == NOT_SIGNIFICANT and noise.ci_low < 0 < noise.ci_high
 
 
-def test_flat_series_has_sharpe_zero_in_the_test():
-    assert annualised_sharpe(0.0, 0.0, 100, 252) == 0.0
-    assert annualised_sharpe(0.5, 0.0025, 100, 252) == 0.0  # constant 0.5% a bar
+def test_zero_variance_has_no_sharpe_as_in_the_backtest_metrics():
+    """One rule (kernels.enums.ZERO_VARIANCE): no Sharpe for a flat series, here as in the
+    backtest's metrics; the test then has no verdict rather than a number that pretends."""
+    assert math.isnan(annualised_sharpe(0.0, 0.0, 100, 252))
+    assert math.isnan(annualised_sharpe(0.5, 0.0025, 100, 252))  # constant 0.5% a bar
+    assert annualised_sharpe(0.5, 0.0025 + 1e-6, 100, 252) > 0
     flat = np.zeros(500)
     r = np.random.default_rng(2).normal(0.002, 0.01, 500)
     test = paired_sharpe_bootstrap(flat, r, 252, n_resamples=200)
-    assert test.difference == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(252))
-    assert test.verdict == BETTER
+    assert test.verdict == UNDEFINED and math.isnan(test.difference)
+    assert math.isnan(test.ci_low) and math.isnan(test.ci_high)
+

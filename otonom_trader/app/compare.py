@@ -19,6 +19,7 @@ from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.strategy_loader import load_strategy
 from otonom_trader.engine.backtest import DEFAULT_CAPITAL, BacktestResult, backtest
 from otonom_trader.engine.data import load_bars
+from otonom_trader.kernels.enums import ZERO_VARIANCE
 
 DEFAULT_RESAMPLES = 2_000
 MIN_RESAMPLES = 100
@@ -26,7 +27,7 @@ CONFIDENCE = 0.95
 BETTER = "candidate better"
 WORSE = "candidate worse"
 NOT_SIGNIFICANT = "not significantly different"
-_FLAT = 1e-12  # relative variance below which a series counts as flat (Sharpe 0)
+UNDEFINED = "undefined: a strategy's returns have zero variance (no Sharpe ratio)"
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,15 @@ class CompareResult:
 def annualised_sharpe(total, total_sq, n, periods_per_year: float):
     """mean/std(ddof=1)·√P from sums, sums of squares and counts (arrays or scalars).
 
-    A flat series (variance ≤ 1e-12 of the mean square, e.g. a strategy that never trades)
-    has Sharpe 0 here, where the backtest metrics show n/a: the test compares it as "earns
-    nothing"."""
+    A series of zero variance (``kernels.enums.ZERO_VARIANCE``, the rule the backtest
+    metrics and PBO share; e.g. a strategy that never trades) has no Sharpe: NaN."""
     total = np.asarray(total, dtype=np.float64)
     total_sq = np.asarray(total_sq, dtype=np.float64)
     d = total_sq * n - total * total  # n²·(biased variance)
-    ok = d > _FLAT * total_sq * n
+    ok = d > ZERO_VARIANCE * total_sq * n
     safe = np.where(ok, d, 1.0)
     sharpe = total * math.sqrt(n - 1) / np.sqrt(n * safe) * math.sqrt(periods_per_year)
-    return np.where(ok, sharpe, 0.0)
+    return np.where(ok, sharpe, np.nan)
 
 
 def paired_sharpe_bootstrap(baseline_returns, candidate_returns, periods_per_year: float, *,
@@ -90,7 +90,9 @@ def paired_sharpe_bootstrap(baseline_returns, candidate_returns, periods_per_yea
     starting at a uniformly drawn bar and wrapping around the end; the same blocks are taken
     from both series. The interval is the (1−c)/2 and (1+c)/2 quantiles of the resampled
     differences. Verdict: ``BETTER`` when the interval is above 0, ``WORSE`` when below,
-    else ``NOT_SIGNIFICANT``. Identical series give a difference of exactly 0 everywhere.
+    else ``NOT_SIGNIFICANT``; ``UNDEFINED`` when either whole series has zero variance.
+    Resamples where a side has zero variance have no difference and are left out
+    (``n_resamples`` counts the ones used). Identical series give exactly 0 everywhere.
     """
     base = np.asarray(baseline_returns, dtype=np.float64).ravel()
     cand = np.asarray(candidate_returns, dtype=np.float64).ravel()
@@ -125,15 +127,20 @@ def paired_sharpe_bootstrap(baseline_returns, candidate_returns, periods_per_yea
         sharpes.append(annualised_sharpe(s[starts].sum(axis=1), q[starts].sum(axis=1), n,
                                          periods_per_year))
     diffs = sharpes[1] - sharpes[0]
-    alpha = (1.0 - confidence) / 2.0
-    low, high = (float(v) for v in np.quantile(diffs, [alpha, 1.0 - alpha]))
+    diffs = diffs[np.isfinite(diffs)]
     point = float(
         annualised_sharpe(cand.sum(), (cand * cand).sum(), t, periods_per_year)
         - annualised_sharpe(base.sum(), (base * base).sum(), t, periods_per_year)
     )
-    verdict = BETTER if low > 0 else WORSE if high < 0 else NOT_SIGNIFICANT
+    if not math.isfinite(point) or len(diffs) < MIN_RESAMPLES:
+        low = high = math.nan
+        verdict = UNDEFINED
+    else:
+        alpha = (1.0 - confidence) / 2.0
+        low, high = (float(v) for v in np.quantile(diffs, [alpha, 1.0 - alpha]))
+        verdict = BETTER if low > 0 else WORSE if high < 0 else NOT_SIGNIFICANT
     return SharpeDiffTest(difference=point, ci_low=low, ci_high=high, confidence=confidence,
-                          n_resamples=int(n_resamples), block_length=length, n_returns=t,
+                          n_resamples=len(diffs), block_length=length, n_returns=t,
                           seed=int(seed), verdict=verdict)
 
 

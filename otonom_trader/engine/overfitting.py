@@ -187,7 +187,7 @@ def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     sums[bad] = 0.0
     sqs[bad] = 0.0
     c, s, q = counts[0].sum(), sums.sum(axis=1), sqs.sum(axis=1)
-    from otonom_trader.kernels.pbo import ZERO_VARIANCE
+    from otonom_trader.kernels.enums import ZERO_VARIANCE
 
     flat = ~(q * c - s * s > ZERO_VARIANCE * q * c)
     return np.ascontiguousarray(counts[0]), sums, sqs, int(flat.sum())
@@ -246,7 +246,7 @@ def pbo_cscv(block_stats: np.ndarray) -> PBOResult:
 def pbo_cscv_reference(block_stats: np.ndarray) -> PBOResult:
     """The readable twin of ``pbo_cscv`` (same conventions, exact Sharpe ratios, one split
     at a time); for tests and small inputs."""
-    from otonom_trader.kernels.pbo import ZERO_VARIANCE
+    from otonom_trader.kernels.enums import ZERO_VARIANCE
 
     stats = np.asarray(block_stats, dtype=np.float64)
     n_runs, n_blocks = stats.shape[:2]

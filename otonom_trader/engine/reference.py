@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from otonom_trader.kernels.enums import SimParams
+from otonom_trader.kernels.enums import ZERO_VARIANCE, SimParams
 
 
 @dataclass
@@ -137,7 +137,8 @@ def reference_metrics(equity, trades, years: float, periods_per_year: float) -> 
     closed = [t for t in trades if t.reason != "open"]
     pnl = np.array([t.pnl for t in closed])
     ann = math.sqrt(periods_per_year)
-    std = r.std(ddof=1) if len(r) > 1 else 0.0
+    flat = len(r) < 2 or not ((r - r.mean()) ** 2).sum() > ZERO_VARIANCE * (r * r).sum()
+    std = math.nan if flat else r.std(ddof=1)
     downside = math.sqrt(np.mean(np.minimum(r, 0) ** 2)) if len(r) else 0.0
     max_dd = float(np.max(1 - e / np.maximum.accumulate(e)))
     cagr = (e[-1] / e[0]) ** (1 / years) - 1 if e[-1] > 0 else -1.0
@@ -149,7 +150,7 @@ def reference_metrics(equity, trades, years: float, periods_per_year: float) -> 
     return {
         "total_return": e[-1] / e[0] - 1,
         "cagr": cagr,
-        "sharpe": r.mean() / std * ann if std > 0 else math.nan,
+        "sharpe": math.nan if flat else r.mean() / std * ann,
         "sortino": r.mean() / downside * ann if downside > 0 else math.nan,
         "max_drawdown": max_dd,
         "calmar": cagr / max_dd if max_dd > 0 else math.nan,

@@ -27,6 +27,14 @@ class SimParams(NamedTuple):
 # Columns of the per-block return statistics (count, sum, sum of squares).
 BLOCK_FIELDS = 3
 
+# THE zero-variance rule, shared by the backtest kernel, PBO and `compare`: a return series
+# whose sum of squared deviations from its mean is at most ZERO_VARIANCE times its sum of
+# squares (an all-zero series included: a strategy that never trades) has no Sharpe ratio.
+# It is undefined: NaN in the metrics (n/a, JSON null), never the in-sample best and lowest
+# out-of-sample in PBO, and no verdict in `compare`. 1e-12 sits far above the rounding error
+# of the sums (~1e-16 relative) and far below any tradable dispersion.
+ZERO_VARIANCE = 1e-12
+
 # Columns of the trade records array (float64, one row per trade).
 T_ENTRY_IDX = 0
 T_EXIT_IDX = 1

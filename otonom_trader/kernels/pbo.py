@@ -22,10 +22,13 @@ How it is fast enough for a whole grid (160,000 runs × 12,870 splits):
 
 Conventions (the reference follows them too):
 
-- Zero variance: a union with ``q·c − s² ≤ ZERO_VARIANCE·Q·c`` (Q the run's sum of squares
-  over all blocks) has Sharpe −inf: never the IS best unless every run is undefined there,
-  and lowest OOS. A run of zero returns in some blocks hits this exactly. Non-finite
-  statistics must be zeroed by the caller (they then count as zero variance).
+- Zero variance (``kernels.enums.ZERO_VARIANCE``, the rule the backtest kernel and
+  ``compare`` share): a union with ``q·c − s² ≤ ZERO_VARIANCE·Q·c`` has an undefined Sharpe,
+  ranked as −inf: never the IS best unless every run is undefined there, and lowest OOS. Q is
+  the run's sum of squares over all blocks rather than the union's: an OOS union is total
+  minus IS, so its rounding error scales with Q. A run of zero returns in some blocks hits
+  this exactly. Non-finite statistics must be zeroed by the caller (they then count as zero
+  variance).
 - IS ties: the run with the lowest index wins.
 - OOS rank: the mid-rank, rank = (runs strictly below) + (runs equal, the best included,
   + 1) / 2, so rank 1 = worst, N = best, and tied runs share the average of their ranks.
@@ -37,12 +40,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from otonom_trader.kernels.enums import ZERO_VARIANCE
+
 GROUP_SIZE = 4
 N_GROUPS = 4
 MAX_BLOCKS = GROUP_SIZE * N_GROUPS
 N_SUBSETS = 1 << GROUP_SIZE
 CHUNK = 512  # runs per chunk: the subset tables take 2·4·16·512·8 B = 512 KiB
-ZERO_VARIANCE = 1e-12
 
 
 @njit(cache=True, error_model="numpy")

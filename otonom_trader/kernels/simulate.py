@@ -35,6 +35,7 @@ from otonom_trader.kernels.enums import (
     T_RETURN,
     T_SIDE,
     T_UNITS,
+    ZERO_VARIANCE,
 )
 
 # Slots of the trade book.
@@ -96,6 +97,8 @@ def simulate_nb(
     n_ret = 0
     sum_ret = 0.0
     sum_sq = 0.0
+    mean_run = 0.0  # Welford: running mean and sum of squared deviations (stable variance)
+    m2 = 0.0
     down_sq = 0.0
 
     for t in range(start, end + 1):
@@ -177,6 +180,9 @@ def simulate_nb(
             n_ret += 1
             sum_ret += r
             sum_sq += r * r
+            delta = r - mean_run
+            mean_run += delta / n_ret
+            m2 += delta * (r - mean_run)
             if r < 0.0:
                 down_sq += r * r
             if record_blocks and block_of[t] >= 0:
@@ -225,9 +231,10 @@ def simulate_nb(
         metrics_out[M_CAGR] = np.nan
     ann = math.sqrt(periods_per_year)
     mean_ret = sum_ret / n_ret if n_ret > 0 else 0.0
-    var = (sum_sq - sum_ret * mean_ret) / (n_ret - 1) if n_ret > 1 else 0.0
-    std = math.sqrt(var) if var > 0.0 else 0.0
-    metrics_out[M_SHARPE] = mean_ret / std * ann if std > 0.0 else np.nan
+    if n_ret > 1 and m2 > ZERO_VARIANCE * sum_sq:
+        metrics_out[M_SHARPE] = mean_ret / math.sqrt(m2 / (n_ret - 1)) * ann
+    else:
+        metrics_out[M_SHARPE] = np.nan
     down = math.sqrt(down_sq / n_ret) if n_ret > 0 else 0.0
     metrics_out[M_SORTINO] = mean_ret / down * ann if down > 0.0 else np.nan
     metrics_out[M_MAX_DRAWDOWN] = max_dd
