@@ -130,11 +130,23 @@ def test_random_search_is_reproducible(tmp_path, capsys):
     assert a[cols].equals(b[cols]) and len(a) == 6
 
 
-def test_rerunning_a_finished_experiment_is_refused(tmp_path, capsys):
+def test_rerunning_a_finished_experiment_checks_and_rewrites_its_outputs(tmp_path, capsys):
     args = grid_args(tmp_path, write_grid(tmp_path, SMALL))
     run_cli(args, capsys)
-    code, _, err = run_cli(args, capsys)
-    assert code == 2 and "already complete" in err
+    folder = tmp_path / "experiments" / "sweep"
+    first = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "timings.json"}
+    assert set(first) == {"runs.parquet", "metrics.json", "best_params.yaml",
+                          "best_equity.csv", "sweep.csv"}
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0 and "is already complete; its outputs are up to date" in out
+    (folder / "runs.parquet").unlink()  # killed mid-write / deleted / truncated / edited
+    (folder / "metrics.json").write_bytes(first["metrics.json"][:40])
+    (folder / "sweep.csv").write_text("edited\n")
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0 and "Running" not in out
+    assert "rewrote the missing or stale outputs: runs.parquet, metrics.json, sweep.csv" in out
+    assert {p: (folder / p).read_bytes() for p in first} == first
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
 @pytest.mark.parametrize(
