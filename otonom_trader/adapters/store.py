@@ -180,6 +180,12 @@ class ExperimentStore:
             raise InputError(f"experiment '{name}' already exists (ID: {existing.id}): resume "
                              f"it with --resume {existing.id} or choose another --name") from None
 
+    @staticmethod
+    def refuse_if_running(info: ExperimentInfo) -> None:
+        """``InputError`` when a live process other than this one holds ``info``'s lease."""
+        if info.owner != lease_owner():
+            _refuse_if_running(info)
+
     def claim(self, exp_id: int, owner: str) -> None:
         """Take the lease of experiment ``exp_id`` for ``owner`` and mark it running; refused
         (``InputError``) while another live process holds it. Compare-and-set on the old

@@ -92,6 +92,7 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
     elif req.name and (found := store.find_by_name(req.name)) is not None:
         existing = found  # the same command again resumes an unfinished experiment
     if existing is not None:
+        store.refuse_if_running(existing)  # before any other check: it may be mid-run
         strategy = load_strategy(existing.strategy_path)
         if strategy_hash(strategy) != existing.strategy_hash:
             raise InputError(
