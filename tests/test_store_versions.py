@@ -3,7 +3,6 @@ two processes from running one experiment."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -69,28 +68,6 @@ def git(cwd: Path, *args: str) -> str:
     return out.stdout.strip()
 
 
-@pytest.fixture
-def repo(tmp_path, monkeypatch):
-    """A strategy repository (strategies/, grids/, params.yaml) committed; cwd inside it."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    for name in ("strategies", "grids"):
-        shutil.copytree(REPO / name, path / name)
-    shutil.copy(REPO / "params.yaml", path / "params.yaml")
-    (path / ".gitignore").write_text("/experiments/\n/.otonom/\n")
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Test")
-    git(path, "config", "user.email", "test@example.com")
-    git(path, "config", "commit.gpgsign", "false")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "initial")
-    for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "OTONOM_DB"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.chdir(path)
-    return path
-
-
 def grid_search(db: str, capsys, *extra: str, name: str = "small") -> tuple[int, str, str]:
     grid = Path("grid.yaml")
     if not grid.exists():
@@ -127,7 +104,8 @@ def test_migrations_reach_head_and_match_the_models(tmp_path):
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
-def test_old_store_upgrades_in_place_and_promote_reproduces_exactly(repo, tmp_path, capsys):
+def test_old_store_upgrades_in_place_and_promote_reproduces_exactly(strategy_repo, tmp_path,
+                                                                    capsys):
     new_db, old_db = tmp_path / "new.db", tmp_path / "old.db"
     code, _, err = grid_search(f"sqlite:///{new_db}", capsys, "--initial-capital", "25000")
     assert code == 0, err
@@ -155,7 +133,7 @@ def test_old_store_upgrades_in_place_and_promote_reproduces_exactly(repo, tmp_pa
                               "--base-strategy", "strategies/baseline_v1.yaml", "--db", url],
                              capsys)
     assert code == 0, err
-    text = git(repo, "show", "promote/from_old:strategies/from_old.yaml")
+    text = git(strategy_repo, "show", "promote/from_old:strategies/from_old.yaml")
     meta = yaml.safe_load(text)["metadata"]
     assert meta["initial_capital"] == 25000.0
     with ExperimentStore(url) as store:
@@ -213,7 +191,7 @@ COMMANDS = {
 
 @pytest.mark.parametrize("kind", list(BROKEN))
 @pytest.mark.parametrize("command", [*COMMANDS, "grid-search"])
-def test_broken_store_is_one_line_naming_the_file(repo, tmp_path, capsys, kind, command):
+def test_broken_store_is_one_line_naming_the_file(strategy_repo, tmp_path, capsys, kind, command):
     path = tmp_path / "broken.db"
     make, needle = BROKEN[kind]
     make(path)
@@ -233,13 +211,13 @@ def test_broken_store_is_one_line_naming_the_file(repo, tmp_path, capsys, kind, 
         assert tables == ["experiment_runs"]
     else:
         assert path.read_bytes() == before
-    assert git(repo, "branch", "--format=%(refname:short)") == "main"
+    assert git(strategy_repo, "branch", "--format=%(refname:short)") == "main"
 
 
 # ---------------------------------------------------------------- one process per experiment
 
 
-def test_a_second_process_on_the_same_experiment_is_refused(repo, tmp_path, capsys):
+def test_a_second_process_on_the_same_experiment_is_refused(strategy_repo, tmp_path, capsys):
     db = f"sqlite:///{tmp_path}/s.db"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -267,7 +245,8 @@ def test_a_second_process_on_the_same_experiment_is_refused(repo, tmp_path, caps
         assert store.get(1).owner is None
 
 
-def test_two_grid_searches_at_once_one_runs_the_other_is_told(repo, tmp_path):
+@pytest.mark.slow
+def test_two_grid_searches_at_once_one_runs_the_other_is_told(strategy_repo, tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     Path("grid.yaml").write_text(yaml.safe_dump({"risk.risk_pct": [0.5, 1.0, 1.5, 2.0],
                                                  "risk.stop_loss_pct": [1.0, 2.0, 3.0]}))
