@@ -136,12 +136,18 @@ def test_repro_writes_flat_metrics_and_only_its_outputs(repo):
                 f"{FOLDER}/.gitignore", *(f"{FOLDER}/{f}" for f in (
                     "runs.parquet", "store.db", "metrics.json", "best_params.yaml",
                     "best_equity.csv", "sweep.csv")),
-                "reports/.gitignore", f"reports/{NAME}.html", "reports/validation.json"}
+                "reports/.gitignore", f"reports/{NAME}.html", "reports/validation.json",
+                f"{FOLDER}/timings.json", f".otonom/pipeline/{NAME}.db"}
     stray = {p for p in paths - expected
              if not p.startswith((".dvc/cache/", ".dvc/tmp/")) and "__pycache__/" not in p}
     assert not stray, stray
     commit(repo, "dvc repro")
     assert run(repo, "git", "status", "--porcelain").stdout == ""
+    # Run again from scratch (as on a fresh clone): the same bytes, so dvc.lock, metrics.json
+    # and the cached outputs' hashes do not change.
+    run(repo, "dvc", "repro", "--force", "grid_search", "report")
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+    assert run(repo, "dvc", "status", "--json").stdout.strip() in ("{}", "")
 
 
 @slow

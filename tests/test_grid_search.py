@@ -130,11 +130,23 @@ def test_random_search_is_reproducible(tmp_path, capsys):
     assert a[cols].equals(b[cols]) and len(a) == 6
 
 
-def test_rerunning_a_finished_experiment_is_refused(tmp_path, capsys):
+def test_rerunning_a_finished_experiment_checks_and_rewrites_its_outputs(tmp_path, capsys):
     args = grid_args(tmp_path, write_grid(tmp_path, SMALL))
     run_cli(args, capsys)
-    code, _, err = run_cli(args, capsys)
-    assert code == 2 and "already complete" in err
+    folder = tmp_path / "experiments" / "sweep"
+    first = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "timings.json"}
+    assert set(first) == {"runs.parquet", "metrics.json", "best_params.yaml",
+                          "best_equity.csv", "sweep.csv"}
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0 and "is already complete; its outputs are up to date" in out
+    (folder / "runs.parquet").unlink()  # killed mid-write / deleted / truncated / edited
+    (folder / "metrics.json").write_bytes(first["metrics.json"][:40])
+    (folder / "sweep.csv").write_text("edited\n")
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0 and "Running" not in out
+    assert "rewrote the missing or stale outputs: runs.parquet, metrics.json, sweep.csv" in out
+    assert {p: (folder / p).read_bytes() for p in first} == first
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
 @pytest.mark.parametrize(
@@ -211,29 +223,43 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     cwd = os.getcwd()
     grid = write_grid(tmp_path, KILL_GRID)
     small_chunks = ["--chunk-size", "200", "--workers", "1"]
-    killed = grid_args(tmp_path, grid, name="killed", extra=small_chunks)
+    killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
+    killed_dir.mkdir()
+    clean_dir.mkdir()
+    killed = grid_args(killed_dir, grid, extra=small_chunks)
     proc = _spawn(killed, cwd)
-    _wait_for_rows(tmp_path / "store.db", proc, 400)
+    _wait_for_rows(killed_dir / "store.db", proc, 400)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    partial = _count(tmp_path / "store.db")
+    partial = _count(killed_dir / "store.db")
     assert 0 < partial < 6400
+    killed_store = ExperimentStore(f"sqlite:///{killed_dir}/store.db")
+    killed_time = killed_store.get(1).elapsed_seconds  # recorded batch by batch
+    assert killed_time > 0
     resumed = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *killed], cwd=cwd,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed (ID: 1)" in resumed.stdout and "already done" in resumed.stdout
+    total = killed_store.get(1).elapsed_seconds
+    assert total > killed_time  # both sessions
+    assert f"Time: {total:.2f}s" in resumed.stdout
 
-    clean = grid_args(tmp_path, grid, name="clean")
+    clean = grid_args(clean_dir, grid)
     done = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *clean], cwd=cwd,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    store = ExperimentStore(f"sqlite:///{tmp_path}/store.db")
-    a, b = _comparable(store.runs_frame(1)), _comparable(store.runs_frame(2))
+    clean_store = ExperimentStore(f"sqlite:///{clean_dir}/store.db")
+    a, b = _comparable(killed_store.runs_frame(1)), _comparable(clean_store.runs_frame(1))
     assert len(a) == len(b) == 6400
     pd.testing.assert_frame_equal(a, b)
-    _, blocks_a = store.block_stats(1)
-    _, blocks_b = store.block_stats(2)
-    np.testing.assert_array_equal(blocks_a, blocks_b)
+    np.testing.assert_array_equal(killed_store.block_stats(1)[1], clean_store.block_stats(1)[1])
+    # the outputs, byte for byte (timings.json aside: it holds the session times)
+    outputs = [p.name for p in (clean_dir / "experiments/sweep").iterdir()]
+    assert len(outputs) == 6 and "timings.json" in outputs
+    for name in outputs:
+        if name != "timings.json":
+            assert (killed_dir / "experiments/sweep" / name).read_bytes() == (
+                clean_dir / "experiments/sweep" / name).read_bytes(), name
 
 
 @pytest.mark.slow

@@ -421,7 +421,7 @@ def write_experiment(store: ExperimentStore, name: str, runs: list[dict], split:
         strategy_name=base.name, grid={k: [r[k] for r in runs] for k in runs[0]}, split=split,
         search={"kind": "grid", "n_iter": None, "seed": 0}, symbol="SPX",
         data_fingerprint=data_fingerprint(bars), periods_per_year=252.0,
-        total_runs=len(runs), status="done")
+        total_runs=len(runs), initial_capital=10_000.0, status="done")
     train, test = [], []
     for params in runs:
         variant = apply_overrides(base, params)

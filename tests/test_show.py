@@ -241,7 +241,7 @@ def test_a_running_experiment(tmp_path, capsys):
     exp_id = store.create_experiment(
         name="live", strategy_path=STRATEGY, strategy_hash="x", strategy_name="sma_cross",
         grid={}, split={}, search={"kind": "grid"}, symbol="SPX", data_fingerprint="f",
-        periods_per_year=252, total_runs=10)
+        periods_per_year=252, total_runs=10, initial_capital=10_000.0)
     line = one_line_error(*run_cli(show(f"sqlite:///{tmp_path}/r.db", str(exp_id)), capsys))
     assert line.startswith(f"❌ No 'done' runs for experiment {exp_id}")
     assert "still running (0/10 runs done)" in line

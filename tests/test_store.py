@@ -37,7 +37,7 @@ def create(store: ExperimentStore, name: str = "exp", **over) -> int:
                "test_start": "2011-01-01", "test_end": "2015-12-31"},
         search={"kind": "grid", "n_iter": None, "seed": None}, symbol="SPX",
         data_fingerprint="fp", periods_per_year=252, total_runs=10,
-        command="otonom experiments grid-search ...",
+        command="otonom experiments grid-search ...", initial_capital=10_000.0,
     )
     fields.update(over)
     return store.create_experiment(**fields)

@@ -97,7 +97,9 @@ def _summary_html(report: ExperimentReport) -> str:
     if kind == "random":
         kind += f" (n_iter={search.get('n_iter')}, seed={search.get('seed')})"
     split = s.split
-    minutes, seconds = divmod(s.elapsed_seconds, 60)
+    minutes, seconds = divmod(s.elapsed_seconds or 0.0, 60)
+    taken = ("—" if s.elapsed_seconds is None else
+             f"{int(minutes)} min {seconds:.1f} s" if minutes else f"{seconds:.2f} s")
     rows = [
         ("Experiment", f"#{s.id} {s.name}"), ("Status", s.status),
         ("Strategy", f"{s.strategy_name} ({s.strategy_path})"), ("Symbol", s.symbol),
@@ -109,9 +111,9 @@ def _summary_html(report: ExperimentReport) -> str:
         ("Total runs", f"{s.total_runs:,}"), ("Done", f"{s.done:,}"),
         ("Failed", f"{s.failed:,}"), ("Pending", f"{s.pending:,}"),
         ("Success rate", _f(100 * s.success_rate, ".1f", "%")),
-        ("Time taken", f"{int(minutes)} min {seconds:.1f} s" if minutes else f"{seconds:.2f} s"),
+        ("Time taken", taken),
         ("Data fingerprint", s.data_fingerprint), ("Git commit", s.git_commit or "—"),
-        ("Created", f"{s.created_at} UTC"),
+        ("Created", s.created_at if s.created_at == "—" else f"{s.created_at} UTC"),
         ("Best run", f"#{int(report.best['run_number'])} by {report.rule.label} "
                      f"(the promote rule)"),
     ]

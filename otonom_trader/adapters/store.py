@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import sys
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +24,12 @@ from sqlalchemy import create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from otonom_trader.adapters import migrations
 from otonom_trader.adapters.store_models import (
     EXPERIMENT_STATUSES,
     RUN_STATUSES,
     TEST_COLUMNS,
     TRAIN_COLUMNS,
-    Base,
     Experiment,
     ExperimentInfo,
     ExperimentRun,
@@ -47,7 +49,10 @@ _INSERT_COLUMNS = ("experiment_id", "run_number", "params", "status", "error",
                    *_METRIC_COLUMNS, "block_stats")
 _FRAME_COLUMNS = ("run_number", "status", "error", "params", *_METRIC_COLUMNS)
 _HINT = "choose another store with --db or OTONOM_DB"
-__all__ = ["DEFAULT_URL", "ExperimentInfo", "ExperimentStore", "ExperimentSummary", "RunBatch"]
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged file
+LEASE_TIMEOUT = 600.0  # seconds without a heartbeat after which another host's lease lapses
+__all__ = ["DEFAULT_URL", "ExperimentInfo", "ExperimentStore", "ExperimentSummary", "RunBatch",
+           "lease_owner"]
 
 
 def _now() -> datetime:
@@ -102,11 +107,15 @@ class ExperimentStore:
         self._sqlite = self.engine.dialect.name == "sqlite"
         if self._sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "handle_error", self._damaged)
         try:
+            upgraded = migrations.prepare(self.engine, self.url)
             with self.engine.begin() as conn:
-                Base.metadata.create_all(conn)
                 # A no-op write: a read-only store fails here, before any experiment starts.
                 conn.execute(update(_EXP).where(_EXP.c.id == -1).values(name=_EXP.c.name))
+        except InputError:
+            self.engine.dispose()
+            raise
         except SQLAlchemyError as exc:
             self.engine.dispose()
             detail = _one_line(exc)
@@ -115,6 +124,18 @@ class ExperimentStore:
                                  f"make it writable or {_HINT}") from None
             raise InputError(f"cannot open experiment store {self.url} ({detail}): "
                              f"check that it exists and is reachable, or {_HINT}") from None
+        if upgraded:
+            print(upgraded, file=sys.stderr)
+
+    def _damaged(self, context: Any) -> None:
+        """A corrupted or non-SQLite file, wherever it shows (opening, reading a page): one
+        line naming the file instead of a driver traceback."""
+        orig = context.original_exception
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            raise InputError(f"experiment store {self.url} is damaged ({_one_line(orig)}): "
+                             "restore it from a backup, or move it aside and run the grid "
+                             f"search again, or {_HINT}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -130,10 +151,12 @@ class ExperimentStore:
     def create_experiment(
         self, *, name: str, strategy_path: str, strategy_hash: str, strategy_name: str,
         grid: Any, split: dict, search: dict, symbol: str, data_fingerprint: str,
-        periods_per_year: float, total_runs: int, command: str = "",
-        git_commit: str | None = None, status: str = "running",
+        periods_per_year: float, total_runs: int, initial_capital: float, command: str = "",
+        git_commit: str | None = None, status: str = "running", owner: str | None = None,
     ) -> int:
-        """Insert an experiment and return its ID; a taken name is an ``InputError``."""
+        """Insert an experiment and return its ID; a taken name is an ``InputError`` (saying
+        so when another process is running it). ``owner`` (``lease_owner()``) holds the
+        lease of a ``running`` experiment."""
         _check_status(status, EXPERIMENT_STATUSES)
         now = _now()
         values = dict(
@@ -143,6 +166,8 @@ class ExperimentStore:
             periods_per_year=float(periods_per_year), git_commit=git_commit, status=status,
             total_runs=int(total_runs), created_at=now, started_at=now,
             finished_at=None, elapsed_seconds=0.0, command=command,
+            initial_capital=float(initial_capital), schema_version=migrations.HEAD,
+            owner=owner, heartbeat_at=now if owner else None,
         )
         try:
             with self.engine.begin() as conn:
@@ -151,8 +176,47 @@ class ExperimentStore:
             existing = self.find_by_name(name)
             if existing is None:
                 raise
+            _refuse_if_running(existing)
             raise InputError(f"experiment '{name}' already exists (ID: {existing.id}): resume "
                              f"it with --resume {existing.id} or choose another --name") from None
+
+    @staticmethod
+    def refuse_if_running(info: ExperimentInfo) -> None:
+        """``InputError`` when a live process other than this one holds ``info``'s lease."""
+        if info.owner != lease_owner():
+            _refuse_if_running(info)
+
+    def claim(self, exp_id: int, owner: str) -> None:
+        """Take the lease of experiment ``exp_id`` for ``owner`` and mark it running; refused
+        (``InputError``) while another live process holds it. Compare-and-set on the old
+        owner, so of two processes claiming at once exactly one wins."""
+        info = self.get(exp_id)
+        if info.owner != owner:
+            _refuse_if_running(info)
+        now = _now()
+        stmt = (update(_EXP).where(_EXP.c.id == info.id, _owner_is(info.owner))
+                .values(owner=owner, heartbeat_at=now, status="running", started_at=now,
+                        finished_at=None))
+        with self.engine.begin() as conn:
+            taken = conn.execute(stmt).rowcount == 0
+        if taken:
+            _refuse_if_running(self.get(exp_id))
+            raise InputError(f"experiment '{info.name}' (ID: {info.id}) was just started by "
+                             "another process: wait for it to finish")
+
+    def heartbeat(self, exp_id: int, owner: str, elapsed_seconds_delta: float) -> None:
+        """The lease holder is alive: stamp ``heartbeat_at`` and add the time since its last
+        heartbeat to ``elapsed_seconds`` (so a killed session's time counts up to here)."""
+        stmt = (update(_EXP).where(_EXP.c.id == int(exp_id), _EXP.c.owner == owner)
+                .values(heartbeat_at=_now(), elapsed_seconds=_EXP.c.elapsed_seconds
+                        + float(elapsed_seconds_delta)))
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def set_outputs(self, exp_id: int, digests: dict[str, str] | None) -> None:
+        """Record the sha256 of each output file last written (None: none is current)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(_EXP).where(_EXP.c.id == int(exp_id)).values(outputs=digests))
 
     def get(self, exp_id: int) -> ExperimentInfo:
         info = self._one(_EXP.c.id == int(exp_id))
@@ -175,11 +239,12 @@ class ExperimentStore:
 
     def set_status(self, exp_id: int, status: str, elapsed_seconds_delta: float = 0.0) -> None:
         """Set the status and add to ``elapsed_seconds``. ``running`` (a resume) stamps
-        ``started_at`` and clears ``finished_at``; the other statuses stamp ``finished_at``."""
+        ``started_at`` and clears ``finished_at``; the other statuses stamp ``finished_at``
+        and release the lease."""
         _check_status(status, EXPERIMENT_STATUSES)
         now = _now()
         stamps = ({"started_at": now, "finished_at": None} if status == "running"
-                  else {"finished_at": now})
+                  else {"finished_at": now, "owner": None, "heartbeat_at": None})
         stmt = update(_EXP).where(_EXP.c.id == int(exp_id)).values(
             status=status, elapsed_seconds=_EXP.c.elapsed_seconds + float(elapsed_seconds_delta),
             **stamps)
@@ -219,6 +284,14 @@ class ExperimentStore:
                 .order_by(_RUNS.c.run_number))
         with self.engine.connect() as conn:
             return np.array(conn.execute(stmt).scalars().all(), dtype=np.int64)
+
+    def run_counts(self, exp_id: int) -> tuple[int, int]:
+        """(done, failed) runs stored for ``exp_id``."""
+        stmt = (select(_RUNS.c.status, func.count()).where(_RUNS.c.experiment_id == int(exp_id))
+                .group_by(_RUNS.c.status))
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(stmt).all())
+        return int(counts.get("done", 0)), int(counts.get("failed", 0))
 
     def write_runs(self, exp_id: int, batch: RunBatch) -> None:
         """Store a batch in one transaction: all of it or (on any error) none of it."""
@@ -276,6 +349,28 @@ class ExperimentStore:
         flat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f8").astype(np.float64)
         return numbers, flat.reshape(len(rows), -1, BLOCK_FIELDS)
 
+    def snapshot(self, exp_id: int, path: str | Path) -> Path:
+        """Write experiment ``exp_id`` alone to a new SQLite store at ``path`` (atomically),
+        without session data (times, lease, git commit, output digests): the same runs and
+        settings give the same bytes, so DVC can hash it. Runs keep their order and ID."""
+        from otonom_trader.adapters.atomic import atomic_path
+
+        info = self.get(exp_id)
+        with self.engine.connect() as conn:
+            row = dict(conn.execute(select(_EXP).where(_EXP.c.id == info.id)).mappings().one())
+            runs = conn.execute(select(*(c for c in _RUNS.c if c.name != "id"))
+                                .where(_RUNS.c.experiment_id == info.id)
+                                .order_by(_RUNS.c.run_number)).mappings().all()
+        row.update(created_at=None, started_at=None, finished_at=None, elapsed_seconds=0.0,
+                   owner=None, heartbeat_at=None, git_commit=None, outputs=None)
+        with atomic_path(path) as tmp:
+            tmp.unlink()
+            with ExperimentStore(f"sqlite:///{tmp}") as copy, copy.engine.begin() as conn:
+                conn.execute(insert(_EXP).values(**row))
+                if runs:
+                    conn.execute(insert(_RUNS), [dict(r) for r in runs])
+        return Path(path)
+
     def _frame(self, stmt: Any) -> pd.DataFrame:
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
@@ -286,6 +381,43 @@ class ExperimentStore:
         metrics = pd.DataFrame({c: np.array(data[c], dtype=np.float64)  # None -> NaN
                                 for c in _METRIC_COLUMNS})
         return pd.concat([base, _params_frame(data["params"]), metrics], axis=1)
+
+
+def lease_owner() -> str:
+    """This process as a lease owner: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is(owner: str | None) -> Any:
+    return _EXP.c.owner.is_(None) if owner is None else _EXP.c.owner == owner
+
+
+def _holder_alive(info: ExperimentInfo) -> bool:
+    """Is the process holding ``info``'s lease still running? On this host: its pid exists;
+    elsewhere: it sent a heartbeat within ``LEASE_TIMEOUT`` seconds."""
+    if info.status != "running" or not info.owner:
+        return False
+    host, _, pid = info.owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, OverflowError):
+            return True
+        return True
+    beat = info.heartbeat_at
+    return beat is not None and (_now() - beat).total_seconds() < LEASE_TIMEOUT
+
+
+def _refuse_if_running(info: ExperimentInfo) -> None:
+    if _holder_alive(info):
+        host, _, pid = (info.owner or "").rpartition(":")
+        ago = ("" if info.heartbeat_at is None else
+               f", last heartbeat {(_now() - info.heartbeat_at).total_seconds():.0f}s ago")
+        raise InputError(f"experiment '{info.name}' (ID: {info.id}) is being run by another "
+                         f"process (pid {pid} on {host}{ago}): wait for it to finish, or stop "
+                         "it and run this command again to resume")
 
 
 def _check_status(status: str, allowed: tuple[str, ...]) -> None:

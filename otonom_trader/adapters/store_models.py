@@ -1,5 +1,6 @@
 """The experiment store's plain records (what callers get) and its SQLAlchemy models
-(the ``experiments`` and ``experiment_runs`` tables).
+(the ``experiments`` and ``experiment_runs`` tables). The tables are made and changed only by
+the Alembic revisions in ``migrations/``; a test checks they match these models.
 
 A run's status is ``done`` or ``failed``. A *pending* run has no row at all: an experiment's
 runs are numbered ``0 .. total_runs-1`` and rows are written in batches as runs finish, so
@@ -29,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -57,11 +59,16 @@ class ExperimentInfo:
     git_commit: str | None
     status: str
     total_runs: int
-    created_at: datetime
+    created_at: datetime | None  # None in a store snapshot (no session data)
     started_at: datetime | None
     finished_at: datetime | None
-    elapsed_seconds: float
+    elapsed_seconds: float  # summed over every session, killed ones up to their last batch
     command: str
+    initial_capital: float
+    schema_version: str  # the store schema the experiment was created with
+    owner: str | None  # "host:pid" of the process running it (status running)
+    heartbeat_at: datetime | None
+    outputs: dict | None  # output file name -> sha256 of what was last written
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class ExperimentSummary:
     failed: int
     total_runs: int
     best_test_sharpe: float | None  # None while no done run has a finite test Sharpe
-    created_at: datetime
+    created_at: datetime | None
 
 
 @dataclass
@@ -115,11 +122,16 @@ class Experiment(Base):
     git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="running")
     total_runs: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # summed over resumes
+    elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # summed over sessions
     command: Mapped[str] = mapped_column(Text, default="")
+    initial_capital: Mapped[float] = mapped_column(Float, server_default=text("10000.0"))
+    schema_version: Mapped[str] = mapped_column(String(32), server_default="0001")
+    owner: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    outputs: Mapped[Any | None] = mapped_column(JSON, nullable=True)
 
 
 class ExperimentRun(Base):
@@ -173,5 +185,5 @@ class ExperimentRun(Base):
 TRAIN_COLUMNS = tuple(f"train_{m}" for m in METRIC_KEYS)
 TEST_COLUMNS = tuple(f"test_{m}" for m in METRIC_KEYS)
 _missing = set(TRAIN_COLUMNS + TEST_COLUMNS) - set(ExperimentRun.__table__.columns.keys())
-if _missing:  # METRIC_KEYS grew: add the columns above (and a migration for existing stores)
+if _missing:  # METRIC_KEYS grew: add the columns above and a revision in migrations/versions
     raise RuntimeError(f"experiment_runs lacks metric columns {sorted(_missing)}")

@@ -1,22 +1,36 @@
-"""The files an experiment leaves for the pipeline: runs.parquet, metrics.json (nested summary
-plus flat top-level scalars for ``dvc exp show``), best_params.yaml, best_equity.csv, sweep.csv."""
+"""The files an experiment leaves for the pipeline, all derived from the store:
+runs.parquet, metrics.json (nested summary plus flat top-level scalars for ``dvc exp show``),
+best_params.yaml, best_equity.csv, sweep.csv, optionally store.db (a snapshot of the
+experiment), and timings.json (session times; not for DVC to hash).
+
+Each file is written atomically; the sha256 of each is recorded in the store, so a re-run
+finds a missing, truncated or edited file and writes them again. The best run is the one
+``promote`` takes (``engine.selection``: ``experiment.select_by``/``select_on`` and
+``gates.max_sharpe_gap`` of params.yaml). Same store content, same bytes: no timings, key
+and column order fixed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from otonom_trader.adapters.store import ExperimentInfo
+from otonom_trader.adapters.atomic import atomic_path, write_atomic
+from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
+from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.metrics import METRIC_KEYS
-from otonom_trader.engine.selection import trial_stats
+from otonom_trader.engine.selection import select_run, selection_rule, trial_stats
 
-DEFAULT_CAPITAL = 10_000.0
+# label (as the grid search prints it) -> file name in experiments/<name>/
+OUTPUT_FILES = {"runs": "runs.parquet", "metrics": "metrics.json",
+                "best_params": "best_params.yaml", "best_equity": "best_equity.csv",
+                "sweep": "sweep.csv", "store": "store.db"}
+TIMINGS = "timings.json"  # session times: never hashed by DVC, never compared
 
 
 def _clean(value):
@@ -31,67 +45,71 @@ def _metrics(row: pd.Series, window: str) -> dict:
     return {k: _clean(row[f"{window}_{k}"]) for k in METRIC_KEYS}
 
 
-def best_run(runs: pd.DataFrame, metric: str = "sharpe") -> pd.Series | None:
-    """The done run with the highest finite test ``metric`` (ties: the lower run number)."""
-    done = runs[runs["status"] == "done"]
-    column = done[f"test_{metric}"]
-    done = done[column.notna() & column.abs().ne(math.inf)]
-    if done.empty:
-        return None
-    ordered = done.sort_values([f"test_{metric}", "run_number"], ascending=[False, True])
-    return ordered.iloc[0]
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def runs_table(results: list, values: list[dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Evaluated chunks in the store's ``runs_frame`` layout (non-finite metrics → NaN),
-    built once from the chunks' arrays."""
-    columns: dict[str, np.ndarray] = {
-        "run_number": np.concatenate([r.run_numbers for r in results]),
-        "status": np.concatenate([np.asarray(r.status, dtype=object) for r in results]),
-        "error": np.concatenate([np.asarray(r.errors, dtype=object) for r in results]),
-    }
-    for path in values[0]:
-        columns[path] = np.concatenate([v[path] for v in values])
-    for window in ("train", "test"):
-        matrix = np.concatenate([getattr(r, window) for r in results])
-        matrix = np.where(np.isfinite(matrix), matrix, np.nan)
-        for j, key in enumerate(METRIC_KEYS):
-            columns[f"{window}_{key}"] = matrix[:, j]
-    return pd.DataFrame(columns)
+def stale_outputs(info: ExperimentInfo, root: Path) -> list[str]:
+    """Output files of ``info`` under ``root/<name>/`` that are missing or differ from what
+    was last written (all of them when nothing was recorded)."""
+    recorded = info.outputs or {}
+    if not recorded:
+        return ["(none recorded)"]
+    folder = root / info.name
+    return [name for name, digest in recorded.items()
+            if not (folder / name).is_file() or sha256(folder / name) != digest]
+
+
+def _best(runs: pd.DataFrame, info: ExperimentInfo, params_path: Path):
+    """(row of the run promote would take, its selection, why there is none)."""
+    rule = selection_rule(params_path)
+    try:
+        selection = select_run(runs, info.id, rule)
+    except InputError as exc:
+        return None, None, str(exc).removeprefix("❌ ")
+    row = runs.loc[runs["run_number"] == selection.run.run_number].iloc[0]
+    return row, selection, None
 
 
 def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
-                  blocks: np.ndarray | None = None, data_dir: Path | str = "data",
-                  initial_capital: float = DEFAULT_CAPITAL) -> dict[str, Path]:
+                  blocks=None, data_dir: Path | str = "data",
+                  params_path: Path | str = "params.yaml") -> dict[str, Path]:
     """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml, best_equity.csv,
     sweep.csv}`` from all runs; ``blocks`` (the done runs' block statistics) gives the PBO."""
     folder = root / info.name
     folder.mkdir(parents=True, exist_ok=True)
     runs = runs.sort_values("run_number", ignore_index=True)
     param_columns = [c for c in runs.columns if "." in c]
-    paths = {"runs": folder / "runs.parquet", "metrics": folder / "metrics.json",
-             "best_params": folder / "best_params.yaml"}
-    runs.to_parquet(paths["runs"], index=False)
+    paths = {label: folder / OUTPUT_FILES[label] for label in ("runs", "metrics", "best_params")}
+    with atomic_path(paths["runs"]) as tmp:
+        runs.to_parquet(tmp, index=False)
 
-    best = best_run(runs)
+    best, selection, no_best = _best(runs, info, Path(params_path))
     done = int((runs["status"] == "done").sum())
     best_params = None if best is None else {c: _clean(best[c]) for c in param_columns}
     plots, equity_problem = write_plots(folder, info, runs, param_columns, best_params,
-                                        data_dir, initial_capital)
+                                        data_dir, info.initial_capital)
     paths |= plots
+    selected_by = None if selection is None else selection.rule.label
     summary = {
         **flat_metrics(runs, best, info, pbo(blocks)),
         "experiment": {
             "id": info.id, "name": info.name, "strategy": info.strategy_path,
             "symbol": info.symbol, "search": info.search, "split": info.split,
+            "initial_capital": info.initial_capital,
             "total_runs": info.total_runs, "done": done,
             "failed": int((runs["status"] == "failed").sum()),
-            "elapsed_seconds": round(info.elapsed_seconds, 3),
             "data_fingerprint": info.data_fingerprint,
         },
         "best": None if best is None else {
             "run_number": int(best["run_number"]),
-            "selected_by": "test sharpe",
+            "selected_by": selected_by,
+            "max_sharpe_gap": selection.max_gap,
+            "skipped_over_gap": [n for n, _ in selection.skipped],
             "params": best_params,
             "train": _metrics(best, "train"),
             "test": _metrics(best, "test"),
@@ -99,12 +117,41 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
     }
     n_trials, variance = trial_stats(runs, info.periods_per_year)
     summary["overfitting"] = {"n_trials": n_trials, "sharpe_variance": variance}
+    if no_best:
+        summary["best_note"] = no_best
     if equity_problem:
         summary["best_equity_note"] = f"best_equity.csv is empty: {equity_problem}"
-    paths["metrics"].write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomic(paths["metrics"], json.dumps(summary, indent=2) + "\n")
     best_params_doc = {} if best is None else {
         "experiment": info.name, "run_number": int(best["run_number"]),
-        "selected_by": "test sharpe", "params": best_params,
+        "selected_by": selected_by, "params": best_params,
     }
-    paths["best_params"].write_text(yaml.safe_dump(best_params_doc, sort_keys=False))
+    write_atomic(paths["best_params"], yaml.safe_dump(best_params_doc, sort_keys=False))
+    return paths
+
+
+def _timings(info: ExperimentInfo) -> str:
+    def stamp(value):
+        return None if value is None else f"{value:%Y-%m-%dT%H:%M:%S}Z"
+
+    return json.dumps({"experiment_id": info.id, "elapsed_seconds": round(
+        info.elapsed_seconds, 3), "created_at": stamp(info.created_at),
+        "finished_at": stamp(info.finished_at)}, indent=2) + "\n"
+
+
+def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
+                   data_dir: Path | str = "data", params_path: Path | str = "params.yaml",
+                   snapshot: bool = False) -> dict[str, Path]:
+    """Rebuild every output of experiment ``exp_id`` from the store (``snapshot`` adds
+    store.db, the experiment alone for DVC) and record their digests."""
+    root = Path(root)
+    info = store.get(exp_id)
+    runs = store.runs_frame(info.id)
+    _, blocks = store.block_stats(info.id)
+    paths = write_outputs(info, runs, root, blocks=blocks, data_dir=data_dir,
+                          params_path=params_path)
+    if snapshot:
+        paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
+    store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})
+    paths["timings"] = write_atomic(root / info.name / TIMINGS, _timings(store.get(info.id)))
     return paths

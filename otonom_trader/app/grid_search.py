@@ -39,6 +39,8 @@ class GridSearchRequest:
     initial_capital: float = 10_000.0
     data_dir: str = "data"
     outputs_dir: str = "experiments"
+    params_path: str = "params.yaml"  # experiment.select_by and gates.max_sharpe_gap
+    snapshot: bool = False  # also write outputs_dir/<name>/store.db (the experiment alone)
     command: str = ""
     chunk_size: int = CHUNK_SIZE
 
@@ -59,8 +61,10 @@ class GridSearchOutcome:
     total: int
     done: int
     failed: int
-    elapsed_seconds: float
+    elapsed_seconds: float  # every session's, killed ones up to their last stored batch
     outputs: dict[str, Path]
+    already_complete: bool = False  # a re-run of a finished experiment: only outputs checked
+    rewritten: tuple[str, ...] = ()  # outputs found missing or stale and written again
 
 
 class GridSearchInterrupted(Exception):
@@ -88,6 +92,7 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
     elif req.name and (found := store.find_by_name(req.name)) is not None:
         existing = found  # the same command again resumes an unfinished experiment
     if existing is not None:
+        store.refuse_if_running(existing)  # before any other check: it may be mid-run
         strategy = load_strategy(existing.strategy_path)
         if strategy_hash(strategy) != existing.strategy_hash:
             raise InputError(
@@ -99,11 +104,6 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
             raise InputError(
                 f"experiment '{existing.name}' already exists (ID: {existing.id}) with other "
                 f"settings: resume it with --resume {existing.id} or choose another --name"
-            )
-        if existing.status == "done":
-            raise InputError(
-                f"experiment '{existing.name}' (ID: {existing.id}) is already complete: "
-                f"see `otonom experiments show {existing.id}` or choose another --name"
             )
         return existing, strategy, spec, existing.split, existing.symbol
     if not (req.name and req.strategy_path and req.grid_path):
@@ -136,12 +136,29 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
             return False
     if req.symbol and req.symbol.upper() != info.symbol:
         return False
+    if float(req.initial_capital) != info.initial_capital:
+        return False
     return all(v is None or str(v) == str(info.split.get(k)) for k, v in req.split.items())
 
 
-def _write(store: ExperimentStore, exp_id: int, batch: RunBatch) -> int:
-    store.write_runs(exp_id, batch)
-    return len(batch.run_numbers)
+def _complete(req: GridSearchRequest, store: ExperimentStore,
+              info: ExperimentInfo) -> GridSearchOutcome:
+    """A finished experiment run again: write its outputs again if any is missing or stale."""
+    from otonom_trader.app.experiment_outputs import OUTPUT_FILES, export_outputs, stale_outputs
+
+    root = Path(req.outputs_dir)
+    stale = stale_outputs(info, root)
+    if req.snapshot and OUTPUT_FILES["store"] not in (info.outputs or {}):
+        stale.append(OUTPUT_FILES["store"])
+    if stale:
+        outputs = export_outputs(store, info.id, root, data_dir=req.data_dir,
+                                 params_path=req.params_path, snapshot=req.snapshot)
+    else:
+        outputs = {label: root / info.name / name for label, name in OUTPUT_FILES.items()
+                   if name in info.outputs}
+    done, failed = store.run_counts(info.id)
+    return GridSearchOutcome(info, info.total_runs, done, failed, info.elapsed_seconds, outputs,
+                             True, tuple(stale))
 
 
 def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
@@ -149,13 +166,16 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
     import numpy as np
 
-    from otonom_trader.app.experiment_outputs import runs_table, write_outputs
+    from otonom_trader.adapters.store import lease_owner
+    from otonom_trader.app.experiment_outputs import export_outputs
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
+    if existing is not None and existing.status == "done":
+        return _complete(req, store, existing)
     events.notes(grid_warnings(spec))
     bars = load_bars(symbol, req.data_dir)
     fingerprint = data_fingerprint(bars)
@@ -167,9 +187,11 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         resolve_window(bars.index, split["holdout_start"], split["holdout_end"],
                        np.zeros(len(bars.index)), symbol, "hold-out window")
     combos = Combinations(spec, strategy)
+    capital = req.initial_capital if existing is None else existing.initial_capital
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
-                              paths=list(spec.parameters), initial_capital=req.initial_capital,
+                              paths=list(spec.parameters), initial_capital=capital,
                               data_dir=req.data_dir)
+    owner = lease_owner()
     if existing is None:
         exp_id = store.create_experiment(
             name=req.name, strategy_path=req.strategy_path, strategy_hash=strategy_hash(strategy),
@@ -177,18 +199,29 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
             search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed},
             symbol=symbol, data_fingerprint=fingerprint,
             periods_per_year=evaluator.data.periods_per_year, total_runs=combos.total,
-            command=req.command, git_commit=_git_commit(),
+            initial_capital=capital, command=req.command, git_commit=_git_commit(),
+            owner=owner,
         )
     else:
         exp_id = existing.id
-        store.set_status(exp_id, "running")
+        store.claim(exp_id, owner)
     info = store.get(exp_id)
     events.created(info, existing is not None)
 
     done_before = store.done_run_numbers(exp_id)
     events.started(combos.total, len(done_before), spec.search)
-    t0 = time.perf_counter()
-    results, values = [], []  # this session's runs: a fresh search needs no read-back
+    clock = [time.perf_counter()]  # time of the last heartbeat
+
+    def since_last() -> float:
+        now = time.perf_counter()
+        delta, clock[0] = now - clock[0], now
+        return delta
+
+    def write(batch: RunBatch) -> int:
+        store.write_runs(exp_id, batch)
+        store.heartbeat(exp_id, owner, since_last())  # a kill loses only the batch in flight
+        return len(batch.run_numbers)
+
     # One writer thread stores chunk k while the (GIL-free) kernel evaluates chunk k+1;
     # each chunk is one transaction, so a kill loses at most the chunks in flight.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-store")
@@ -200,31 +233,23 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                              result.train, result.test, result.blocks)
             if pending is not None:
                 events.advanced(pending.result())
-            pending = writer.submit(_write, store, exp_id, batch)
-            results.append(result)
-            values.append({p: v.copy() for p, v in chunk.values.items()})
+            pending = writer.submit(write, batch)
         if pending is not None:
             events.advanced(pending.result())
     except KeyboardInterrupt:
         writer.shutdown(wait=True)  # the chunk being written is saved whole, or not at all
-        store.set_status(exp_id, "interrupted", time.perf_counter() - t0)
+        store.set_status(exp_id, "interrupted", since_last())
         saved = len(store.done_run_numbers(exp_id))
         raise GridSearchInterrupted(exp_id, saved, combos.total) from None
     except BaseException:
         writer.shutdown(wait=True, cancel_futures=True)
-        store.set_status(exp_id, "failed", time.perf_counter() - t0)
+        store.set_status(exp_id, "failed", since_last())
         raise
     writer.shutdown(wait=True)
     events.notes(evaluator.notes)
-    store.set_status(exp_id, "done", time.perf_counter() - t0)
+    store.set_status(exp_id, "done", since_last())
+    outputs = export_outputs(store, exp_id, req.outputs_dir, data_dir=req.data_dir,
+                             params_path=req.params_path, snapshot=req.snapshot)
     info = store.get(exp_id)
-    if len(done_before):
-        runs, all_blocks = store.runs_frame(exp_id), store.block_stats(exp_id)[1]
-    else:
-        runs = runs_table(results, values)
-        all_blocks = np.concatenate([r.blocks for r in results])[runs["status"].eq("done")]
-    outputs = write_outputs(info, runs, Path(req.outputs_dir), blocks=all_blocks,
-                            data_dir=req.data_dir, initial_capital=req.initial_capital)
-    done = int((runs["status"] == "done").sum())
-    return GridSearchOutcome(info, combos.total, done, len(runs) - done, info.elapsed_seconds,
-                             outputs)
+    done, failed = store.run_counts(exp_id)
+    return GridSearchOutcome(info, combos.total, done, failed, info.elapsed_seconds, outputs)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from otonom_trader.adapters.atomic import atomic_path
 from otonom_trader.adapters.store import ExperimentInfo
 from otonom_trader.domain.errors import OtonomError
 
@@ -93,12 +94,14 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     import pyarrow.csv
 
     options = pyarrow.csv.WriteOptions(quoting_style="none", include_header=False)
-    try:
-        with open(path, "wb") as out:
-            out.write((",".join(frame.columns) + "\n").encode())
-            pyarrow.csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), out, options)
-    except pa.ArrowInvalid:
-        frame.to_csv(path, index=False)
+    with atomic_path(path) as tmp:
+        try:
+            with open(tmp, "wb") as out:
+                out.write((",".join(frame.columns) + "\n").encode())
+                pyarrow.csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), out,
+                                      options)
+        except pa.ArrowInvalid:
+            frame.to_csv(tmp, index=False)
 
 
 def write_plots(folder: Path, info: ExperimentInfo, runs: pd.DataFrame, param_columns: list[str],
@@ -117,5 +120,6 @@ def write_plots(folder: Path, info: ExperimentInfo, runs: pd.DataFrame, param_co
             equity = best_equity_frame(info, best_params, data_dir, initial_capital)
         except OtonomError as exc:
             problem = str(exc)
-    equity.to_csv(paths["best_equity"], index=False)
+    with atomic_path(paths["best_equity"]) as tmp:
+        equity.to_csv(tmp, index=False)
     return paths, problem

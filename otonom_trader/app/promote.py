@@ -10,7 +10,6 @@ is half-written: until the commit exists, any failure removes what was written a
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,6 @@ __all__ = ["PromoteOutcome", "PromoteRequest", "Promotion", "branch_for", "build
            "promote"]
 
 STRATEGIES_DIR = "strategies"
-DEFAULT_CAPITAL = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -89,26 +87,6 @@ class Promotion:
 
 def branch_for(name: str) -> str:
     return f"promote/{name}"
-
-
-def _initial_capital(command: str) -> float:
-    """``--initial-capital`` of the experiment's recorded command (default 10,000)."""
-    try:
-        argv = shlex.split(command or "")
-    except ValueError:
-        return DEFAULT_CAPITAL
-    for i, arg in enumerate(argv):
-        text = None
-        if arg == "--initial-capital" and i + 1 < len(argv):
-            text = argv[i + 1]
-        elif arg.startswith("--initial-capital="):
-            text = arg.split("=", 1)[1]
-        if text is not None:
-            try:
-                return float(text)
-            except ValueError:
-                return DEFAULT_CAPITAL
-    return DEFAULT_CAPITAL
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -218,7 +196,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     if data_fingerprint(bars) != info.data_fingerprint:
         notes.append(f"the {info.symbol} data changed since experiment {info.id} "
                      "(fingerprint differs)")
-    capital = _initial_capital(info.command)
+    capital = info.initial_capital
     split = info.split
 
     def run_window(strategy: Strategy, window: str):

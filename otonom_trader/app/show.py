@@ -56,8 +56,8 @@ class Summary:
     failed: int
     pending: int
     success_rate: float  # done / (done + failed)
-    elapsed_seconds: float
-    created_at: str
+    elapsed_seconds: float | None  # None for a store snapshot (no session times)
+    created_at: str  # "—" for a store snapshot
     periods_per_year: float
 
 
@@ -264,8 +264,9 @@ def _summary(info: ExperimentInfo, done: int, failed: int) -> Summary:
         git_commit=info.git_commit, total_runs=info.total_runs, done=done, failed=failed,
         pending=max(info.total_runs - finished, 0),
         success_rate=done / finished if finished else math.nan,
-        elapsed_seconds=float(info.elapsed_seconds),
-        created_at=f"{info.created_at:%Y-%m-%d %H:%M:%S}", periods_per_year=info.periods_per_year,
+        elapsed_seconds=None if info.created_at is None else float(info.elapsed_seconds),
+        created_at="—" if info.created_at is None else f"{info.created_at:%Y-%m-%d %H:%M:%S}",
+        periods_per_year=info.periods_per_year,
     )
 
 

@@ -40,10 +40,16 @@ def experiments():
 @click.option("--data-dir", default="data", show_default=True)
 @click.option("--outputs-dir", default="experiments", show_default=True,
               help="Where experiments/<name>/ outputs are written.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True,
+              help="experiment.select_by and gates.max_sharpe_gap for the best run in outputs.")
+@click.option("--store-snapshot", is_flag=True,
+              help="Also write <outputs-dir>/<name>/store.db: the experiment alone, without "
+                   "session times (same runs, same bytes; for DVC).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
                 test_end, holdout_start, holdout_end, search, n_iter, seed, workers, db_url,
-                resume_id, initial_capital, data_dir, outputs_dir, chunk_size):
+                resume_id, initial_capital, data_dir, outputs_dir, params_path, store_snapshot,
+                chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.grid_search import (
@@ -64,6 +70,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         name=name, strategy_path=strategy_path, grid_path=grid_path, symbol=symbol,
         split=split, search=search, n_iter=n_iter, seed=seed, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
+        params_path=params_path, snapshot=store_snapshot,
         command=shlex.join(["otonom", *sys.argv[1:]]), chunk_size=chunk_size,
     )
     store = ExperimentStore(db_url)
@@ -94,6 +101,14 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         sys.exit(130)
     finally:
         bar.stop()
+    info = outcome.experiment
+    if outcome.already_complete:
+        state = ("rewrote the missing or stale outputs: " + ", ".join(outcome.rewritten)
+                 if outcome.rewritten else "its outputs are up to date")
+        click.echo(f"✓ Experiment '{info.name}' (ID: {info.id}) is already complete; {state}")
+        for label, path in outcome.outputs.items():
+            click.echo(f"📁 {label}: {path}")
+        return
     click.echo(f"Completed: {outcome.done + outcome.failed:,}/{outcome.total:,} runs"
                + (f" ({outcome.failed:,} failed)" if outcome.failed else ""))
     click.echo(f"Time: {outcome.elapsed_seconds:.2f}s")
@@ -118,6 +133,30 @@ def _summary(run) -> str:
             f"MaxDD={_fmt(run['test_max_drawdown_pct'], '.1f')}%")
 
 
+@experiments.command("export")
+@click.argument("exp_id", type=int)
+@click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
+@click.option("--outputs-dir", default="experiments", show_default=True,
+              help="Writes <outputs-dir>/<name>/.")
+@click.option("--data-dir", default="data", show_default=True,
+              help="Market data, to re-run the best run (best_equity.csv).")
+@click.option("--params", "params_path", default="params.yaml", show_default=True,
+              help="experiment.select_by and gates.max_sharpe_gap for the best run.")
+@click.option("--store-snapshot", is_flag=True,
+              help="Also write store.db, the experiment alone without session times.")
+def export(exp_id, db_url, outputs_dir, data_dir, params_path, store_snapshot):
+    """Rebuild experiment EXP_ID's output files (runs.parquet, metrics.json, best_params.yaml,
+    best_equity.csv, sweep.csv) from the store."""
+    from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.experiment_outputs import export_outputs
+
+    with ExperimentStore(db_url) as store:
+        paths = export_outputs(store, exp_id, outputs_dir, data_dir=data_dir,
+                               params_path=params_path, snapshot=store_snapshot)
+    for label, path in paths.items():
+        click.echo(f"📁 {label}: {path}")
+
+
 @experiments.command("list")
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
@@ -137,7 +176,7 @@ def list_(db_url, limit):
         best = "—" if s.best_test_sharpe is None else f"{s.best_test_sharpe:.3f}"
         table.add_row(str(s.id), s.name, s.strategy_name, s.status,
                       f"{s.done + s.failed:,}/{s.total_runs:,}", f"{s.failed:,}", best,
-                      f"{s.created_at:%Y-%m-%d %H:%M}")
+                      "—" if s.created_at is None else f"{s.created_at:%Y-%m-%d %H:%M}")
     Console().print(table if rows else "No experiments yet: run `otonom experiments grid-search`")
 
 
@@ -212,7 +251,7 @@ def _print_report(report) -> None:
             ("Runs", f"{s.total_runs:,} total: {s.done:,} done, {s.failed:,} failed"
                      + (f", {s.pending:,} pending" if s.pending else "")),
             ("Success rate", _fmt(100 * s.success_rate, ".1f") + "%"),
-            ("Time taken", f"{s.elapsed_seconds:.2f}s"),
+            ("Time taken", "—" if s.elapsed_seconds is None else f"{s.elapsed_seconds:.2f}s"),
             ("Data fingerprint", s.data_fingerprint[:16]), ("Git commit", s.git_commit or "—")]
     grid = Table.grid(padding=(0, 2))
     for key, value in rows:

@@ -1,0 +1,111 @@
+"""Schema versions of the experiment store (Alembic revisions in ``versions/``).
+
+``prepare`` runs on every store the program opens: a new database gets every revision; an
+older one is upgraded in place (a store made before versioning, which has the tables but no
+``alembic_version``, is first stamped as revision ``BASE``); a store written by a newer
+otonom, or one whose tables are not the store's, is refused. Reading the version is one
+query; Alembic itself is imported only when a migration has to run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+from otonom_trader.domain.errors import InputError
+
+BASE = "0001"  # the schema of stores made before versioning
+HEAD = "0002"  # the newest revision (a test checks it is Alembic's head)
+VERSION_TABLE = "alembic_version"
+# Columns revision BASE created: a store without a version table must have at least these.
+BASE_COLUMNS = {
+    "experiments": {"id", "name", "strategy_path", "strategy_hash", "strategy_name", "grid",
+                    "split", "search", "symbol", "data_fingerprint", "periods_per_year",
+                    "git_commit", "status", "total_runs", "created_at", "started_at",
+                    "finished_at", "elapsed_seconds", "command"},
+    "experiment_runs": {"id", "experiment_id", "run_number", "params", "status", "error",
+                        "block_stats",
+                        *(f"{w}_{m}" for w in ("train", "test") for m in (
+                            "total_return_pct", "cagr_pct", "sharpe", "sortino",
+                            "max_drawdown_pct", "calmar", "win_rate_pct", "profit_factor",
+                            "exposure_pct", "n_trades", "final_equity"))},
+}
+
+
+def _config(conn: Connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent))
+    config.attributes["connection"] = conn
+    return config
+
+
+def known_revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(Path(__file__).parent))
+    return [s.revision for s in script.walk_revisions()]
+
+
+def _current(conn: Connection) -> str | None:
+    return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+
+def _upgrade(engine: Engine, stamp: str | None) -> None:
+    """Stamp (an unversioned store) and upgrade to HEAD in one transaction. Foreign keys are
+    off meanwhile: SQLite alters a table by copying it, and dropping the old copy must not
+    cascade to the runs."""
+    from alembic import command
+
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                config = _config(conn)
+                if stamp is not None:
+                    command.stamp(config, stamp)
+                command.upgrade(config, "head")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
+def prepare(engine: Engine, where: str) -> str | None:
+    """Bring the store at ``engine`` to ``HEAD``; returns a one-line message when an existing
+    store was upgraded (None otherwise). ``where`` names the store in messages."""
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        current = _current(conn) if VERSION_TABLE in tables else None
+    if current == HEAD:
+        return None
+    if current is not None:
+        if current not in known_revisions():
+            raise InputError(f"experiment store {where} has schema version {current}, which "
+                             f"this otonom does not know (its newest is {HEAD}): it was written "
+                             "by a newer otonom; upgrade otonom (pip install -U otonom-trader) "
+                             "or choose another store with --db")
+        _upgrade(engine, None)
+        return f"Upgraded experiment store {where} from schema {current} to {HEAD}"
+    ours = tables & set(BASE_COLUMNS)
+    if not ours:  # a new (or empty) database
+        _upgrade(engine, None)
+        return None
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        for table, needed in BASE_COLUMNS.items():
+            have = ({c["name"] for c in inspector.get_columns(table)} if table in tables
+                    else set())
+            if not needed <= have:
+                missing = ", ".join(sorted(needed - have)[:4])
+                raise InputError(f"experiment store {where}: table `{table}` is not an otonom "
+                                 f"experiment table (no column {missing}): choose another "
+                                 "store with --db or OTONOM_DB, or move this file aside")
+    _upgrade(engine, BASE)
+    return f"Upgraded experiment store {where} from schema {BASE} (unversioned) to {HEAD}"
