@@ -34,6 +34,7 @@ from otonom_trader.domain.strategy_loader import (
     apply_overrides,
     load_strategy,
     strategy_from_mapping,
+    strategy_from_text,
     strategy_hash,
 )
 
@@ -272,9 +273,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
 
 def _check_written(text: str, path: str, variant: Strategy, name: str) -> Strategy:
     """Load the rendered file as ``load_strategy`` would and check it is ``variant``."""
-    import yaml
-
-    strategy = strategy_from_mapping(yaml.safe_load(text), source=Path(path))
+    strategy = strategy_from_text(text, path)
     expected = strategy_from_mapping({**dict(variant.raw), "name": name})
     if strategy_hash(strategy) != strategy_hash(expected):
         raise RunError(f"{path}: the rendered file differs from the selected parameters "

@@ -38,14 +38,11 @@ def select_metric(name: str | None, source: str = "--select-by") -> str:
 def load_gap_gate(params_path: Path) -> tuple[float, str | None]:
     """``gates.max_sharpe_gap`` and ``experiment.select_by`` of ``params.yaml`` (defaults
     when the file or the key is missing)."""
-    import yaml
+    from otonom_trader.domain.safe_yaml import read_yaml
 
     if not params_path.is_file():
         return DEFAULT_MAX_GAP, None
-    try:
-        data = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        raise InputError(f"{params_path}: invalid YAML; fix it or remove it") from None
+    data = read_yaml(params_path, "params") or {}
     if not isinstance(data, dict):
         raise InputError(f"{params_path}: expected a mapping at the top")
     gates = data.get("gates") or {}

@@ -13,9 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.safe_yaml import read_yaml
 from otonom_trader.domain.split import SPLIT_KEYS, Split
 
 __all__ = ["GateParams", "Gates", "load_gate_params"]
@@ -73,16 +72,9 @@ def load_gate_params(path: str | Path) -> GateParams:
     """Read ``gates:``, ``split:`` and ``data.symbol`` from ``path``; problems are one line."""
     path = Path(path)
     label = f"{path}: "
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such params file; pass --params") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the params file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}: invalid YAML{where}") from None
+    if not path.exists():
+        raise InputError(f"{path}: no such params file; pass --params")
+    data = read_yaml(path, "params")
     if not isinstance(data, Mapping):
         raise InputError(f"{path}: expected a mapping with a `gates:` block")
     if "gates" not in data:
