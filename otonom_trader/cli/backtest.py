@@ -6,6 +6,8 @@ import json
 
 import click
 
+from otonom_trader.cli import ranges
+
 
 @click.command()
 @click.option("--strategy-path", required=True, type=click.Path(dir_okay=False),
@@ -13,8 +15,9 @@ import click
 @click.option("--symbol", help="Symbol (default: the strategy's data.symbol).")
 @click.option("--start-date", help="First date of the window (YYYY-MM-DD).")
 @click.option("--end-date", help="Last date of the window (YYYY-MM-DD).")
-@click.option("--initial-capital", type=float, default=10_000.0, show_default=True)
-@click.option("--periods-per-year", type=float, help="Override the inferred periods per year.")
+@click.option("--initial-capital", type=ranges.CAPITAL, default=10_000.0, show_default=True)
+@click.option("--periods-per-year", type=ranges.PERIODS_PER_YEAR,
+              help="Override the inferred periods per year.")
 @click.option("--data-dir", default="data", show_default=True, help="User and prepared data.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else.")
 @click.option("--trades", "trades_path", type=click.Path(dir_okay=False), help="Write trades CSV.")

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from otonom_trader.cli import ranges
+
 SPLIT_FLAGS = ("train_start", "train_end", "test_start", "test_end")
 
 
@@ -26,20 +28,23 @@ def experiments():
 @click.option("--test-start", help="First date of the test window.")
 @click.option("--test-end", help="Last date of the test window.")
 @click.option("--search", type=click.Choice(["grid", "random"]), help="Override the grid file.")
-@click.option("--n-iter", type=click.IntRange(min=1), help="Runs of a random search.")
-@click.option("--seed", type=int, help="Seed of a random search.")
-@click.option("--workers", type=click.IntRange(min=1), help="Threads (default: all cores).")
+@click.option("--n-iter", type=ranges.RUNS, help="Runs of a random search.")
+@click.option("--seed", type=ranges.SEED, help="Seed of a random search.")
+@click.option("--max-combinations", type=ranges.RUNS, default=10_000_000, show_default=True,
+              help="Refuse searches with more runs than this.")
+@click.option("--workers", type=ranges.WORKERS, help="Threads (default: all cores).")
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store (default: OTONOM_DB or "
               "sqlite:///.otonom/experiments.db).")
-@click.option("--resume", "resume_id", type=int, help="Complete the missing runs of experiment ID.")
-@click.option("--initial-capital", type=float, default=10_000.0, show_default=True)
+@click.option("--resume", "resume_id", type=ranges.EXPERIMENT_ID,
+              help="Complete the missing runs of experiment ID.")
+@click.option("--initial-capital", type=ranges.CAPITAL, default=10_000.0, show_default=True)
 @click.option("--data-dir", default="data", show_default=True)
 @click.option("--outputs-dir", default="experiments", show_default=True,
               help="Where experiments/<name>/ outputs are written.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=8192, hidden=True)
+@click.option("--chunk-size", type=ranges.CHUNK, default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
-                test_end, search, n_iter, seed, workers, db_url, resume_id, initial_capital,
-                data_dir, outputs_dir, chunk_size):
+                test_end, search, n_iter, seed, max_combinations, workers, db_url, resume_id,
+                initial_capital, data_dir, outputs_dir, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.grid_search import (
@@ -60,6 +65,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         split=split, search=search, n_iter=n_iter, seed=seed, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         command=shlex.join(["otonom", *sys.argv[1:]]), chunk_size=chunk_size,
+        max_combinations=max_combinations,
     )
     store = ExperimentStore(db_url)
     bar = progress_bar()
@@ -115,7 +121,7 @@ def _summary(run) -> str:
 
 @experiments.command("list")
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=ranges.ROWS, default=50, show_default=True)
 def list_(db_url, limit):
     """Experiments in the store, newest first."""
     from rich.console import Console
@@ -137,10 +143,10 @@ def list_(db_url, limit):
 
 
 @experiments.command("show")
-@click.argument("exp_id", type=int)
+@click.argument("exp_id", type=ranges.EXPERIMENT_ID)
 @click.option("--sort-by", default="sharpe", show_default=True,
               help="Test metric to rank the runs by (any metric name, higher is better).")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--top", type=ranges.ROWS, default=10, show_default=True,
               help="How many top runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--export", "export_fmt", type=click.Choice(["html", "csv", "json"]),

@@ -7,7 +7,6 @@ give the windows and symbol for strategies that carry no promotion metadata.
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,6 +17,9 @@ from otonom_trader.domain.safe_yaml import read_yaml
 from otonom_trader.domain.split import SPLIT_KEYS, Split
 
 __all__ = ["GateParams", "Gates", "load_gate_params"]
+
+MAX_TRADES = 1_000_000  # range of `gates.min_trades`
+MAX_GATE = 1e6  # range of the other gates, in their units
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,20 @@ class GateParams:
 
 def _number(block: Mapping[str, Any], key: str, label: str, integer: bool) -> float | int:
     value = block[key]
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
-        kind = "an integer" if integer else "a finite number"
-        raise InputError(f"{label}`gates.{key}`: expected {kind}, got {value!r}")
+    if integer:
+        ok = isinstance(value, int) and 0 <= value <= MAX_TRADES
+    else:
+        ok = isinstance(value, int | float) and abs(value) <= MAX_GATE  # False for NaN
+    if isinstance(value, bool) or not ok:
+        kind = (f"an integer between 0 and {MAX_TRADES:,}" if integer else
+                f"a finite number between -{MAX_GATE:g} and {MAX_GATE:g}")
+        raise InputError(f"{label}`gates.{key}`: expected {kind}, got {_shown(value)}")
     return int(value) if integer else float(value)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _gates(block: Any, label: str) -> Gates:

@@ -169,7 +169,7 @@ def _describe(schema: Mapping[str, Any], value: Any) -> str:
             words[i] += f" between {schema['minimum']} and {schema['maximum']}"
         else:
             ops = {"minimum": "≥", "maximum": "≤", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
-            words[i] += "".join(f" {op} {schema[k]}" for k, op in ops.items() if k in schema)
+            words[i] += " and".join(f" {op} {schema[k]}" for k, op in ops.items() if k in schema)
         if t == "integer" and isinstance(value, float) and value.is_integer():
             words[i] += f" (write {int(value)}, not {value})"
     return " or ".join(words)
