@@ -59,7 +59,10 @@ def rows(combos: Combinations, size: int = 1000, skip=()) -> list[tuple[int, dic
 
 def test_baseline_grid_has_48_runs_in_product_order(baseline):
     spec = load_grid(GRID, baseline)
-    data = yaml.safe_load(GRID.read_text())
+    data = yaml.safe_load(GRID.read_text())["params"]  # the workflow's `params:` block
+    assert data == {"risk.risk_pct": [0.5, 1.0, 1.5, 2.0],
+                    "risk.stop_loss_pct": [3.0, 5.0, 8.0, 10.0],
+                    "ensemble.analyst_weights.news": [0.5, 1.0, 1.5]}
     assert spec.search == "grid" and spec.size == 48 and spec.seed == 0
     combos = Combinations(spec, baseline)
     assert combos.total == 48
@@ -71,7 +74,7 @@ def test_baseline_grid_has_48_runs_in_product_order(baseline):
     assert all(type(v) is float for _, p in got for v in p.values())
     assert grid_warnings(spec) == []
     # every row is a valid override set
-    assert apply_overrides(baseline, got[-1][1]).risk.stop_loss_pct == 4.0
+    assert apply_overrides(baseline, got[-1][1]).risk.stop_loss_pct == 10.0
 
 
 def test_int_ranges_expand_for_grid_search(baseline, tmp_path):

@@ -96,13 +96,13 @@ def test_sma_cross_is_the_reference_strategy():
 
 
 def test_baseline_grid_paths_are_valid_and_every_combination_validates():
-    grid = yaml.safe_load(GRID.read_text())
+    grid = yaml.safe_load(GRID.read_text())["params"]
     assert set(grid) <= set(valid_paths())
     sizes = [len(v) for v in grid.values()]
     assert sizes == [4, 4, 3]
     base = load_strategy(BASELINE)
     first = apply_overrides(base, {k: v[0] for k, v in grid.items()})
-    assert first.risk.risk_pct == 0.5 and first.ensemble.analyst_weights["news"] == 0.0
+    assert first.risk.risk_pct == 0.5 and first.ensemble.analyst_weights["news"] == 0.5
 
 
 # ---------------------------------------------------------------- frozen objects
