@@ -10,7 +10,6 @@ with ``backtest()`` (N = done runs, V[SR] = variance of their per-period test Sh
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,8 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from otonom_trader.adapters.output import check_output, write_atomic_text
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.domain.errors import InputError, OtonomError
+from otonom_trader.domain.json_text import dumps
 from otonom_trader.domain.metrics import METRIC_KEYS
 
 MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
@@ -474,6 +475,7 @@ def export_report(report: ExperimentReport, fmt: str, output: str | Path | None 
         raise InputError(f"unknown export format '{fmt}': choose one of "
                          f"{', '.join(EXPORT_FORMATS)}")
     path = Path(output) if output else default_output(fmt, report.info.id)
+    check_output(path, "--output")
     if fmt == "html":
         from otonom_trader.adapters.report import report_html
 
@@ -486,12 +488,5 @@ def export_report(report: ExperimentReport, fmt: str, output: str | Path | None 
     elif fmt == "csv":
         text = report.runs.drop(columns=["sharpe_gap"]).to_csv(index=False)
     else:
-        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        why = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc))
-        raise InputError(f"cannot write {path}: {why}; choose another --output") from None
-    return path
+        text = dumps(report.to_dict(), ensure_ascii=False) + "\n"
+    return write_atomic_text(path, "--output", text)

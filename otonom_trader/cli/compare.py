@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
@@ -50,7 +49,9 @@ def compare(baseline_path, candidate_path, symbol, start_date, end_date, initial
         report = output_path or default_report_path(result)
         write_html(compare_figure(result), report)
     if as_json:
-        click.echo(json.dumps(payload(result, report), indent=2))
+        from otonom_trader.domain.json_text import dumps
+
+        click.echo(dumps(payload(result, report)))
         return
     print_comparison(result)
     if report:

@@ -159,12 +159,12 @@ def list_(db_url, limit):
               help="Market data, to re-run the best run (DSR, equity curve).")
 def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
     """Summary, top runs, parameter analysis and overfitting checks of experiment EXP_ID."""
-    import json
     from pathlib import Path
 
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.show import EXPORT_FORMATS, NoDoneRuns, export_report, show_experiment
     from otonom_trader.domain.errors import InputError
+    from otonom_trader.domain.json_text import dumps
 
     if output and not export_fmt:
         export_fmt = Path(output).suffix.lstrip(".").lower()
@@ -177,7 +177,7 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
         click.echo(f"❌ {exc}", err=True)
         sys.exit(exc.exit_code)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        click.echo(dumps(report.to_dict(), ensure_ascii=False))
     else:
         _print_report(report)
     if export_fmt:
