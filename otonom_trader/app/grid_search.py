@@ -185,7 +185,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
     events.notes(grid_warnings(spec))
-    bars = load_bars(symbol, req.data_dir)
+    bars = load_bars(symbol, req.data_dir, strategy.data.on_bad_bars)
     fingerprint = data_fingerprint(bars)
     if existing is not None and existing.data_fingerprint != fingerprint:
         raise InputError(f"the {symbol} data changed since experiment {existing.id} started "

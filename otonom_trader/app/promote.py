@@ -214,7 +214,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     changes = changed_values(parent, params)
     variant = apply_overrides(parent, {path: new for path, (_, new) in changes.items()})
 
-    bars = load_bars(info.symbol, req.data_dir)
+    bars = load_bars(info.symbol, req.data_dir, variant.data.on_bad_bars)
     if data_fingerprint(bars) != info.data_fingerprint:
         notes.append(f"the {info.symbol} data changed since experiment {info.id} "
                      "(fingerprint differs)")

@@ -344,7 +344,7 @@ def rerun(info: ExperimentInfo, params: dict, start, end, data_dir: str | Path):
     strategy = load_strategy(info.strategy_path)
     if strategy_hash(strategy) != info.strategy_hash:
         raise InputError(f"{info.strategy_path} changed since experiment {info.id} ran")
-    bars = load_bars(info.symbol, data_dir)
+    bars = load_bars(info.symbol, data_dir, strategy.data.on_bad_bars)
     if data_fingerprint(bars) != info.data_fingerprint:
         raise InputError(f"the {info.symbol} data in {data_dir} changed since experiment "
                          f"{info.id} ran")

@@ -93,12 +93,12 @@ class Context:
     _bars: dict = field(default_factory=dict)
     _prod_sharpe: dict = field(default_factory=dict)
 
-    def bars(self, symbol: str):
+    def bars(self, symbol: str, on_bad_bars: str = "refuse"):
         from otonom_trader.engine.data import data_fingerprint, load_bars
 
-        key = symbol.upper()
+        key = (symbol.upper(), on_bad_bars)
         if key not in self._bars:
-            bars = load_bars(key, self.data_dir)
+            bars = load_bars(key[0], self.data_dir, on_bad_bars)
             self._bars[key] = (bars, data_fingerprint(bars))
         return self._bars[key]
 
@@ -196,7 +196,7 @@ def _run(strategy: Strategy, ctx: Context, symbol: str, window: tuple[str | None
          capital: float):
     from otonom_trader.engine.backtest import backtest
 
-    bars, _ = ctx.bars(symbol)
+    bars, _ = ctx.bars(symbol, strategy.data.on_bad_bars)
     return backtest(strategy, bars, symbol=symbol.upper(), start=window[0], end=window[1],
                     initial_capital=capital, data_dir=ctx.data_dir)
 
@@ -330,7 +330,8 @@ def check_strategy(path: str, ctx: Context,
                           len(mismatches), 0, shown, "exact",
                           "; ".join(f"{m.metric}: recorded {m.recorded!r}, reproduced "
                                     f"{m.reproduced!r}" for m in mismatches)))
-        want, (_, have) = meta.get("data_fingerprint"), ctx.bars(plan.symbol)
+        want = meta.get("data_fingerprint")
+        _, have = ctx.bars(plan.symbol, strategy.data.on_bad_bars)
         rows.append(Check("data_fingerprint", "data fingerprint", _status(want == have), have,
                           want, f"`{have[:12]}`", f"`{str(want)[:12]}`",
                           "" if want == have else f"recorded {want}, data {have}"))

@@ -41,7 +41,8 @@ def backtest(strategy_path, symbol, start_date, end_date, initial_capital, perio
         from otonom_trader.adapters.equity_plot import equity_figure, write_html
         from otonom_trader.engine.data import load_bars
 
-        close = load_bars(result.symbol, data_dir)["Close"].loc[result.start:result.end]
+        bars = load_bars(result.symbol, data_dir, result.strategy.data.on_bad_bars)
+        close = bars["Close"].loc[result.start:result.end]
         title = f"{result.strategy.name} on {result.symbol}"
         write_html(equity_figure(result.equity, close, title), plot_path, "--plot")
     if as_json:
