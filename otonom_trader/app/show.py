@@ -186,6 +186,17 @@ def param_value(path: str, value: Any) -> Any:
 # -- the use case ------------------------------------------------------------------------
 
 
+def resume_command(store: ExperimentStore, exp_id: int) -> str:
+    """The command that completes experiment ``exp_id`` in this store (``--db`` included
+    unless it is the default store; a password in the URL stays masked)."""
+    import shlex
+
+    from otonom_trader.adapters.store import DEFAULT_URL
+
+    db = "" if store.url == DEFAULT_URL else f" --db {shlex.quote(store.url)}"
+    return f"otonom experiments grid-search --resume {exp_id}{db}"
+
+
 def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe", top: int = 10,
                     data_dir: str | Path = "data") -> ExperimentReport:
     """Analyse experiment ``exp_id``: ``InputError`` for an unknown ID or metric, ``NoDoneRuns``
@@ -204,11 +215,11 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     timings["load_runs"] = time.perf_counter() - t0
     done_mask = (runs["status"] == "done").to_numpy()
     n_done, n_rows = int(done_mask.sum()), len(runs)
-    if info.status == "running":
+    if info.status == "running" and n_done == 0:
         raise NoDoneRuns(
             f"No 'done' runs for experiment {exp_id} yet: it is still running "
             f"({n_done:,}/{info.total_runs:,} runs done); wait for it to finish, or if it was "
-            f"killed, complete it with `otonom experiments grid-search --resume {exp_id}`")
+            f"killed, complete it with `{resume_command(store, exp_id)}`")
     if n_done == 0:
         first = str(runs["error"].iloc[0]).splitlines()[0] if n_rows else ""
         why = (f"all {n_rows:,} stored runs failed, e.g. {first}" if n_rows
@@ -226,9 +237,9 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     best = top_runs.iloc[0]
     notes: list[str] = []
     if info.status != "done":
-        notes.append(f"experiment status is '{info.status}': {n_rows:,} of "
-                     f"{info.total_runs:,} runs stored; complete it with "
-                     f"`otonom experiments grid-search --resume {exp_id}`")
+        notes.append(f"experiment status is '{info.status}' (still running, or killed): "
+                     f"{n_rows:,} of {info.total_runs:,} runs stored; complete it with "
+                     f"`{resume_command(store, exp_id)}`")
     summary = _summary(info, n_done, n_rows - n_done)
     effects = parameter_effects(runs, parameters, done_mask)
     timings["analysis"] = time.perf_counter() - t1

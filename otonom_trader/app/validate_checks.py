@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from otonom_trader.domain.errors import OtonomError, StrategyError
+from otonom_trader.domain.errors import InputError, OtonomError, StrategyError
 from otonom_trader.domain.gates import GateParams
 from otonom_trader.domain.metrics import METRIC_KEYS
-from otonom_trader.domain.split import date_text
+from otonom_trader.domain.split import Split, date_text
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import load_strategy
 
@@ -170,12 +170,18 @@ def _metadata_plan(meta: Mapping[str, Any]) -> _Plan:
     split = need("split", meta)
     dates = {k: str(date_text(need(k, split, "metadata.split")))
              for k in ("train_start", "train_end", "test_start", "test_end")}
+    try:  # name the metadata key, not the --start-date of a command nobody typed
+        Split(**dates).check("metadata.")
+    except InputError as exc:
+        raise StrategyError(str(exc)) from None
     capital = meta.get("initial_capital")
     notes = ()
     if capital is None:
         capital, notes = DEFAULT_CAPITAL, ("metadata has no `initial_capital`; used 10000",)
-    if isinstance(capital, bool) or not isinstance(capital, int | float):
-        raise StrategyError(f"`metadata.initial_capital`: expected a number, got {capital!r}")
+    if isinstance(capital, bool) or not isinstance(capital, int | float) \
+            or not 0 < capital < math.inf:
+        raise StrategyError(f"`metadata.initial_capital`: expected a positive number, "
+                            f"got {capital!r}")
     need("test", meta)
     return _Plan(str(need("symbol", meta)), (dates["test_start"], dates["test_end"]),
                  (dates["train_start"], dates["train_end"]), float(capital), notes)
