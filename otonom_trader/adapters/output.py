@@ -6,6 +6,7 @@ one ``InputError`` naming the flag, the path and why, never a traceback."""
 from __future__ import annotations
 
 import errno
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,10 +35,17 @@ def _why(path: Path, exc: OSError | None = None) -> str:
 
 def check_output(path: str | Path, flag: str) -> Path:
     """Refuse, before any work is done, a path that cannot be written: a folder, a file in
-    the way of its folder. (Permissions and space are only known when writing.)"""
+    the way of its folder, a folder that cannot be created or written to (probed with a
+    temporary file). Missing folders are created."""
     path = Path(path)
     if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
         raise _refusal(path, flag, _why(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise _refusal(path, flag, _why(path, exc)) from None
     return path
 
 
