@@ -16,11 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a fresh clone, n
 
 import click
 
-from otonom_trader.cli import run_command
+from otonom_trader.cli import ranges, run_command
 
 
 @click.command()
-@click.option("--experiment-id", type=int, required=True, help="Experiment ID.")
+@click.option("--experiment-id", type=ranges.EXPERIMENT_ID, required=True, help="Experiment ID.")
 @click.option("--output-path", required=True, type=click.Path(dir_okay=False),
               help="Strategy file to write, e.g. strategies/baseline_v2.yaml.")
 @click.option("--base-strategy", type=click.Path(dir_okay=False),

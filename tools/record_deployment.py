@@ -39,9 +39,19 @@ def _git(*args: str, env: dict | None = None) -> str:
     out = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})})
     if out.returncode != 0:
-        lines = out.stderr.strip().splitlines() or [f"git {args[0]} failed"]
-        raise RunError(f"git {args[0]}: {lines[-1]}")
+        raise RunError(f"git {args[0]}: {_first_error(out.stderr, args[0])}")
     return out.stdout.strip()
+
+
+def _first_error(stderr: str, command: str) -> str:
+    """git's first ``fatal:``/``error:`` line (its last line is often a hint fragment such as
+    "and the repository exists.")."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+    return lines[0] if lines else f"git {command} failed"
 
 
 def _tag_commit(tag: str) -> str | None:
@@ -90,6 +100,18 @@ def record(deployment: str = PRODUCTION_FILE, date: str | None = None) -> list[R
     return out
 
 
+def check_remote(remote: str) -> None:
+    """InputError (exit 2) when ``--remote`` names no remote of the repository."""
+    try:
+        _git("rev-parse", "--git-dir")
+    except RunError:
+        return  # not a repository: ``record`` says so
+    try:
+        _git("remote", "get-url", remote)
+    except RunError:
+        raise InputError(f"--remote {remote}: no such git remote; see `git remote -v`") from None
+
+
 def push(tags: list[str], remote: str = "origin") -> None:
     if tags:
         _git("push", remote, *(f"refs/tags/{t}" for t in tags))
@@ -103,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remote", default="origin")
     args = parser.parse_args(argv)
     try:
+        if args.push:
+            check_remote(args.remote)
         recorded = record(args.deployment, args.date)
         if args.push:
             push([r.tag for r in recorded], args.remote)

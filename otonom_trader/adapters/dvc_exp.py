@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from otonom_trader.domain.errors import GitStateError, InputError
+from otonom_trader.domain.safe_yaml import parse_yaml
 
 PIPELINE_STAGE = "grid_search"  # the dvc.yaml stage that runs the experiment
 DEFAULT_DEST = Path(".otonom") / "dvc_exps"  # git-ignored
@@ -156,7 +155,7 @@ def materialise(dvc_name: str, repo: Path | str = ".",
     to ``dest`` (default ``<repo>/.otonom/dvc_exps/<dvc_name>/``) and describe it."""
     repo = Path(repo)
     rev, baseline = resolve(dvc_name, repo)
-    lock = yaml.safe_load(_show(repo, rev, "dvc.lock", dvc_name)) or {}
+    lock = parse_yaml(_show(repo, rev, "dvc.lock", dvc_name), f"dvc.lock at {rev[:7]}") or {}
     stage = lock.get("stages", {}).get(PIPELINE_STAGE)
     if stage is None:
         raise InputError(f"{dvc_name}: dvc.lock at {rev[:7]} has no `{PIPELINE_STAGE}` stage")

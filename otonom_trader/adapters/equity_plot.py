@@ -26,9 +26,10 @@ def equity_figure(equity: pd.Series, close: pd.Series | None = None, title: str 
     return fig
 
 
-def write_html(fig, path: str | Path) -> Path:
-    """Write ``fig`` with plotly.js embedded, so the page opens offline."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
-    return path
+def write_html(fig, path: str | Path, flag: str = "--output") -> Path:
+    """Write ``fig`` with plotly.js embedded, so the page opens offline (``flag``: the option
+    that gave ``path``, named if it cannot be written)."""
+    from otonom_trader.adapters.output import write_output
+
+    return write_output(path, flag, lambda tmp: fig.write_html(tmp, include_plotlyjs=True,
+                                                                full_html=True))

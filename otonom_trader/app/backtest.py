@@ -24,7 +24,7 @@ def run_backtest(
     symbol = symbol or strategy.data.symbol
     if not symbol:
         raise InputError(f"{strategy_path}: no `data.symbol` in the file; pass --symbol")
-    bars = load_bars(symbol, data_dir)
+    bars = load_bars(symbol, data_dir, strategy.data.on_bad_bars)
     return backtest(strategy, bars, symbol=symbol.upper(), start=start, end=end,
                     initial_capital=initial_capital, periods_per_year=periods_per_year,
                     data_dir=data_dir)

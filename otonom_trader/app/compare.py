@@ -212,7 +212,8 @@ def run_compare(
     if not periods_per_year and own[0] and own[1] and own[0] != own[1]:
         notes.append(f"the strategies set periods_per_year {own[0]:g} and {own[1]:g}; both "
                      f"are measured with the baseline's {own[0]:g}")
-    bars = load_bars(symbol, data_dir)
+    both_score = baseline.data.on_bad_bars == candidate.data.on_bad_bars == "score"
+    bars = load_bars(symbol, data_dir, "score" if both_score else "refuse")
 
     def run(strategy, window_start):
         return backtest(strategy, bars, symbol=symbol, start=window_start, end=end,

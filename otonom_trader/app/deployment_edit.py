@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.safe_yaml import parse_yaml
 
 __all__ = ["PRODUCTION_FILE", "with_shadow_entry"]
 
@@ -25,6 +26,7 @@ def with_shadow_entry(existing: str | None, name: str, path: str) -> str:
     label = f"{PRODUCTION_FILE}: "
     if existing is None or not existing.strip():
         existing = _HEADER + "strategies: []\n"
+    parse_yaml(existing, PRODUCTION_FILE)  # the bounds (size, depth, aliases) before ruamel
     try:
         _, indent, dash = load_yaml_guess_indent(existing)
         y = YAML()

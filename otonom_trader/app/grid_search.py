@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore, RunBatch
+from otonom_trader.domain.combinations import SAMPLE
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.grid import (
     Combinations,
@@ -17,12 +18,13 @@ from otonom_trader.domain.grid import (
     grid_from_mapping,
     grid_warnings,
     load_grid,
-    with_search,
 )
-from otonom_trader.domain.split import SPLIT_KEYS
+from otonom_trader.domain.split import SPLIT_KEYS, Split, flag_name
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
 
 CHUNK_SIZE = 8192
+MAX_COMBINATIONS = 10_000_000  # runs a search may have unless --max-combinations raises it
+COUNT_SECONDS = 5.0  # time to count a constrained grid before estimating instead
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class GridSearchRequest:
     snapshot: bool = False  # also write outputs_dir/<name>/store.db (the experiment alone)
     command: str = ""
     chunk_size: int = CHUNK_SIZE
+    max_combinations: int = MAX_COMBINATIONS
 
 
 @dataclass
@@ -110,13 +113,15 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
         raise InputError("grid-search needs --name, --strategy-path and --grid-path "
                          "(or --resume ID)")
     strategy = load_strategy(req.strategy_path)
-    spec = with_search(load_grid(req.grid_path, strategy), strategy, req.search, req.n_iter,
-                       req.seed)
+    spec = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed)
+    check_size(spec, Combinations(spec, strategy), req.max_combinations)
+    flags = [k for k, v in req.split.items() if v is not None]
+    Split().merged(req.split).check(flags=flags)  # the flags alone first: name the flag
     split = spec.split.merged(req.split)
-    split.check(f"{req.grid_path}: ")
+    split.check(f"{req.grid_path}: ", flags)
     missing = [k for k in SPLIT_KEYS if getattr(split, k) is None]
     if missing:
-        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+        flags = ", ".join(flag_name(k) for k in missing)
         raise InputError(f"the train/test split needs {flags} (or a `split:` block in "
                          f"{req.grid_path})")
     symbol = (req.symbol or strategy.data.symbol or "").upper()
@@ -125,13 +130,36 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
     return None, strategy, spec, split.as_dict(), symbol
 
 
+def check_size(spec: GridSpec, combos: Combinations, maximum: int,
+               seconds: float = COUNT_SECONDS) -> None:
+    """Refuse a search of more than ``maximum`` runs, or a constrained grid too large to count
+    in ``seconds`` (its size is then estimated from a sample, and the message says so)."""
+    label = f"{spec.source}: " if spec.source else "grid: "
+    runs, exact = combos.count(seconds)
+    if spec.search == "random":
+        what = f"`n_iter` is {runs:,}"
+    elif spec.constraints:
+        what = (f"the grid has {runs:,} combinations after its constraints" if exact else
+                f"the grid has about {runs:,} combinations after its constraints (an estimate "
+                f"from {SAMPLE:,} sampled of {spec.size:,}: counting them all takes more than "
+                f"{seconds:g} s)")
+    else:
+        what = f"the grid has {runs:,} combinations"
+    if runs > maximum:
+        raise InputError(f"{label}{what}, more than the maximum of {maximum:,} runs: narrow the "
+                         "lists, use `search: random` with `n_iter`, or raise the maximum with "
+                         "--max-combinations")
+    if not exact:
+        raise InputError(f"{label}{what}; the search would have to walk all of them: narrow "
+                         "the ranges of the constrained parameters")
+
+
 def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, strategy) -> bool:
     if req.strategy_path and Path(req.strategy_path).resolve() != Path(
             info.strategy_path).resolve():
         return False
     if req.grid_path:
-        again = with_search(load_grid(req.grid_path, strategy), strategy, req.search,
-                            req.n_iter, req.seed)
+        again = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed)
         if again.raw != spec.raw:
             return False
     if req.symbol and req.symbol.upper() != info.symbol:
@@ -177,7 +205,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     if existing is not None and existing.status == "done":
         return _complete(req, store, existing)
     events.notes(grid_warnings(spec))
-    bars = load_bars(symbol, req.data_dir)
+    bars = load_bars(symbol, req.data_dir, strategy.data.on_bad_bars)
     fingerprint = data_fingerprint(bars)
     if existing is not None and existing.data_fingerprint != fingerprint:
         raise InputError(f"the {symbol} data changed since experiment {existing.id} started "

@@ -75,7 +75,7 @@ def best_equity_frame(info: ExperimentInfo, params: dict, data_dir: Path | str,
     from otonom_trader.engine.data import load_bars
 
     strategy = apply_overrides(load_strategy(info.strategy_path), params)
-    bars = load_bars(info.symbol, data_dir)
+    bars = load_bars(info.symbol, data_dir, strategy.data.on_bad_bars)
     result = backtest(strategy, bars, symbol=info.symbol, start=info.split["train_start"],
                       end=info.split["test_end"], initial_capital=initial_capital,
                       periods_per_year=info.periods_per_year, data_dir=data_dir)

@@ -26,6 +26,7 @@ from otonom_trader.domain.strategy_loader import (
     apply_overrides,
     load_strategy,
     strategy_from_mapping,
+    strategy_from_text,
     strategy_hash,
 )
 from otonom_trader.engine.selection import (
@@ -192,7 +193,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     changes = changed_values(parent, params)
     variant = apply_overrides(parent, {path: new for path, (_, new) in changes.items()})
 
-    bars = load_bars(info.symbol, req.data_dir)
+    bars = load_bars(info.symbol, req.data_dir, variant.data.on_bad_bars)
     if data_fingerprint(bars) != info.data_fingerprint:
         notes.append(f"the {info.symbol} data changed since experiment {info.id} "
                      "(fingerprint differs)")
@@ -256,9 +257,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
 
 def _check_written(text: str, path: str, variant: Strategy, name: str) -> Strategy:
     """Load the rendered file as ``load_strategy`` would and check it is ``variant``."""
-    import yaml
-
-    strategy = strategy_from_mapping(yaml.safe_load(text), source=Path(path))
+    strategy = strategy_from_text(text, path)
     expected = strategy_from_mapping({**dict(variant.raw), "name": name})
     if strategy_hash(strategy) != strategy_hash(expected):
         raise RunError(f"{path}: the rendered file differs from the selected parameters "

@@ -11,7 +11,6 @@ the table by); its Deflated Sharpe Ratio comes from re-running its test window w
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from otonom_trader.adapters.output import check_output, write_atomic_text
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.domain.errors import InputError, OtonomError
+from otonom_trader.domain.json_text import dumps
 from otonom_trader.domain.metrics import METRIC_KEYS
 
 MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
@@ -188,6 +189,17 @@ def param_value(path: str, value: Any) -> Any:
 # -- the use case ------------------------------------------------------------------------
 
 
+def resume_command(store: ExperimentStore, exp_id: int) -> str:
+    """The command that completes experiment ``exp_id`` in this store (``--db`` included
+    unless it is the default store; a password in the URL stays masked)."""
+    import shlex
+
+    from otonom_trader.adapters.store import DEFAULT_URL
+
+    db = "" if store.url == DEFAULT_URL else f" --db {shlex.quote(store.url)}"
+    return f"otonom experiments grid-search --resume {exp_id}{db}"
+
+
 def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe", top: int = 10,
                     data_dir: str | Path = "data", rule=None) -> ExperimentReport:
     """Analyse experiment ``exp_id``: ``InputError`` for an unknown ID or metric, ``NoDoneRuns``
@@ -210,11 +222,11 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     timings["load_runs"] = time.perf_counter() - t0
     done_mask = (runs["status"] == "done").to_numpy()
     n_done, n_rows = int(done_mask.sum()), len(runs)
-    if info.status == "running":
+    if info.status == "running" and n_done == 0:
         raise NoDoneRuns(
             f"No 'done' runs for experiment {exp_id} yet: it is still running "
             f"({n_done:,}/{info.total_runs:,} runs done); wait for it to finish, or if it was "
-            f"killed, complete it with `otonom experiments grid-search --resume {exp_id}`")
+            f"killed, complete it with `{resume_command(store, exp_id)}`")
     if n_done == 0:
         first = str(runs["error"].iloc[0]).splitlines()[0] if n_rows else ""
         why = (f"all {n_rows:,} stored runs failed, e.g. {first}" if n_rows
@@ -240,9 +252,9 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     notes += selection.notes
     best = runs[runs["run_number"] == selection.run.run_number].iloc[0]
     if info.status != "done":
-        notes.append(f"experiment status is '{info.status}': {n_rows:,} of "
-                     f"{info.total_runs:,} runs stored; complete it with "
-                     f"`otonom experiments grid-search --resume {exp_id}`")
+        notes.append(f"experiment status is '{info.status}' (still running, or killed): "
+                     f"{n_rows:,} of {info.total_runs:,} runs stored; complete it with "
+                     f"`{resume_command(store, exp_id)}`")
     summary = _summary(info, n_done, n_rows - n_done)
     effects = parameter_effects(runs, parameters, done_mask)
     timings["analysis"] = time.perf_counter() - t1
@@ -360,7 +372,7 @@ def rerun(info: ExperimentInfo, params: dict, start, end, data_dir: str | Path):
     strategy = load_strategy(info.strategy_path)
     if strategy_hash(strategy) != info.strategy_hash:
         raise InputError(f"{info.strategy_path} changed since experiment {info.id} ran")
-    bars = load_bars(info.symbol, data_dir)
+    bars = load_bars(info.symbol, data_dir, strategy.data.on_bad_bars)
     if data_fingerprint(bars) != info.data_fingerprint:
         raise InputError(f"the {info.symbol} data in {data_dir} changed since experiment "
                          f"{info.id} ran")
@@ -491,6 +503,7 @@ def export_report(report: ExperimentReport, fmt: str, output: str | Path | None 
         raise InputError(f"unknown export format '{fmt}': choose one of "
                          f"{', '.join(EXPORT_FORMATS)}")
     path = Path(output) if output else default_output(fmt, report.info.id)
+    check_output(path, "--output")
     if fmt == "html":
         from otonom_trader.adapters.report import report_html
 
@@ -503,12 +516,5 @@ def export_report(report: ExperimentReport, fmt: str, output: str | Path | None 
     elif fmt == "csv":
         text = report.runs.drop(columns=["sharpe_gap"]).to_csv(index=False)
     else:
-        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        why = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc))
-        raise InputError(f"cannot write {path}: {why}; choose another --output") from None
-    return path
+        text = dumps(report.to_dict(), ensure_ascii=False) + "\n"
+    return write_atomic_text(path, "--output", text)

@@ -12,8 +12,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
-
 from otonom_trader.app.validate_checks import (
     Context,
     ProductionEntry,
@@ -28,7 +26,7 @@ from otonom_trader.domain.deployment import (
 )
 from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.gates import load_gate_params
-from otonom_trader.domain.strategy_loader import load_strategy, strategy_from_mapping
+from otonom_trader.domain.strategy_loader import load_strategy, strategy_from_text
 
 MARKER = "<!-- otonom-validate -->"
 
@@ -162,12 +160,10 @@ def production_reference(req: ValidateRequest) -> tuple[tuple[ProductionEntry, .
 
         def read(path: str):
             try:
-                data = yaml.safe_load(_git("show", f"{req.base}:{path}"))
+                text = _git("show", f"{req.base}:{path}")
             except _GitFailed:
                 raise InputError(f"{req.base}:{path}: no such file") from None
-            except yaml.YAMLError:
-                raise InputError(f"{req.base}:{path}: invalid YAML") from None
-            return strategy_from_mapping(data or {}, source=Path(f"{req.base}:{path}"))
+            return strategy_from_text(text, f"{req.base}:{path}")
 
         source = f"{req.production_path} at {req.base}"
     else:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from otonom_trader.domain.errors import OtonomError, StrategyError
+from otonom_trader.domain.errors import InputError, OtonomError, StrategyError
 from otonom_trader.domain.gates import GateParams
 from otonom_trader.domain.metrics import METRIC_KEYS
-from otonom_trader.domain.split import date_text
+from otonom_trader.domain.split import Split, date_text
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import load_strategy
 
@@ -98,12 +98,12 @@ class Context:
     _bars: dict = field(default_factory=dict)
     _prod_sharpe: dict = field(default_factory=dict)
 
-    def bars(self, symbol: str):
+    def bars(self, symbol: str, on_bad_bars: str = "refuse"):
         from otonom_trader.engine.data import data_fingerprint, load_bars
 
-        key = symbol.upper()
+        key = (symbol.upper(), on_bad_bars)
         if key not in self._bars:
-            bars = load_bars(key, self.data_dir)
+            bars = load_bars(key[0], self.data_dir, on_bad_bars)
             self._bars[key] = (bars, data_fingerprint(bars))
         return self._bars[key]
 
@@ -176,12 +176,18 @@ def _metadata_plan(meta: Mapping[str, Any]) -> _Plan:
     split = need("split", meta)
     dates = {k: str(date_text(need(k, split, "metadata.split")))
              for k in ("train_start", "train_end", "test_start", "test_end")}
+    try:  # name the metadata key, not the --start-date of a command nobody typed
+        Split(**dates).check("metadata.")
+    except InputError as exc:
+        raise StrategyError(str(exc)) from None
     capital = meta.get("initial_capital")
     notes = ()
     if capital is None:
         capital, notes = DEFAULT_CAPITAL, ("metadata has no `initial_capital`; used 10000",)
-    if isinstance(capital, bool) or not isinstance(capital, int | float):
-        raise StrategyError(f"`metadata.initial_capital`: expected a number, got {capital!r}")
+    if isinstance(capital, bool) or not isinstance(capital, int | float) \
+            or not 0 < capital < math.inf:
+        raise StrategyError(f"`metadata.initial_capital`: expected a positive number, "
+                            f"got {capital!r}")
     need("test", meta)
     holdout = None
     if split.get("holdout_start") is not None or meta.get("holdout") is not None:
@@ -207,7 +213,7 @@ def _run(strategy: Strategy, ctx: Context, symbol: str, window: tuple[str | None
          capital: float):
     from otonom_trader.engine.backtest import backtest
 
-    bars, _ = ctx.bars(symbol)
+    bars, _ = ctx.bars(symbol, strategy.data.on_bad_bars)
     return backtest(strategy, bars, symbol=symbol.upper(), start=window[0], end=window[1],
                     initial_capital=capital, data_dir=ctx.data_dir)
 
@@ -410,7 +416,8 @@ def check_strategy(path: str, ctx: Context,
                           len(mismatches), 0, shown, "exact",
                           "; ".join(f"{m.metric}: recorded {m.recorded!r}, reproduced "
                                     f"{m.reproduced!r}" for m in mismatches)))
-        want, (_, have) = meta.get("data_fingerprint"), ctx.bars(plan.symbol)
+        want = meta.get("data_fingerprint")
+        _, have = ctx.bars(plan.symbol, strategy.data.on_bad_bars)
         rows.append(Check("data_fingerprint", "data fingerprint", _status(want == have), have,
                           want, f"`{have[:12]}`", f"`{str(want)[:12]}`",
                           "" if want == have else f"recorded {want}, data {have}"))

@@ -72,6 +72,9 @@ def run_command(command: click.Command, argv: list[str] | None, prog_name: str) 
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.BadParameter as exc:  # one line naming the flag and its range, no usage
+        click.echo(f"Error: {redact(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.message = redact(exc.message)
         exc.show()

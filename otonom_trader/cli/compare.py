@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
 import click
+
+from otonom_trader.cli import ranges
 
 
 @click.command()
@@ -17,12 +18,13 @@ import click
 @click.option("--symbol", help="Symbol (default: the baseline's data.symbol).")
 @click.option("--start-date", help="First date of the window (YYYY-MM-DD).")
 @click.option("--end-date", help="Last date of the window (YYYY-MM-DD).")
-@click.option("--initial-capital", type=float, default=10_000.0, show_default=True)
-@click.option("--periods-per-year", type=float, help="Override the inferred periods per year.")
+@click.option("--initial-capital", type=ranges.CAPITAL, default=10_000.0, show_default=True)
+@click.option("--periods-per-year", type=ranges.PERIODS_PER_YEAR,
+              help="Override the inferred periods per year.")
 @click.option("--data-dir", default="data", show_default=True, help="User and prepared data.")
-@click.option("--bootstrap", "n_resamples", type=int, default=2_000, show_default=True,
+@click.option("--bootstrap", "n_resamples", type=ranges.BOOTSTRAP, default=2_000, show_default=True,
               help="Resamples of the paired block bootstrap of the Sharpe difference.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--seed", type=ranges.SEED, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else.")
 @click.option("--export", type=click.Choice(["html"]),
               help="Write a self-contained report (equity, drawdowns, metrics).")
@@ -47,7 +49,9 @@ def compare(baseline_path, candidate_path, symbol, start_date, end_date, initial
         report = output_path or default_report_path(result)
         write_html(compare_figure(result), report)
     if as_json:
-        click.echo(json.dumps(payload(result, report), indent=2))
+        from otonom_trader.domain.json_text import dumps
+
+        click.echo(dumps(payload(result, report)))
         return
     print_comparison(result)
     if report:

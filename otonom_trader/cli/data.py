@@ -62,17 +62,19 @@ def list_command(data_dir: Path) -> None:
               help="Also write a JSON with the bars' count, span and data fingerprint.")
 def prepare_command(symbol: str, data_dir: Path, fingerprint_path: Path | None) -> None:
     """Write SYMBOL (DATA_DIR/SYMBOL.csv, else bundled) to DATA_DIR/SYMBOL.parquet."""
-    import json
-
+    from otonom_trader.adapters.output import check_output, write_atomic_text
+    from otonom_trader.domain.json_text import dumps
     from otonom_trader.engine.data import data_fingerprint, load_bars, prepare
 
+    if fingerprint_path is not None:
+        check_output(fingerprint_path, "--fingerprint")
     path = prepare(symbol, data_dir)
     bars = load_bars(symbol, data_dir)
     first, last = _date(bars.index[0]), _date(bars.index[-1])
     if fingerprint_path is not None:
         info = {"symbol": path.stem, "bars": len(bars), "first": first, "last": last,
                 "fingerprint": data_fingerprint(bars)}
-        fingerprint_path.write_text(json.dumps(info, indent=2) + "\n")
+        write_atomic_text(fingerprint_path, "--fingerprint", dumps(info) + "\n")
     click.echo(f"✓ wrote {path} ({len(bars)} bars, {first} → {last})")
 
 

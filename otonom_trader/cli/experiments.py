@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from otonom_trader.cli import ranges
+
 SPLIT_FLAGS = ("train_start", "train_end", "test_start", "test_end", "holdout_start",
                "holdout_end")
 
@@ -30,13 +32,16 @@ def experiments():
               "test window: no ranking sees it; promote measures only the promoted run on it.")
 @click.option("--holdout-end", help="Last date of the hold-out window.")
 @click.option("--search", type=click.Choice(["grid", "random"]), help="Override the grid file.")
-@click.option("--n-iter", type=click.IntRange(min=1), help="Runs of a random search.")
-@click.option("--seed", type=int, help="Seed of a random search.")
-@click.option("--workers", type=click.IntRange(min=1), help="Threads (default: all cores).")
+@click.option("--n-iter", type=ranges.RUNS, help="Runs of a random search.")
+@click.option("--seed", type=ranges.SEED, help="Seed of a random search.")
+@click.option("--max-combinations", type=ranges.RUNS, default=10_000_000, show_default=True,
+              help="Refuse searches with more runs than this.")
+@click.option("--workers", type=ranges.WORKERS, help="Threads (default: all cores).")
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store (default: OTONOM_DB or "
               "sqlite:///.otonom/experiments.db).")
-@click.option("--resume", "resume_id", type=int, help="Complete the missing runs of experiment ID.")
-@click.option("--initial-capital", type=float, default=10_000.0, show_default=True)
+@click.option("--resume", "resume_id", type=ranges.EXPERIMENT_ID,
+              help="Complete the missing runs of experiment ID.")
+@click.option("--initial-capital", type=ranges.CAPITAL, default=10_000.0, show_default=True)
 @click.option("--data-dir", default="data", show_default=True)
 @click.option("--outputs-dir", default="experiments", show_default=True,
               help="Where experiments/<name>/ outputs are written.")
@@ -45,11 +50,11 @@ def experiments():
 @click.option("--store-snapshot", is_flag=True,
               help="Also write <outputs-dir>/<name>/store.db: the experiment alone, without "
                    "session times (same runs, same bytes; for DVC).")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=8192, hidden=True)
+@click.option("--chunk-size", type=ranges.CHUNK, default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
-                test_end, holdout_start, holdout_end, search, n_iter, seed, workers, db_url,
-                resume_id, initial_capital, data_dir, outputs_dir, params_path, store_snapshot,
-                chunk_size):
+                test_end, holdout_start, holdout_end, search, n_iter, seed, max_combinations,
+                workers, db_url, resume_id, initial_capital, data_dir, outputs_dir, params_path,
+                store_snapshot, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.grid_search import (
@@ -72,6 +77,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,
         command=shlex.join(["otonom", *sys.argv[1:]]), chunk_size=chunk_size,
+        max_combinations=max_combinations,
     )
     store = ExperimentStore(db_url)
     bar = progress_bar()
@@ -159,7 +165,7 @@ def export(exp_id, db_url, outputs_dir, data_dir, params_path, store_snapshot):
 
 @experiments.command("list")
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=ranges.ROWS, default=50, show_default=True)
 def list_(db_url, limit):
     """Experiments in the store, newest first."""
     from rich.console import Console
@@ -181,10 +187,10 @@ def list_(db_url, limit):
 
 
 @experiments.command("show")
-@click.argument("exp_id", type=int)
+@click.argument("exp_id", type=ranges.EXPERIMENT_ID)
 @click.option("--sort-by", default="sharpe", show_default=True,
               help="Test metric to rank the runs by (any metric name, higher is better).")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--top", type=ranges.ROWS, default=10, show_default=True,
               help="How many top runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--export", "export_fmt", type=click.Choice(["html", "csv", "json"]),
@@ -197,12 +203,12 @@ def list_(db_url, limit):
               help="Market data, to re-run the best run (DSR, equity curve).")
 def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
     """Summary, top runs, parameter analysis and overfitting checks of experiment EXP_ID."""
-    import json
     from pathlib import Path
 
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.show import EXPORT_FORMATS, NoDoneRuns, export_report, show_experiment
     from otonom_trader.domain.errors import InputError
+    from otonom_trader.domain.json_text import dumps
 
     if output and not export_fmt:
         export_fmt = Path(output).suffix.lstrip(".").lower()
@@ -215,7 +221,7 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
         click.echo(f"❌ {exc}", err=True)
         sys.exit(exc.exit_code)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        click.echo(dumps(report.to_dict(), ensure_ascii=False))
     else:
         _print_report(report)
     if export_fmt:

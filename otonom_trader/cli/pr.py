@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from otonom_trader.cli import ranges
+
 DEFAULT_MARKER = "<!-- otonom -->"
 
 
@@ -51,7 +53,7 @@ def _default_repo(explicit: str | None, remote: str) -> str | None:
 
 
 @pr.command("comment")
-@click.option("--pr", "pr_number", type=click.IntRange(min=1), required=True,
+@click.option("--pr", "pr_number", type=ranges.PR_NUMBER, required=True,
               help="Pull request number.")
 @click.option("--body-file", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="Markdown body ('-' reads stdin).")

@@ -6,6 +6,8 @@ import shlex
 
 import click
 
+from otonom_trader.cli import ranges
+
 SELECT_CHOICES = ("sharpe", "cagr", "sortino", "calmar")
 
 
@@ -31,7 +33,7 @@ def typed_command(ctx: click.Context, prefix: list[str]) -> str:
 def promote_options(fn):
     """The options of ``otonom promote`` (shared with tools/promote_experiment_to_strategy.py)."""
     options = [
-        click.option("--experiment-id", type=int,
+        click.option("--experiment-id", type=ranges.EXPERIMENT_ID,
                      help="Experiment ID (default with --dvc-exp: the DVC experiment's)."),
         click.option("--output-name", required=True,
                      help="New strategy name: strategies/<name>.yaml, branch promote/<name>."),

@@ -6,9 +6,6 @@ Exit 0 when every gate passes, 1 when one fails (after printing/writing the repo
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
 
 
@@ -42,9 +39,11 @@ def validate(files, changed, deployed, base, params_path, report_md, as_json, ou
              no_fail, data_dir, production_path, db_url):
     """Check strategy FILES (default: every strategies/*.yaml): schema, exact reproduction of
     the promotion metadata, and the params.yaml gates. Exit 1 if any gate fails."""
+    from otonom_trader.adapters.output import write_atomic_text
     from otonom_trader.app.validate import ValidateRequest, run_validate
     from otonom_trader.app.validate_report import summary_line, to_json, to_markdown
-    from otonom_trader.domain.errors import GateFailed, InputError
+    from otonom_trader.domain.errors import GateFailed
+    from otonom_trader.domain.json_text import dumps
 
     result = run_validate(ValidateRequest(
         files=tuple(files), changed=changed, deployed=deployed, base=base,
@@ -52,15 +51,11 @@ def validate(files, changed, deployed, base, params_path, report_md, as_json, ou
         data_dir=data_dir, production_path=production_path, db_url=db_url,
     ))
     markdown = to_markdown(result)
-    as_text = json.dumps(to_json(result), indent=2, ensure_ascii=False)
+    as_text = dumps(to_json(result), ensure_ascii=False)
     for flag, path, text in (("--report-md", report_md, markdown),
                              ("--output-json", output_json, as_text + "\n")):
         if path:
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                Path(path).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise InputError(f"{flag} {path}: cannot write ({exc.strerror})") from None
+            write_atomic_text(path, flag, text)
     click.echo(as_text if as_json else markdown, nl=as_json)
     if not result.ok and not no_fail:
         raise GateFailed(summary_line(result).removeprefix("❌ "))

@@ -9,6 +9,7 @@ Random search draws run ``i`` from ``np.random.default_rng([seed, i])`` alone.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from otonom_trader.domain.strategy_loader import get_value
 __all__ = ["Chunk", "Combinations"]
 
 _BLOCK = 1 << 16
+SAMPLE = 100_000  # combinations drawn to estimate a constrained grid too large to count
 _Values = dict[str, np.ndarray]
 
 
@@ -99,6 +101,28 @@ class Combinations:
         if not self.spec.constraints:
             return self.spec.size
         return sum(len(runs) for runs, _ in self._grid_blocks(_BLOCK))
+
+    def count(self, seconds: float) -> tuple[int, bool]:
+        """``(runs, exact)``: like ``total``, but a constrained grid is counted for at most
+        ``seconds``; past that the count is estimated from ``SAMPLE`` combinations drawn
+        uniformly (``exact`` False)."""
+        if self.spec.search != "grid" or not self.spec.constraints or "total" in self.__dict__:
+            return self.total, True
+        deadline = time.monotonic() + seconds
+        n = 0
+        for runs, _ in self._grid_blocks(_BLOCK):
+            n += len(runs)
+            if time.monotonic() > deadline:
+                return self._estimate(), False
+        self.__dict__["total"] = n  # the cached ``total``
+        return n, True
+
+    def _estimate(self) -> int:
+        flat = np.random.default_rng(0).integers(0, self.spec.size, SAMPLE, dtype=np.int64)
+        index = np.unravel_index(flat, self.shape)
+        values = {p: self._column(p, i) for p, i in zip(self.paths, index, strict=True)}
+        share = np.count_nonzero(self._holds({**self.fixed, **values})) / SAMPLE
+        return round(self.spec.size * share)
 
     def chunks(self, size: int, skip: Collection[int] | np.ndarray = ()) -> Iterator[Chunk]:
         """Chunks of ``size`` runs (the last may be shorter) in run order, leaving out the run

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.safe_yaml import parse_yaml, read_yaml
 
 __all__ = ["ACTIVE_STAGES", "PRODUCTION_FILE", "STAGES", "Deployment", "DeploymentEntry",
            "load_deployment", "load_deployment_text",
@@ -85,20 +84,10 @@ def parse_deployment(data: Any, label: str = "") -> Deployment:
 
 
 def load_deployment_text(text: str, label: str) -> Deployment:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InputError(f"{label}invalid YAML") from None
-    return parse_deployment(data, label)
+    return parse_deployment(parse_yaml(text, label.removesuffix(": ")), label)
 
 
 def load_deployment(path: str | Path = PRODUCTION_FILE) -> Deployment:
     """Read and validate a production file; any problem is one ``InputError`` line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such deployment file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the deployment file ({exc})") from None
-    return load_deployment_text(text, f"{path}: ")
+    return parse_deployment(read_yaml(path, "deployment"), f"{path}: ")

@@ -7,15 +7,13 @@ give the windows and symbol for strategies that carry no promotion metadata.
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.safe_yaml import read_yaml
 from otonom_trader.domain.split import SPLIT_KEYS, Split
 
 __all__ = ["WAIVABLE", "GateParams", "Gates", "load_gate_params"]
@@ -23,6 +21,9 @@ __all__ = ["WAIVABLE", "GateParams", "Gates", "load_gate_params"]
 # The checks whose missing evidence fails the gate unless waived in ``gates.waive``.
 WAIVABLE = ("reproduction", "data_fingerprint", "experiment_record", "min_dsr",
             "max_sharpe_gap")
+
+MAX_TRADES = 1_000_000  # range of `gates.min_trades`
+MAX_GATE = 1e6  # range of the other gates, in their units
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,14 @@ class GateParams:
 
 def _number(block: Mapping[str, Any], key: str, label: str, integer: bool) -> float | int:
     value = block[key]
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
-        kind = "an integer" if integer else "a finite number"
-        raise InputError(f"{label}`gates.{key}`: expected {kind}, got {value!r}")
+    if integer:
+        ok = isinstance(value, int) and 0 <= value <= MAX_TRADES
+    else:
+        ok = isinstance(value, int | float) and abs(value) <= MAX_GATE  # False for NaN
+    if isinstance(value, bool) or not ok:
+        kind = (f"an integer between 0 and {MAX_TRADES:,}" if integer else
+                f"a finite number between -{MAX_GATE:g} and {MAX_GATE:g}")
+        raise InputError(f"{label}`gates.{key}`: expected {kind}, got {_shown(value)}")
     return int(value) if integer else float(value)
 
 
@@ -79,6 +84,11 @@ def _waivers(block: Mapping[str, Any], label: str) -> tuple[str, ...]:
             raise InputError(f"{label}`gates.waive`: {entry!r} names no waivable check; "
                              f"choose from {', '.join(WAIVABLE)} (optionally `strategy:check`)")
     return tuple(dict.fromkeys(raw))
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _gates(block: Any, label: str) -> Gates:
@@ -105,16 +115,9 @@ def load_gate_params(path: str | Path) -> GateParams:
     """Read ``gates:``, ``split:`` and ``data.symbol`` from ``path``; problems are one line."""
     path = Path(path)
     label = f"{path}: "
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such params file; pass --params") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the params file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}: invalid YAML{where}") from None
+    if not path.exists():
+        raise InputError(f"{path}: no such params file; pass --params")
+    data = read_yaml(path, "params")
     if not isinstance(data, Mapping):
         raise InputError(f"{path}: expected a mapping with a `gates:` block")
     if "gates" not in data:

@@ -1,8 +1,9 @@
 """Grid files for grid and random search, and their combinations streamed in chunks.
 
 A grid file is a YAML mapping. Top-level dotted strategy paths are the parameters, in file
-order; alternatively all of them sit under one ``parameters:`` mapping (not both styles in
-one file). A parameter is a non-empty list of values or one distribution::
+order; alternatively all of them sit under one ``params:`` (or ``parameters:``) mapping, as
+in the workflow's example (not both styles in one file). A parameter is a non-empty list of
+values or one distribution::
 
     risk.risk_pct: [0.5, 1.0]                        # list: grid axis, or a choice in random
     analysts.tech.fast_window: {int: [2, 80, 2]}     # low..high by step, high included if on it
@@ -58,13 +59,16 @@ __all__ = [
     "load_grid",
 ]
 
-RESERVED = ("description", "search", "n_iter", "seed", "constraints", "split", "parameters")
+BLOCKS = ("params", "parameters")  # names of the one mapping that may hold every parameter
+RESERVED = ("description", "search", "n_iter", "seed", "constraints", "split", *BLOCKS)
 KINDS = ("uniform", "loguniform", "int", "choice")
 FORMS = (
     "`{uniform: [low, high]}`, `{loguniform: [low, high]}`, `{int: [low, high, step]}` or "
     "`{choice: [a, b]}`"
 )
 LARGE_GRID = 1_000_000
+MAX_N_ITER = 10**12  # `n_iter` range (the search's own maximum is lower, see grid_search)
+MAX_SEED = 2**63 - 1
 MAX_TRIES = 1_000
 
 
@@ -166,10 +170,23 @@ class _GridLoader(_StrictLoader):
     }
 
 
-def load_grid(path: str | Path, strategy: Strategy) -> GridSpec:
-    """Read and validate a grid file for ``strategy``; any problem is one ``StrategyError``."""
+def load_grid(path: str | Path, strategy: Strategy, search: str | None = None,
+              n_iter: int | None = None, seed: int | None = None) -> GridSpec:
+    """Read and validate a grid file for ``strategy``; any problem is one ``StrategyError``.
+
+    ``search``, ``n_iter`` and ``seed`` (the command line's flags) win over the file's keys, so
+    ``--search random`` turns a file with distributions into a random search.
+    """
     path = Path(path)
-    return grid_from_mapping(read_yaml(path, _GridLoader, "grid"), strategy, source=path)
+    data = read_yaml(path, _GridLoader, "grid")
+    given = {k: v for k, v in (("search", search), ("n_iter", n_iter), ("seed", seed))
+             if v is not None}
+    if given and isinstance(data, Mapping):
+        if search == "random" and n_iter is None and data.get("n_iter") is None:
+            raise StrategyError(f"--search random needs --n-iter (runs to draw), or `n_iter:` "
+                                f"in {path}")
+        data = {**data, **given}
+    return grid_from_mapping(data, strategy, source=path)
 
 
 def grid_from_mapping(
@@ -210,24 +227,28 @@ class _Parser:
         if search not in ("grid", "random"):
             self.fail(f"`search`: expected `grid` or `random`, got {_show(search)}")
         n_iter, seed = data.get("n_iter"), data.get("seed", 0)
-        if n_iter is not None and not (_is_int(n_iter) and n_iter >= 1):
-            self.fail(f"`n_iter`: expected an integer ≥ 1 (runs to draw), got {_show(n_iter)}")
+        if n_iter is not None and not (_is_int(n_iter) and 1 <= n_iter <= MAX_N_ITER):
+            self.fail(f"`n_iter`: expected an integer between 1 and {MAX_N_ITER:,} (runs to "
+                      f"draw), got {_show(n_iter)}")
         if search == "random" and n_iter is None:
             self.fail("`search: random` needs `n_iter`, the number of runs to draw (e.g. 200)")
-        if not (_is_int(seed) and seed >= 0):
-            self.fail(f"`seed`: expected an integer ≥ 0, got {_show(seed)}")
+        if not (_is_int(seed) and 0 <= seed <= MAX_SEED):
+            self.fail(f"`seed`: expected an integer between 0 and {MAX_SEED:,}, got {_show(seed)}")
         description = data.get("description", "")
         if not isinstance(description, str):
             self.fail(f"`description`: expected a string, got {_show(description)}")
         params = {k: v for k, v in data.items() if k not in RESERVED}
-        if "parameters" in data:
-            if not isinstance(data["parameters"], Mapping):
-                self.fail("`parameters`: expected a mapping of dotted strategy paths to lists "
-                          f"or distributions, got {_show(data['parameters'])}")
+        blocks = [b for b in BLOCKS if b in data]
+        if len(blocks) > 1:
+            self.fail("both `params:` and `parameters:`; keep one block for every parameter")
+        for block in blocks:
+            if not isinstance(data[block], Mapping):
+                self.fail(f"`{block}`: expected a mapping of dotted strategy paths to lists "
+                          f"or distributions, got {_show(data[block])}")
             if params:
-                self.fail(f"`{next(iter(params))}` is outside `parameters:`; put every "
-                          "parameter under `parameters:` or all of them at the top level")
-            params = dict(data["parameters"])
+                self.fail(f"`{next(iter(params))}` is outside `{block}:`; put every "
+                          f"parameter under `{block}:` or all of them at the top level")
+            params = dict(data[block])
         if not params:
             self.fail("no parameters to search: add dotted strategy paths with lists of values, "
                       "e.g. `risk.risk_pct: [0.5, 1.0]`")
@@ -248,7 +269,7 @@ class _Parser:
 
     def path(self, key: Any) -> str:
         if not isinstance(key, str):
-            self.fail(f"`parameters`: key {_show(key)} is not a dotted strategy path")
+            self.fail(f"key {_show(key)} is not a dotted strategy path")
         if "." not in key:
             if any(p.startswith(key + ".") for p in valid_paths()):
                 _check_path(key, self.label)  # "`risk` is a block, set one of its keys: ..."
@@ -302,8 +323,9 @@ class _Parser:
                 self.fail(f"`{path}`: `int` needs [low, high] or [low, high, step] as integers, "
                           f"got {_show(args)}")
             low, high, step = (*args, 1)[:3]
-            if step < 1:
-                self.fail(f"`{path}`: `int` step must be ≥ 1, got {step}")
+            if not 1 <= step <= max(1, high - low):
+                self.fail(f"`{path}`: `int` step must be between 1 and high - low, got "
+                          f"{_show(step)}")
         elif not (isinstance(args, list) and len(args) == 2 and all(map(_is_number, args))):
             self.fail(f"`{path}`: `{kind}` needs [low, high] as two finite numbers, "
                       f"got {_show(args)}")
@@ -316,10 +338,14 @@ class _Parser:
         if kind != "int" and "number" not in _types(path) and "integer" in _types(path):
             self.fail(f"`{path}` takes integers: use `{{int: [low, high]}}`, not `{kind}`")
         dist = Distribution(kind, low, high, step)
+        if step and (abs(low) > MAX_SEED or abs(high) > MAX_SEED):
+            self.fail(f"`{path}`: `int` bounds must be 64-bit integers (at most {MAX_SEED:,} "
+                      "in size)")
         self.values(path, [low, low + (dist.count - 1) * step] if step else [low, high])
         if kind != "int" and search == "grid":
             self.fail(f"`{path}`: `{kind}` cannot be enumerated by grid search; set "
-                      "`search: random` with `n_iter`, or list the values")
+                      "`search: random` with `n_iter` (or pass --search random --n-iter N), "
+                      "or list the values")
         return dist if step else Distribution(kind, float(low), float(high))
 
     def constraints(self, items: Any, parameters: Mapping[str, Any]) -> tuple[Constraint, ...]:
@@ -383,13 +409,3 @@ def grid_warnings(spec: GridSpec) -> list[str]:
         if len({(type(v).__name__, repr(v)) for v in values}) < len(values):
             out.append(f"{label}`{path}` repeats a value; the grid will repeat those runs")
     return out
-
-
-def with_search(spec: GridSpec, strategy: Strategy, search: str | None = None,
-                n_iter: int | None = None, seed: int | None = None) -> GridSpec:
-    """``spec`` with the command line's search settings winning over the file's."""
-    given = {k: v for k, v in (("search", search), ("n_iter", n_iter), ("seed", seed))
-             if v is not None}
-    if not given:
-        return spec
-    return grid_from_mapping({**spec.raw, **given}, strategy, source=spec.source)

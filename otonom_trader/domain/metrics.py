@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from otonom_trader.kernels.enums import METRIC_NAMES
@@ -38,7 +37,6 @@ def public_metrics(vector: Sequence[float]) -> dict[str, float | int]:
 
 def json_safe(metrics: dict) -> dict:
     """NaN and infinities become ``None`` so the result is valid JSON."""
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in metrics.items()
-    }
+    from otonom_trader.domain.json_text import finite
+
+    return finite(metrics)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from otonom_trader.domain.errors import InputError
 
-__all__ = ["ALL_SPLIT_KEYS", "HOLDOUT_KEYS", "SPLIT_KEYS", "Split", "date_text"]
+__all__ = ["ALL_SPLIT_KEYS", "HOLDOUT_KEYS", "SPLIT_KEYS", "Split", "date_text", "flag_name"]
 
 SPLIT_KEYS = ("train_start", "train_end", "test_start", "test_end")  # required
 HOLDOUT_KEYS = ("holdout_start", "holdout_end")  # optional, both or neither
@@ -51,12 +51,12 @@ class Split:
                 raise InputError(f"split: unknown key `{key}` — {hint}")
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
-    def dates(self, label: str = "") -> dict[str, dt.datetime | None]:
+    def dates(self, label: str = "", flags: Collection[str] = ()) -> dict[str, dt.datetime | None]:
         """Each key parsed (time zones converted to naive UTC); InputError if one doesn't parse."""
         out: dict[str, dt.datetime | None] = {}
         for key in ALL_SPLIT_KEYS:
             value = getattr(self, key)
-            out[key] = None if value is None else _parse(value, key, label)
+            out[key] = None if value is None else _parse(value, key, _where(label, flags, key))
         return out
 
     @property
@@ -71,10 +71,11 @@ class Split:
         keys = ALL_SPLIT_KEYS if self.holdout else SPLIT_KEYS
         return {k: getattr(self, k) for k in keys}
 
-    def check(self, label: str = "") -> None:
+    def check(self, label: str = "", flags: Collection[str] = ()) -> None:
         """Raise ``InputError`` if a date doesn't parse, a window ends before it starts, or
-        the windows overlap. ``label`` (e.g. ``"grid.yaml: "``) prefixes the message."""
-        d = self.dates(label)
+        the windows overlap. ``label`` (e.g. ``"grid.yaml: "``) prefixes the message about
+        file keys; the keys in ``flags`` came from the command line and are named as flags."""
+        d = self.dates(label, flags)
         pairs = [
             ("train_start", "train_end", "the train window ends before it starts"),
             ("test_start", "test_end", "the test window ends before it starts"),
@@ -100,12 +101,28 @@ class Split:
             if a > b or (strict and a == b):
                 verb = "is not before" if strict else "is after"
                 raise InputError(
-                    f"{label}split: `{first}` ({getattr(self, first)}) {verb} `{second}` "
+                    f"{_where(label, flags, first, second)}{_name(first, flags)} "
+                    f"({getattr(self, first)}) {verb} {_name(second, flags)} "
                     f"({getattr(self, second)}): {why}"
                 )
 
 
-def _parse(value: Any, key: str, label: str) -> dt.datetime:
+def flag_name(key: str) -> str:
+    """The command-line flag of a split key: ``train_start`` -> ``--train-start``."""
+    return "--" + key.replace("_", "-")
+
+
+def _name(key: str, flags: Collection[str]) -> str:
+    return flag_name(key) if key in flags else f"`{key}`"
+
+
+def _where(label: str, flags: Collection[str], *keys: str) -> str:
+    """The message prefix: none when every key came from a flag, else the file's ``split:``."""
+    return "" if all(k in flags for k in keys) else f"{label}split: "
+
+
+def _parse(value: Any, key: str, where: str) -> dt.datetime:
+    """``where`` is the message prefix from ``_where``: empty for a flag."""
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.strip())
@@ -116,6 +133,6 @@ def _parse(value: Any, key: str, label: str) -> dt.datetime:
                 parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
             return parsed
     raise InputError(
-        f"{label}split: `{key}` {value!r} is not a date; use an ISO date such as 2020-01-31 "
-        "or 2020-01-31 14:00"
+        f"{where}{f'`{key}`' if where else flag_name(key)} {value!r} is not a date; "
+        "use an ISO date such as 2020-01-31 or 2020-01-31 14:00"
     )

@@ -115,6 +115,7 @@ class DataSettings:
     symbol: str | None = None
     dsi_threshold: float = 0.0
     periods_per_year: float | None = None
+    on_bad_bars: str = "refuse"  # "refuse" bad bars (price <= 0, High < Low) or "score" them
 
 
 @dataclass(frozen=True)

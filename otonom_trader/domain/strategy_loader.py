@@ -25,7 +25,9 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
+from otonom_trader.domain import safe_yaml
 from otonom_trader.domain.errors import StrategyError
+from otonom_trader.domain.safe_yaml import BoundedLoader
 from otonom_trader.domain.strategy import (
     ANALYST_NAMES,
     Analysts,
@@ -48,6 +50,7 @@ __all__ = [
     "load_strategy",
     "raw_dict",
     "strategy_from_mapping",
+    "strategy_from_text",
     "strategy_hash",
     "valid_paths",
 ]
@@ -166,7 +169,7 @@ def _describe(schema: Mapping[str, Any], value: Any) -> str:
             words[i] += f" between {schema['minimum']} and {schema['maximum']}"
         else:
             ops = {"minimum": "≥", "maximum": "≤", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
-            words[i] += "".join(f" {op} {schema[k]}" for k, op in ops.items() if k in schema)
+            words[i] += " and".join(f" {op} {schema[k]}" for k, op in ops.items() if k in schema)
         if t == "integer" and isinstance(value, float) and value.is_integer():
             words[i] += f" (write {int(value)}, not {value})"
     return " or ".join(words)
@@ -306,8 +309,8 @@ def strategy_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
 # ---------------------------------------------------------------- files
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that rejects duplicate keys instead of keeping the last one."""
+class _StrictLoader(BoundedLoader):
+    """The bounded loader, rejecting duplicate keys instead of keeping the last one."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[tuple[str, str], yaml.Node] = {}
@@ -324,39 +327,25 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is None:
-        return f"invalid YAML: {problem}"
-    return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
 def read_yaml(path: Path, loader: type, kind: str) -> Any:
-    """Parse a YAML file with ``loader`` (a SafeLoader subclass); any problem is one
+    """Parse a YAML file with ``loader`` (a BoundedLoader subclass); any problem is one
     ``StrategyError`` naming the file (``kind``: what the file should be)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StrategyError(f"{path}: no such {kind} file") from None
-    except IsADirectoryError:
-        raise StrategyError(f"{path}: is a directory, expected a {kind} YAML file") from None
-    except UnicodeDecodeError:
-        raise StrategyError(f"{path}: not UTF-8 text, expected a {kind} YAML file") from None
-    except OSError as exc:
-        raise StrategyError(f"{path}: cannot read the file ({exc.strerror})") from None
-    try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise StrategyError(f"{path}: {_yaml_problem(exc)}") from None
-    except ValueError as exc:  # a value a constructor rejects, e.g. `!!int x`
-        raise StrategyError(f"{path}: invalid YAML: {exc}") from None
+    return safe_yaml.read_yaml(path, kind, loader, StrategyError)
+
+
+def strategy_from_text(text: str, source: str | Path) -> Strategy:
+    """Parse and validate a strategy file's text (e.g. from ``git show``) like ``load_strategy``."""
+    data = safe_yaml.parse_yaml(text, str(source), _StrictLoader, StrategyError)
+    return _from_document(data, Path(source))
 
 
 def load_strategy(path: str | Path) -> Strategy:
     """Read and validate a strategy YAML file; any problem is one ``StrategyError`` line."""
     path = Path(path)
-    data = read_yaml(path, _StrictLoader, "strategy")
+    return _from_document(read_yaml(path, _StrictLoader, "strategy"), path)
+
+
+def _from_document(data: Any, path: Path) -> Strategy:
     if data is None:
         raise StrategyError(
             f"{path}: the file is empty; expected a mapping with `name`, `analysts`, "

@@ -96,13 +96,17 @@ def news_score(index: pd.DatetimeIndex, p: NewsParams, ctx: AnalystContext) -> n
     if not path.exists():
         ctx.notes.append(f"news: no sentiment file {path}; the news analyst contributes 0")
         return np.zeros(len(index))
+    key = "`analysts.news.path`" if p.path else "the news file"
+    if not path.is_file():
+        raise DataError(f"{path} ({key}): not a file; expected a CSV with columns "
+                        "`date,sentiment`")
     try:
         frame = pd.read_csv(path)
         dates = pd.to_datetime(frame.iloc[:, 0])
         values = frame["sentiment"].astype(float)
-    except (KeyError, ValueError, IndexError) as exc:
+    except (KeyError, ValueError, IndexError, OSError) as exc:
         raise DataError(
-            f"{path}: expected columns `date,sentiment` with dates and numbers ({exc})"
+            f"{path} ({key}): expected columns `date,sentiment` with dates and numbers ({exc})"
         ) from None
     series = pd.Series(values.to_numpy(), index=dates.to_numpy()).sort_index()
     series = series[~series.index.duplicated(keep="last")]

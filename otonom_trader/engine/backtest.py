@@ -23,6 +23,7 @@ from otonom_trader.kernels.simulate import simulate_nb
 
 DEFAULT_CAPITAL = 10_000.0
 NO_BLOCKS = (np.empty(0, np.int64), np.empty((0, BLOCK_FIELDS)))  # block statistics off
+BAD_BAR_DSI_LIMIT = float(np.nextafter(0.0, 1.0))  # just above a bad bar's DSI of 0
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,15 @@ def sim_params(strategy: Strategy, initial_capital: float = DEFAULT_CAPITAL) -> 
         allow_short=bool(risk.allow_short),
         entry_bar_stops=bool(ex.entry_bar_stops),
         init_cash=float(initial_capital),
-        min_dsi=float(strategy.data.dsi_threshold),
+        min_dsi=_min_dsi(strategy),
     )
+
+
+def _min_dsi(strategy: Strategy) -> float:
+    """The entry threshold on DSI. With ``data.on_bad_bars: score`` the bad bars (DSI 0) never
+    take an entry, even at threshold 0; with clean data this changes nothing."""
+    threshold = float(strategy.data.dsi_threshold)
+    return max(threshold, BAD_BAR_DSI_LIMIT) if strategy.data.on_bad_bars == "score" else threshold
 
 
 def _parse_date(value, flag: str) -> pd.Timestamp | None:
@@ -199,7 +207,7 @@ def backtest(strategy: Strategy, bars: pd.DataFrame, *, symbol: str, start=None,
              initial_capital: float = DEFAULT_CAPITAL, periods_per_year: float | None = None,
              data_dir: Path | str = "data") -> BacktestResult:
     """Backtest ``strategy`` on ``bars`` over [start, end] with warm indicators."""
-    if not initial_capital > 0:
+    if not 0 < initial_capital < np.inf:
         raise InputError(f"--initial-capital: expected a positive amount, got {initial_capital}")
     data = PreparedData.from_bars(bars, periods_per_year or strategy.data.periods_per_year)
     ctx = AnalystContext(symbol=symbol, periods_per_year=data.periods_per_year,

@@ -48,16 +48,28 @@ class SymbolInfo:
     fingerprint: str
 
 
-def load_bars(symbol: str, data_dir: Path | str = "data") -> pd.DataFrame:
-    """Validated bars for ``symbol``: a user file in ``data_dir`` if present, else bundled data."""
+def load_bars(symbol: str, data_dir: Path | str = "data",
+              on_bad_bars: str = "refuse") -> pd.DataFrame:
+    """Validated bars for ``symbol``: a user file in ``data_dir`` if present, else bundled data.
+
+    Bars with a price ≤ 0 or High < Low are refused (``refuse_bad_bars``) unless
+    ``on_bad_bars`` is ``"score"`` (the strategy's ``data.on_bad_bars``): then they are kept,
+    the DSI scores them 0 and no entry is decided on them.
+    """
     sym = _canonical(symbol)
     files = _user_files(data_dir)
     if sym in files:
         path = files[sym]
         stat = path.stat()
-        return _load_file(str(path), stat.st_mtime_ns, stat.st_size).copy()
-    if sym in BUNDLED:
-        return _bundled(sym).copy()
+        bars = _load_file(str(path), stat.st_mtime_ns, stat.st_size).copy()
+    elif sym in BUNDLED:
+        bars = _bundled(sym).copy()
+    else:
+        bars = None
+    if bars is not None:
+        if on_bad_bars != "score":
+            refuse_bad_bars(bars, str(files[sym]) if sym in files else f"bundled {sym}")
+        return bars
     known = sorted(set(BUNDLED) | set(files))
     hint = difflib.get_close_matches(sym, known, n=1)
     did_you_mean = f"did you mean {hint[0]}? " if hint else ""
@@ -98,6 +110,7 @@ def prepare(symbol: str, data_dir: Path | str = "data") -> Path:
                None) if Path(data_dir).is_dir() else None
     if csv is not None:
         bars = _load_file(str(csv), csv.stat().st_mtime_ns, csv.stat().st_size)
+        refuse_bad_bars(bars, str(csv))
     elif sym in BUNDLED:
         bars = _bundled(sym)
     elif path.is_file():
@@ -115,6 +128,22 @@ def prepare(symbol: str, data_dir: Path | str = "data") -> Path:
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}; check --data-dir") from exc
     return path
+
+
+def refuse_bad_bars(bars: pd.DataFrame, source: str) -> None:
+    """Raise a one-line DataError naming ``source``, the count and the first dates of bars
+    with a price ≤ 0 or High < Low."""
+    prices = bars[list(PRICE_COLUMNS)].to_numpy()
+    bad = (prices <= 0).any(axis=1) | (bars["High"].to_numpy() < bars["Low"].to_numpy())
+    if not bad.any():
+        return
+    dates = bars.index[bad]
+    first = ", ".join(_fmt(ts) for ts in dates[:3]) + (", ..." if len(dates) > 3 else "")
+    raise DataError(
+        f"{source}: {len(dates):,} bar(s) with a price ≤ 0 or High < Low ({first}); fix or "
+        "drop them, or set `data.on_bad_bars: score` in the strategy to keep them with DSI 0 "
+        "and no entries on them"
+    )
 
 
 def load_vix() -> pd.Series:
@@ -164,7 +193,7 @@ def _frequency(index: pd.DatetimeIndex) -> tuple[str, float]:
     index = pd.DatetimeIndex(index)
     if len(index) < 2:
         raise DataError("need at least 2 bars to infer periods per year; set data.periods_per_year")
-    m = float(np.median(np.diff(index.as_unit("ns").asi8))) / 86_400e9
+    m = float(np.median(np.diff(index.as_unit("ns").asi8.astype(np.float64)))) / 86_400e9
     if m <= 0:
         raise DataError("timestamps must be sorted and unique to infer periods per year")
     base = 365.0 if trades_weekends(index) else 252.0
@@ -325,7 +354,8 @@ def _validate(bars: pd.DataFrame, source: str) -> pd.DataFrame:
             f"{source}: duplicate timestamp {_fmt(index[int(np.argmax(dup))])}; "
             "keep one bar per timestamp"
         )
-    back = np.diff(index.asi8) < 0
+    ns = index.asi8
+    back = ns[1:] < ns[:-1]  # compared, not subtracted: 1700 → 2260 overflows int64 ns
     if back.any():
         i = int(np.argmax(back)) + 1
         raise DataError(

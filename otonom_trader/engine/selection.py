@@ -68,14 +68,9 @@ def selection_rule(params_path: Path, select_by: str | None = None,
                    select_on: str | None = None, allow_overfit: bool = False) -> SelectionRule:
     """The rule from ``params.yaml`` (``experiment.select_by``/``select_on``,
     ``gates.max_sharpe_gap``; defaults without the file), flags winning."""
-    import yaml
+    from otonom_trader.domain.safe_yaml import read_yaml
 
-    data: Any = {}
-    if params_path.is_file():
-        try:
-            data = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            raise InputError(f"{params_path}: invalid YAML; fix it or remove it") from None
+    data: Any = read_yaml(params_path, "params") or {} if params_path.is_file() else {}
     if not isinstance(data, dict):
         raise InputError(f"{params_path}: expected a mapping at the top")
     gates = data.get("gates") or {}
