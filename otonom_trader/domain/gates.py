@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import yaml
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.split import SPLIT_KEYS, Split
 
-__all__ = ["GateParams", "Gates", "load_gate_params"]
+__all__ = ["GateParams", "Gates", "format_against", "load_gate_params"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Gates:
     min_dsr: float  # Deflated Sharpe Ratio (a probability) at least this
     min_trades: int  # closed trades in the test window at least this
     production_margin: float  # test Sharpe at most this much below production's
+    max_pbo: float = 0.5  # Probability of Backtest Overfitting at most this (promote)
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,23 @@ def _gates(block: Any, label: str) -> Gates:
             hint = f"did you mean `gates.{match[0]}`?" if match else "allowed keys: " + \
                 ", ".join(f"`{n}`" for n in names)
             raise InputError(f"{label}unknown key `gates.{key}` — {hint}")
-    missing = [n for n in names if n not in block]
+    optional = {f.name for f in fields(Gates) if f.default is not MISSING}
+    missing = [n for n in names if n not in block and n not in optional]
     if missing:
         raise InputError(f"{label}missing `gates.{missing[0]}`")
-    return Gates(**{n: _number(block, n, label, n == "min_trades") for n in names})
+    return Gates(**{n: _number(block, n, label, n == "min_trades") for n in names
+                    if n in block})
+
+
+def format_against(value: float, limit: float, digits: int = 2) -> tuple[str, str]:
+    """``value`` and ``limit`` with the same decimals: ``digits``, or more when needed to show
+    that they differ (0.9496 against 0.95: ``0.9496`` and ``0.9500``, never ``0.95 < 0.95``)."""
+    d = digits
+    while d < 10 and value != limit and f"{value:.{d}f}" == f"{limit:.{d}f}":
+        d += 1
+    if value != limit and f"{value:.{d}f}" == f"{limit:.{d}f}":
+        return repr(float(value)), repr(float(limit))
+    return f"{value:.{d}f}", f"{limit:.{d}f}"
 
 
 def load_gate_params(path: str | Path) -> GateParams:
