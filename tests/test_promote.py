@@ -271,8 +271,13 @@ def test_written_strategy_validates_reproduces_and_diffs_minimally(scratch, caps
     changed_keys = {ln[2:].split(":")[0].strip() for ln in removed}
     assert changed_keys <= {"name", "risk_pct", "stop_loss_pct", "news"}
     assert "name" in changed_keys and len(removed) == len(added)
-    for old, new_line in zip(removed, added, strict=True):  # comments survive
-        assert old.partition("#")[2] == new_line.partition("#")[2]
+    for old, new_line in zip(removed, added, strict=True):
+        if "#" in old and not old.startswith("- name"):  # the old value's comment is replaced
+            value = old[2:].split(":", 1)[1].split("#")[0].strip()
+            assert new_line.partition("#")[2] == f" was {value} in baseline_v1", new_line
+        else:
+            assert "#" not in new_line
+    assert "lose at most ~1%" not in text  # risk_pct's comment described 1.0
 
 
 def test_deploy_adds_a_shadow_entry_to_production(scratch, capsys):
@@ -759,7 +764,8 @@ def test_writer_types_values_and_writes_floats_yaml_1_1_reads():
                                 "when": "2016-01-01"}
     assert data["analysts"]["tech"]["fast_window"] == 10 and data["execution"]["fee_bps"] == 7
     assert "    fast_window: 10\n" in text
-    assert "  fee_bps: 7              # 0.05% of traded notional per fill" in text
+    assert "  fee_bps: 7              # was 5 in baseline_v1\n" in text
+    assert "  slippage_bps: 2         # fills move 0.02% against the trader" in text
 
 
 def test_two_open_promotions_merge_without_conflict(scratch, capsys):

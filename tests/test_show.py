@@ -315,3 +315,20 @@ def test_histogram_cases():
     assert len(counts) == 0 and note == "no finite value among 2"
     counts, edges, note = histogram(np.arange(100.0), 50)
     assert len(counts) == 50 and counts.sum() == 100 and note is None
+
+
+def test_experiments_list_fits_80_columns(tmp_path, capsys, monkeypatch):
+    grid_search(tmp_path, "a_rather_long_experiment_name_for_the_list_view_v2",
+                {"analysts.tech.fast_window": [10], "analysts.tech.slow_window": [30]})
+    grid_search(tmp_path, "broken", {"analysts.tech.fast_window": [50, 60],
+                                     "analysts.tech.slow_window": [20]})
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run_cli(["experiments", "list", "--db", f"sqlite:///{tmp_path}/s.db"],
+                             capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    assert any("broken" in ln and "2/2 (2)" in ln and "done" in ln for ln in lines), out
+    assert any("a_rather_long" in ln and "1/1 " in ln for ln in lines), out
+    assert "Runs: stored/total (failed)" in out
