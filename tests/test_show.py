@@ -261,3 +261,74 @@ def test_python_dash_m_entry_point(db):
                          cwd=REPO, timeout=300, check=False)
     assert out.returncode == 0, out.stderr
     assert len(strict_json(out.stdout)["top"]) == 2
+
+
+# ---------------------------------------------------------------- reports on awkward data
+
+TEST_COLUMNS = ("test_sharpe", "test_cagr_pct", "test_max_drawdown_pct", "test_sortino",
+                "test_calmar")
+AWKWARD = {
+    # what the baseline on BTC-USD with the workflow's dates gives: equal up to the last digit
+    "equal-up-to-rounding": lambda f: f.assign(**{c: np.where(
+        np.arange(len(f)) % 2, 0.7071067811865476, 0.7071067811865475) for c in TEST_COLUMNS}),
+    "single-valued": lambda f: f.assign(**{c: 1.5 for c in (*TEST_COLUMNS, "train_sharpe")}),
+    "all-nan": lambda f: f.assign(**{c: np.nan for c in (*TEST_COLUMNS, "train_sharpe")}),
+}
+AWKWARD_NOTES = {"equal-up-to-rounding": "Test Sharpe: all 24 values are equal: 0.707107",
+                 "single-valued": "Test CAGR (%): all 24 values are equal: 1.5",
+                 "all-nan": "Test Sharpe: no finite value among 24"}
+
+
+@pytest.mark.parametrize("case", AWKWARD)
+def test_html_report_handles_awkward_run_data(db, tmp_path, monkeypatch, capsys, case):
+    original = ExperimentStore.runs_frame
+    monkeypatch.setattr(ExperimentStore, "runs_frame",
+                        lambda self, exp_id: AWKWARD[case](original(self, exp_id)))
+    out = tmp_path / "report.html"
+    code, _, err = run_cli(show(db, "1", "--export", "html", "--output", str(out)), capsys)
+    assert code == 0, err
+    page = out.read_text()
+    assert AWKWARD_NOTES[case] in page
+    assert 'id="fig-distributions"' in page
+
+
+def test_html_report_of_a_one_run_experiment(tmp_path, capsys):
+    grid_search(tmp_path, "one", {"analysts.tech.fast_window": [10],
+                                  "analysts.tech.slow_window": [30]})
+    db = f"sqlite:///{tmp_path}/s.db"
+    out = tmp_path / "one.html"
+    code, _, err = run_cli(show(db, "1", "--export", "html", "--output", str(out)), capsys)
+    assert code == 0, err
+    page = out.read_text()
+    assert "Test Sharpe: the one value: " in page and 'id="fig-distributions"' in page
+
+
+def test_histogram_cases():
+    from otonom_trader.adapters.report import histogram
+
+    counts, edges, note = histogram(np.array([0.7071067811865476, 0.7071067811865475] * 5), 50)
+    assert counts.tolist() == [10] and edges[0] < 0.7071 < edges[1]
+    assert note == "all 10 values are equal: 0.707107"
+    counts, edges, note = histogram(np.array([1e6, 1e6 + 1e-7, np.nan]), 50)
+    assert counts.sum() == 2 and "1 not finite, left out" in note
+    counts, _, note = histogram(np.array([np.nan, np.inf]), 50)
+    assert len(counts) == 0 and note == "no finite value among 2"
+    counts, edges, note = histogram(np.arange(100.0), 50)
+    assert len(counts) == 50 and counts.sum() == 100 and note is None
+
+
+def test_experiments_list_fits_80_columns(tmp_path, capsys, monkeypatch):
+    grid_search(tmp_path, "a_rather_long_experiment_name_for_the_list_view_v2",
+                {"analysts.tech.fast_window": [10], "analysts.tech.slow_window": [30]})
+    grid_search(tmp_path, "broken", {"analysts.tech.fast_window": [50, 60],
+                                     "analysts.tech.slow_window": [20]})
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run_cli(["experiments", "list", "--db", f"sqlite:///{tmp_path}/s.db"],
+                             capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    assert any("broken" in ln and "2/2 (2)" in ln and "done" in ln for ln in lines), out
+    assert any("a_rather_long" in ln and "1/1 " in ln for ln in lines), out
+    assert "Runs: stored/total (failed)" in out

@@ -88,7 +88,11 @@ def test_shipped_strategies_report_their_real_gate_outcomes(capsys, tmp_path):
     assert code == 1
     assert err.strip() == "Error: 1 of 2 strategies failed: sma_cross"
     md = report.read_text()
-    assert md.startswith(MARKER + "\n") and out == md
+    assert md.startswith(MARKER + "\n") and MARKER not in out  # markdown only in the file
+    assert "✅ baseline_v1 (strategies/baseline_v1.yaml)" in out and "┃ Gate" in out
+    assert "❌ sma_cross (strategies/sma_cross.yaml)" in out and "| gate |" not in out
+    assert out.rstrip().endswith("❌ 1 of 2 strategies failed: sma_cross")
+    assert max(len(line) for line in out.splitlines()) <= 80
     assert "### ✅ baseline_v1" in md and "### ❌ sma_cross" in md
     assert "**Summary:** ❌ 1 of 2 strategies failed: sma_cross" in md
     assert "**Waivers**" in md and "- baseline_v1: reproduction — no promotion metadata" in md
@@ -176,9 +180,12 @@ def test_metadata_without_a_split_fails_with_the_missing_key(project, good_promo
 
 def test_a_gate_failure_exits_1_with_that_gate_marked(project, weak_promotion, capsys):
     write_promoted(project / "strategies" / "sma_v2.yaml", weak_promotion)
-    code, out, err = run_cli(["validate", "strategies/sma_v2.yaml"], capsys)
+    code, out, err = run_cli(["validate", "strategies/sma_v2.yaml", "--report-md", "v.md"],
+                             capsys)
     assert code == 1 and err.strip() == "Error: 1 of 1 strategy failed: sma_v2"
-    rows = {line.split("|")[1].split("<br>")[0].strip(): line for line in out.splitlines()
+    assert "Deflated Sharpe" in out and "❌ fail" in out
+    md = (project / "v.md").read_text()
+    rows = {line.split("|")[1].split("<br>")[0].strip(): line for line in md.splitlines()
             if line.startswith("| ") and not line.startswith("| gate")}
     assert rows["Deflated Sharpe"].endswith("| ❌ fail |")
     assert rows["vs production baseline_v1 (live)"].endswith("| ❌ fail |")
@@ -320,7 +327,7 @@ def test_changed_picks_only_changed_strategy_files(project, good_promotion, caps
     # Nothing changed: nothing to validate, exit 0.
     git(project, "checkout", "-q", "main")
     code, out, _ = run_cli(["validate", "--changed"], capsys)
-    assert code == 0 and MARKER in out and "nothing to validate" in out
+    assert code == 0 and MARKER not in out and out.startswith("✅ nothing to validate")
 
 
 # ---------------------------------------------------------------- parsers and helpers
@@ -488,3 +495,21 @@ def test_deployed_output_json_and_no_fail(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         main(["validate", "--deployed", "--params", str(params)])
     assert exc.value.code == 1
+
+
+def test_value_and_threshold_are_rounded_alike():
+    from otonom_trader.app.validate_checks import Check
+    from otonom_trader.app.validate_report import shown_pair
+
+    dsr = Check("min_dsr", "Deflated Sharpe", "fail", 0.9496, 0.95, "0.950", "≥ 0.95")
+    assert shown_pair(dsr) == ("0.9496", "≥ 0.9500")
+    sharpe = Check("min_test_sharpe", "test Sharpe", "pass", 1.23456, 0.5, "1.235", "≥ 0.5")
+    assert shown_pair(sharpe) == ("1.23", "≥ 0.50")
+    mdd = Check("max_drawdown_pct", "test max drawdown", "fail", -25.004, -25.0, "-25.00%",
+                "≥ -25%")
+    assert shown_pair(mdd) == ("-25.004%", "≥ -25.000%")
+    prod = Check("production", "vs production", "pass", 1.2, 1.1, "1.200",
+                 "≥ 1.100 (1.200 − 0.1)")
+    assert shown_pair(prod) == ("1.20", "≥ 1.10 (1.200 − 0.1)")
+    trades = Check("min_trades", "test trades", "pass", 7, 5, "7", "≥ 5")
+    assert shown_pair(trades) == ("7", "≥ 5")

@@ -38,6 +38,7 @@ def cli(experiment_id, output_path, base_strategy, name, select_by, expected_imp
         allow_overfit, force, overwrite, db_url, data_dir):
     """Write the best run of an experiment as a strategy file."""
     from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.pr_body import metric_text
     from otonom_trader.app.promote import PromoteRequest, build_promotion
     from otonom_trader.cli.promote import echo_changes
     from otonom_trader.cli.render import echo_notes
@@ -58,10 +59,10 @@ def cli(experiment_id, output_path, base_strategy, name, select_by, expected_imp
     echo_notes(p.notes)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(p.text, encoding="utf-8")
-    run = p.selection.run
+    run, metric = p.selection.run, p.selection.metric
     click.echo(f"✓ Wrote {out}: {p.name} = {p.parent.name} + run #{run.run_number} of "
                f"experiment {p.experiment.id} ({p.experiment.name}), best test "
-               f"{p.selection.metric} {run.test[p.selection.metric]}")
+               f"{metric} {metric_text(metric, run.test[metric])}")
     echo_changes(p.changes)
 
 

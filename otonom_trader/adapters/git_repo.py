@@ -78,6 +78,12 @@ class GitRepo:
                                 "first")
         return self.repo.active_branch.name
 
+    def checked_out(self) -> str | None:
+        """The checked-out branch, or None (a detached or unborn HEAD)."""
+        if self.repo.head.is_detached:
+            return None
+        return self.repo.head.ref.name
+
     def head_sha(self, rev: str = "HEAD") -> str:
         return self.repo.commit(rev).hexsha
 

@@ -212,12 +212,14 @@ def _box_fig(report: ExperimentReport, effects):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    y_all = report.runs["test_sharpe"].to_numpy()
+    y_all = report.runs["test_sharpe"].to_numpy(dtype=float)
+    if not np.isfinite(y_all).any():
+        return None
     cols = 2 if len(effects) > 1 else 1
     rows = math.ceil(len(effects) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[e.path for e in effects])
     for k, e in enumerate(effects):
-        use = e.codes >= 0
+        use = (e.codes >= 0) & np.isfinite(y_all)
         g = pd.Series(y_all[use]).groupby(e.codes[use])
         q = g.quantile([0.25, 0.5, 0.75]).unstack()
         lo, hi, mean = g.min(), g.max(), g.mean()
@@ -299,50 +301,79 @@ def _scatter_fig(report: ExperimentReport, max_points: int, seed: int):
     return fig, text
 
 
+def histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """``(counts, edges, note)`` of the finite ``values``, for any data: none (empty arrays),
+    one value or values equal up to rounding (one bar around it), or a range too narrow for
+    ``bins`` bins (fewer bins). ``note`` says what the plot shows when it is not the plain
+    histogram."""
+    v = np.asarray(values, dtype=float)
+    n_all = len(v)
+    v = v[np.isfinite(v)]
+    dropped = f"; {n_all - len(v):,} not finite, left out" if len(v) < n_all else ""
+    if len(v) == 0:
+        return np.zeros(0, int), np.zeros(0), f"no finite value among {n_all:,}"
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo <= 1e-9 * max(1.0, abs(lo), abs(hi)):
+        half = 0.5 * max(abs(lo) * 1e-3, 1e-3)
+        edges = np.array([lo - half, lo + half])
+        what = "the one value" if len(v) == 1 else f"all {len(v):,} values are equal"
+        return np.array([len(v)]), edges, f"{what}: {lo:.6g}{dropped}"
+    for k in (bins, 10, 1):
+        try:
+            counts, edges = np.histogram(v, bins=k)
+        except ValueError:  # the range is too narrow for k finite-sized bins
+            continue
+        return counts, edges, (f"{k} bins (a narrow range){dropped}" if k != bins else
+                               (dropped[2:] or None))
+    raise AssertionError("unreachable: one bin always fits a finite range")
+
+
 def _hist_bar(values: np.ndarray, bins: int = 50):
+    """The bar trace of ``histogram`` and its note."""
     import plotly.graph_objects as go
 
-    v = values[np.isfinite(values)]
-    if len(v) == 0:
-        return go.Bar(x=[], y=[])
-    counts, edges = np.histogram(v, bins=bins)
+    counts, edges, note = histogram(values, bins)
     centers = (edges[:-1] + edges[1:]) / 2
     return go.Bar(x=centers, y=counts, width=np.diff(edges), marker_color="#4c78a8",
                   showlegend=False,
-                  hovertemplate="%{x:.3f}: %{y} runs<extra></extra>")
+                  hovertemplate="%{x:.3f}: %{y} runs<extra></extra>"), note
 
 
 def _distributions_fig(report: ExperimentReport):
+    """The three test-metric histograms and a note per histogram that is not plain."""
     from plotly.subplots import make_subplots
 
     runs = report.runs[report.runs["status"] == "done"]
     specs = (("test_sharpe", "Test Sharpe"), ("test_cagr_pct", "Test CAGR (%)"),
              ("test_max_drawdown_pct", "Test max drawdown (%)"))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t in specs])
-    for k, (column, _) in enumerate(specs):
-        fig.add_trace(_hist_bar(runs[column].to_numpy(dtype=float)), 1, k + 1)
+    notes = []
+    for k, (column, title) in enumerate(specs):
+        bar, note = _hist_bar(runs[column].to_numpy(dtype=float))
+        fig.add_trace(bar, 1, k + 1)
+        if note:
+            notes.append(f"{title}: {note}")
         fig.update_yaxes(title_text="runs" if k == 0 else None, row=1, col=k + 1)
-    fig.update_layout(title=f"Distributions over {len(runs):,} done runs (50 bins)",
+    fig.update_layout(title=f"Distributions over {len(runs):,} done runs (up to 50 bins)",
                       height=380, bargap=0)
-    return fig
+    return fig, notes
 
 
 def _logits_fig(report: ExperimentReport):
     import plotly.graph_objects as go
 
     pbo = report.overfitting.pbo
-    logits = np.asarray(pbo.logits, dtype=float)
-    logits = logits[np.isfinite(logits)]
-    if len(logits) == 0:
+    counts, edges, note = histogram(np.asarray(pbo.logits, dtype=float), 40)
+    if len(counts) == 0:
         return None
-    counts, edges = np.histogram(logits, bins=40)
     centers = (edges[:-1] + edges[1:]) / 2
     colors = np.where(centers <= 0, "#d62728", "#4c78a8")
     fig = go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), marker_color=colors,
                            hovertemplate="λ %{x:.2f}: %{y} splits<extra></extra>"))
     fig.add_vline(x=0, line_dash="dash", line_color="#333")
     fig.update_layout(title=f"CSCV logits λ over {pbo.n_splits:,} splits "
-                            f"(red: in-sample best below the out-of-sample median)",
+                            f"(red: in-sample best below the out-of-sample median)"
+                            + (f" — {note}" if note else ""),
                       height=360, bargap=0, xaxis={"title": "λ"},
                       yaxis={"title": "splits"})
     return fig
@@ -461,9 +492,13 @@ def report_html(report: ExperimentReport, curve=None, extra_notes: Iterable[str]
         ov.append(_fig_html(logits, "fig-pbo-logits"))
 
     dist = parts["distributions"]
-    dist.append(_fig_html(_distributions_fig(report), "fig-distributions"))
-    if effects:
-        dist.append(_fig_html(_box_fig(report, effects), "fig-param-box"))
+    dist_fig, dist_notes = _distributions_fig(report)
+    dist.extend(f'<p class="note">{_e(n)}.</p>' for n in dist_notes)
+    dist.append(_fig_html(dist_fig, "fig-distributions"))
+    if effects and (box := _box_fig(report, effects)) is not None:
+        dist.append(_fig_html(box, "fig-param-box"))
+    elif effects:
+        dist.append('<p class="note">No run has a finite test Sharpe: no box plot.</p>')
 
     best = parts["best-run"]
     best.append(f"<p>Run #{int(report.best['run_number'])}: "

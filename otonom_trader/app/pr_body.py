@@ -58,7 +58,8 @@ def _search(search: Any) -> str:
 
 def pr_title(p: Promotion) -> str:
     return (f"Promote {p.name}: {p.experiment.name} run #{p.selection.run.run_number} "
-            f"(test Sharpe {metric_text('sharpe', p.selection.run.test['sharpe'])})")
+            f"(test Sharpe {metric_text('sharpe', p.selection.run.test['sharpe'])})"
+            + (" [forced: fails the gates]" if p.forced else ""))
 
 
 def commit_message(p: Promotion) -> str:
@@ -73,6 +74,8 @@ def commit_message(p: Promotion) -> str:
         f"Test:  {_short(run.test)}",
         f"Train-test Sharpe gap {_num(of.sharpe_gap, '.3f')}, DSR {_num(of.dsr, '.3f')}, "
         f"PBO {_num(of.pbo, '.3f')}",
+        *(["Forced with --allow-overfit; failed gates: " + "; ".join(p.forced)]
+          if p.forced else []),
         *(f"{path}: {format_value(old)} -> {format_value(new)}"
           for path, (old, new) in p.changes.items()),
     ]) + "\n"
@@ -114,6 +117,14 @@ def _window_note(p: Promotion) -> list[str]:
             "(never ranked; this run only): " + _short(p.holdout)]
 
 
+def _forced_lines(p: Promotion) -> list[str]:
+    if not p.forced:
+        return []
+    return ["", "> [!WARNING]", "> **Forced with `--allow-overfit`**: this run fails the "
+            "`params.yaml` gates; `otonom validate` will fail it too.", ">",
+            *(f"> - {reason}" for reason in p.forced)]
+
+
 def pr_body(p: Promotion, promote_command: str) -> str:
     run, sel, exp, of = p.selection.run, p.selection, p.experiment, p.overfitting
     split = exp.split
@@ -138,6 +149,7 @@ def pr_body(p: Promotion, promote_command: str) -> str:
         f"(ID {exp.id}): run #{run.run_number} of {sel.n_done}.{skipped}",
         *_window_note(p),
         *_dvc_line(p),
+        *_forced_lines(p),
         "",
         "### Metrics",
         "",

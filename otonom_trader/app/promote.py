@@ -1,10 +1,12 @@
 """Use case: promote an experiment's best run to a strategy version, on a branch, for review.
 
 ``build_promotion`` selects the run and renders the strategy file (nothing is written);
-``promote`` checks the repository, writes the strategy file and the STRATEGY_LOG.md entry
-(and the production change with ``deploy``), commits them on ``promote/<name>``, returns to
-the original branch, then pushes and opens the pull request (``app.pull_request``). Nothing
-is half-written: until the commit exists, any failure removes what was written and the branch.
+``promote`` checks the repository, saves the pull request's body, writes the strategy file
+and the STRATEGY_LOG.md entry (and the production change with ``deploy``), commits them on
+``promote/<name>``, returns to the original branch, then pushes and opens the pull request
+(``app.pull_request``). Nothing is half-written: until the commit exists, a failure removes
+what was written and the branch; a kill leaves a journal (``app.promote_journal``) from which
+re-running the command, or ``promote --resume NAME``, finishes or rolls back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
+from otonom_trader.app.promote_gates import check_run_gates, load_gates
 from otonom_trader.app.strategy_file import changed_values, plain, render_strategy
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
@@ -37,8 +40,8 @@ from otonom_trader.engine.selection import (
     selection_rule,
 )
 
-__all__ = ["PromoteOutcome", "PromoteRequest", "Promotion", "branch_for", "build_promotion",
-           "promote"]
+__all__ = ["PromoteOutcome", "PromoteRequest", "Promotion", "PromotionSummary", "ResumeOutcome",
+           "branch_for", "build_promotion", "log_entry", "promote", "resume_promotion"]
 
 STRATEGIES_DIR = "strategies"
 
@@ -84,6 +87,7 @@ class Promotion:
     notes: tuple[str, ...]
     metadata: dict = field(repr=False, default_factory=dict)
     holdout: dict | None = None  # the promoted run on the hold-out window (None: no hold-out)
+    forced: tuple[str, ...] = ()  # failed gates promoted anyway (--allow-overfit)
 
 
 def branch_for(name: str) -> str:
@@ -225,6 +229,9 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     # The hold-out window: never ranked; measured for this run only, now.
     holdout = (_metrics(run_window(variant, "holdout").metrics)
                if split.get("holdout_start") is not None else None)
+    forced, gate_notes = check_run_gates(load_gates(root), run.test, overfitting.as_dict(),
+                                         run.run_number, req.allow_overfit)
+    notes += gate_notes
 
     promoted_at = (req.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     metadata = {
@@ -246,13 +253,15 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         "expected_impact": req.expected_impact,
         "dvc_experiment": dvc_record,
     }
+    if forced:
+        metadata["forced"] = {"flag": "--allow-overfit", "failed_gates": list(forced)}
     path = output_path or f"{STRATEGIES_DIR}/{name}.yaml"
     text = render_strategy(base_text, {p: new for p, (_, new) in changes.items()}, name,
                            metadata)
     strategy = _check_written(text, path, variant, name)
     return Promotion(name, path, text, strategy, parent, info, selection, changes, overfitting,
                      parent_metrics, capital, req.expected_impact, promoted_at, tuple(notes),
-                     metadata, holdout)
+                     metadata, holdout=holdout, forced=forced)
 
 
 def _check_written(text: str, path: str, variant: Strategy, name: str) -> Strategy:
@@ -269,8 +278,42 @@ def _check_written(text: str, path: str, variant: Strategy, name: str) -> Strate
 
 
 @dataclass(frozen=True)
+class PromotionSummary:
+    """What the console shows of a promotion (plain data: the journal keeps it, so a resumed
+    promotion shows the same)."""
+
+    name: str
+    path: str
+    experiment_id: int
+    run_number: int
+    metric: str
+    n_done: int
+    train: dict
+    test: dict
+    overfitting: dict
+    changes: list  # [dotted path, old, new]
+    forced: list  # failed gates promoted with --allow-overfit
+    notes: list
+    selection: str = ""  # the rule's label, e.g. "test sharpe (selection window)"
+    holdout: dict | None = None  # the run on the hold-out window
+
+    @classmethod
+    def of(cls, p: Promotion) -> PromotionSummary:
+        sel = p.selection
+        return cls(p.name, p.path, p.experiment.id, sel.run.run_number, sel.metric, sel.n_done,
+                   dict(sel.run.train), dict(sel.run.test), p.overfitting.as_dict(),
+                   [[k, old, new] for k, (old, new) in p.changes.items()], list(p.forced),
+                   list(p.notes), sel.rule.label, p.holdout)
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class PromoteOutcome:
-    promotion: Promotion
+    summary: PromotionSummary
     branch: str
     base_branch: str
     commit: str
@@ -278,6 +321,16 @@ class PromoteOutcome:
     deployment_path: str | None
     body_path: str
     publish: Any  # app.pull_request.PublishResult
+    resumed: str | None = None  # what was done with an interrupted promotion of this name
+
+
+@dataclass(frozen=True)
+class ResumeOutcome:
+    """``promote --resume NAME``: the finished promotion, or None when it had no commit and
+    was rolled back."""
+
+    name: str
+    outcome: PromoteOutcome | None
 
 
 def _refuse_dirty(git, paths: list[str]) -> None:
@@ -298,20 +351,70 @@ def _write(root: Path, rel: str, text: str) -> None:
     target.write_text(text, encoding="utf-8")
 
 
+def log_entry(p: Promotion):
+    """The STRATEGY_LOG.md entry of a promotion: the workflow's lines, then the details."""
+    from otonom_trader.app.strategy_log import LogEntry
+
+    sel, of, split = p.selection, p.overfitting, p.experiment.split
+
+    def num(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    details = [f"**Details**: experiment {p.experiment.name}, run #{sel.run.run_number}, the "
+               f"best {sel.rule.label} of {sel.n_done} done runs (train "
+               f"{split['train_start']} → {split['train_end']}, test {split['test_start']} → "
+               f"{split['test_end']}); train−test Sharpe gap {num(of.sharpe_gap)}, DSR "
+               f"{num(of.dsr)}, PBO {num(of.pbo)} over {of.n_trials} trials"
+               + (f"; {len(sel.skipped)} better run(s) skipped for a train−test Sharpe gap "
+                  f"above {sel.max_gap:g}" if sel.skipped else "")]
+    if p.forced:
+        details.append("**Forced**: promoted with `--allow-overfit` although it fails the "
+                       "params.yaml gates: " + "; ".join(p.forced))
+    return LogEntry(p.name, p.promoted_at, p.parent.name, p.experiment.id, sel.run.test,
+                    p.changes, p.expected_impact, tuple(details))
+
+
+def _fingerprint(req: PromoteRequest) -> str:
+    from otonom_trader.app.promote_journal import request_fingerprint
+
+    return request_fingerprint({k: getattr(req, k) for k in (
+        "experiment_id", "output_name", "base_strategy", "select_by", "expected_impact",
+        "allow_overfit", "force", "deploy", "db_url", "data_dir", "dvc_exp")})
+
+
 def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
-    """The whole promotion: checks, files, commit on ``promote/<name>``, push, pull request."""
+    """The whole promotion: checks, files, commit on ``promote/<name>``, push, pull request.
+
+    A promotion interrupted earlier (its journal in ``.otonom/promote/``) is finished when it
+    has its commit, or rolled back and done again when it has not."""
     from otonom_trader.adapters.git_repo import GitRepo
     from otonom_trader.app.deployment_edit import PRODUCTION_FILE, with_shadow_entry
     from otonom_trader.app.pr_body import commit_message, pr_body, pr_title
-    from otonom_trader.app.pull_request import publish, save_body
-    from otonom_trader.app.strategy_log import LOG_FILE, LogEntry, append_entry
+    from otonom_trader.app.promote_journal import JOURNAL_DIR, Journal
+    from otonom_trader.app.pull_request import PR_DIR, remove_saved, save_body
+    from otonom_trader.app.strategy_log import LOG_FILE, append_entry
 
     name = check_name(req.output_name, "--output-name")
     branch = branch_for(name)
     with GitRepo(cwd) as git:
-        base_branch = git.current_branch()
         if not git.check_branch_name(branch):
             raise InputError(f"--output-name {name!r}: `{branch}` is not a valid branch name")
+        resumed = None
+        journal = Journal.load(git.root, name)
+        if journal is not None:
+            if _has_commit(git, journal):
+                if journal.fingerprint != _fingerprint(req):
+                    raise GitStateError(
+                        f"{branch} holds an interrupted promotion made with other options: "
+                        f"finish it with `otonom promote --resume {name}`, or drop it (git "
+                        f"branch -D {branch}; rm {JOURNAL_DIR}/{name}.json)")
+                journal = replace(journal, remote=req.remote, forge_url=req.forge_url,
+                                  repo=req.repo)
+                return _finish(git, journal, "finished an interrupted promotion (its commit "
+                                             "existed)")
+            _roll_back(git, journal)
+            resumed = "rolled back an interrupted promotion (it had no commit) and promoted again"
+        base_branch = git.current_branch()
         rel = f"{STRATEGIES_DIR}/{name}.yaml"
         if (git.root / rel).exists() or git.file_at("HEAD", rel) is not None:
             raise GitStateError(f"{rel} already exists: choose another --output-name")
@@ -321,49 +424,105 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
         _refuse_dirty(git, [rel])
         p = build_promotion(req, git.root, rel)
 
-        sel = p.selection
-        reason = (f"best {sel.rule.window} {sel.metric} of {sel.n_done} runs "
-                  f"(train {p.experiment.split['train_start']} → "
-                  f"{p.experiment.split['train_end']}, test {p.experiment.split['test_start']} "
-                  f"→ {p.experiment.split['test_end']})")
-        if sel.skipped:
-            reason += (f"; {len(sel.skipped)} better run(s) skipped for a train−test Sharpe gap "
-                       f"above {sel.max_gap:g}")
-        entry = LogEntry(name, p.promoted_at, p.parent.name, p.experiment.name,
-                         p.experiment.id, sel.run.run_number, reason, p.changes,
-                         p.expected_impact)
         log_path = git.root / LOG_FILE
-        log_text = append_entry(log_path.read_text(encoding="utf-8")
-                                if log_path.is_file() else None, entry)
-        files = {rel: p.text, LOG_FILE: log_text}
+        files = {rel: p.text, LOG_FILE: append_entry(
+            log_path.read_text(encoding="utf-8") if log_path.is_file() else None, log_entry(p))}
         if req.deploy:
             prod = git.root / PRODUCTION_FILE
             files[PRODUCTION_FILE] = with_shadow_entry(
                 prod.read_text(encoding="utf-8") if prod.is_file() else None, name, rel)
-        title, body = pr_title(p), pr_body(p, req.command)
+        title = pr_title(p)
+        journal = Journal(name, branch, base_branch, git.head_sha(), list(files),
+                          _fingerprint(req), req.remote, req.forge_url, req.repo, title,
+                          f"{PR_DIR}/{name}.md", PromotionSummary.of(p).as_dict())
+        journal.save(git.root)
+        # The body is saved before the repository changes, so `otonom pr open` can finish a
+        # promotion killed after its commit.
+        save_body(git.root, name, title=title, body=pr_body(p, req.command), head=branch,
+                  base=base_branch, remote=req.remote)
         # The experiment's record goes with the promotion: CI checks the DSR against it.
         record = f"experiments/{p.experiment.name}/metrics.json"
         evidence = [record] if (git.root / record).is_file() else []
-
         git.create_branch(branch)
         try:
             for path, text in files.items():
                 _write(git.root, path, text)
-            sha = git.commit([*files, *evidence], commit_message(p))
+            git.commit([*files, *evidence], commit_message(p))
         except BaseException:
-            _rollback(git, files, base_branch, branch)
+            _rollback(git, list(files), base_branch, branch)
+            remove_saved(git.root, name)
+            journal.remove(git.root)
             raise
-        git.checkout(base_branch)
-        body_path = save_body(git.root, name, title=title, body=body, head=branch,
-                              base=base_branch, remote=req.remote)
-        result = publish(git, branch=branch, base=base_branch, remote=req.remote,
-                         forge_url=req.forge_url, repo=req.repo, title=title,
-                         body_path=body_path)
-    return PromoteOutcome(p, branch, base_branch, sha, LOG_FILE,
-                          PRODUCTION_FILE if req.deploy else None, body_path, result)
+        return _finish(git, journal, resumed)
 
 
-def _rollback(git, files: dict[str, str], base_branch: str, branch: str) -> None:
+def resume_promotion(name: str, cwd: str | Path = ".", *, remote: str | None = None,
+                     forge_url: str | None = None, repo: str | None = None) -> ResumeOutcome:
+    """``otonom promote --resume NAME``: finish an interrupted promotion that has its commit
+    (push, pull request), or roll back one that has not."""
+    from otonom_trader.adapters.git_repo import GitRepo
+    from otonom_trader.app.promote_journal import JOURNAL_DIR, Journal
+
+    name = check_name(name, "--resume")
+    with GitRepo(cwd) as git:
+        journal = Journal.load(git.root, name)
+        if journal is None:
+            raise InputError(f"--resume {name}: no interrupted promotion of that name "
+                             f"({JOURNAL_DIR}/{name}.json); `otonom pr open {branch_for(name)}` "
+                             "finishes one whose pull request failed")
+        if not _has_commit(git, journal):
+            _roll_back(git, journal)
+            return ResumeOutcome(name, None)
+        journal = replace(journal, remote=remote or journal.remote,
+                          forge_url=forge_url or journal.forge_url, repo=repo or journal.repo)
+        return ResumeOutcome(name, _finish(git, journal, "finished an interrupted promotion "
+                                                         "(its commit existed)"))
+
+
+def _has_commit(git, journal) -> bool:
+    """Did the interrupted promotion commit? (its branch moved past where it started)"""
+    return git.branch_exists(journal.branch) and git.head_sha(journal.branch) != journal.base_sha
+
+
+def _roll_back(git, journal) -> None:
+    """Undo an interrupted promotion that has no commit: files (only when its branch is
+    checked out: they were written there), index, branch, saved body, journal."""
+    from otonom_trader.app.pull_request import remove_saved
+
+    if git.checked_out() == journal.branch:
+        _rollback(git, journal.files, journal.base_branch, journal.branch)
+    elif git.branch_exists(journal.branch):
+        git.delete_branch(journal.branch)
+    if git.branch_exists(journal.branch) or git.checked_out() == journal.branch:
+        raise GitStateError(f"could not roll back the interrupted promotion on "
+                            f"{journal.branch}: check out {journal.base_branch} and delete it "
+                            f"(git branch -D {journal.branch})")
+    remove_saved(git.root, journal.name)
+    journal.remove(git.root)
+
+
+def _finish(git, journal, resumed: str | None) -> PromoteOutcome:
+    """From the commit on: back to the base branch, push, pull request; the journal goes
+    once nothing is left to do."""
+    from otonom_trader.app.deployment_edit import PRODUCTION_FILE
+    from otonom_trader.app.pull_request import publish
+    from otonom_trader.app.strategy_log import LOG_FILE
+
+    sha = git.head_sha(journal.branch)
+    if git.checked_out() == journal.branch:
+        git.checkout(journal.base_branch)
+    result = publish(git, branch=journal.branch, base=journal.base_branch,
+                     remote=journal.remote, forge_url=journal.forge_url, repo=journal.repo,
+                     title=journal.title, body_path=journal.body_path)
+    if not result.failed:
+        journal.remove(git.root)
+    summary = PromotionSummary(**journal.summary)
+    return PromoteOutcome(summary, journal.branch, journal.base_branch, sha, LOG_FILE,
+                          PRODUCTION_FILE if PRODUCTION_FILE in journal.files else None,
+                          journal.body_path, result, resumed)
+
+
+def _rollback(git, files: list[str], base_branch: str, branch: str) -> None:
     """Undo a promotion that has no commit yet: files, index, branch."""
     import contextlib
 

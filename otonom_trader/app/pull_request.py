@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from otonom_trader.adapters.atomic import write_atomic
 from otonom_trader.adapters.forge import (
     TOKEN_ENV,
     Forge,
@@ -27,7 +28,7 @@ from otonom_trader.adapters.forge import (
 from otonom_trader.domain.errors import ForgeError, InputError, PushError
 
 __all__ = ["PR_DIR", "PublishResult", "SavedPull", "forge_for", "load_saved", "open_saved_pull",
-           "publish", "save_body"]
+           "publish", "remove_saved", "save_body"]
 
 PR_DIR = ".otonom/pr"
 
@@ -49,10 +50,16 @@ def save_body(root: Path, name: str, *, title: str, body: str, head: str, base: 
     ignore = root / ".otonom" / ".gitignore"
     if not ignore.exists():  # local state, never committed (even without a .gitignore entry)
         ignore.write_text("*\n", encoding="utf-8")
-    (folder / f"{name}.md").write_text(body, encoding="utf-8")
+    write_atomic(folder / f"{name}.md", body)
     meta = {"title": title, "head": head, "base": base, "remote": remote}
-    (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_atomic(folder / f"{name}.json", json.dumps(meta, indent=2) + "\n")
     return f"{PR_DIR}/{name}.md"
+
+
+def remove_saved(root: Path, name: str) -> None:
+    """Forget the saved pull request of a promotion that was rolled back."""
+    for suffix in (".md", ".json"):
+        (root / PR_DIR / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def load_saved(root: Path, branch: str) -> SavedPull:

@@ -243,14 +243,21 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     top_runs = ordered.head(top).reset_index(drop=True)
     notes: list[str] = []
     rule = rule or selection_rule(Path("params.yaml"))
-    try:
-        selection = select_run(runs, exp_id, rule)
-    except InputError as exc:  # every run over the gap gate: show the best one anyway
-        notes.append(str(exc))
-        rule = replace(rule, allow_overfit=True)
-        selection = select_run(runs, exp_id, rule)
-    notes += selection.notes
-    best = runs[runs["run_number"] == selection.run.run_number].iloc[0]
+    best = None
+    for attempt in (rule, replace(rule, allow_overfit=True)):
+        try:
+            selection = select_run(runs, exp_id, attempt)
+        except InputError as exc:  # every run over the gap gate, or no finite metric
+            notes.append(str(exc))
+            continue
+        rule = attempt
+        notes += selection.notes
+        best = runs[runs["run_number"] == selection.run.run_number].iloc[0]
+        break
+    if best is None:
+        notes.append(f"no run qualifies under {rule.label}: the best run shown is the first "
+                     f"by test {sort_by}")
+        best = top_runs.iloc[0]
     if info.status != "done":
         notes.append(f"experiment status is '{info.status}' (still running, or killed): "
                      f"{n_rows:,} of {info.total_runs:,} runs stored; complete it with "

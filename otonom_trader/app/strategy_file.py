@@ -112,16 +112,35 @@ def _yaml(indent: int, sequence_dash: int | None):
     return y
 
 
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def _replace_eol_comment(node, key: str, text: str) -> None:
+    """The comment at the end of ``key``'s line described the old value: replace it with
+    ``text`` (blank lines and comment lines that follow it are kept)."""
+    item = node.ca.items.get(key)
+    token = item[2] if item and len(item) > 2 else None
+    if token is None or not token.value.lstrip().startswith("#"):
+        return
+    _, newline, rest = token.value.partition("\n")
+    token.value = text + newline + rest
+
+
 def render_strategy(base_text: str, values: Mapping[str, Any], name: str,
                     metadata: Mapping[str, Any] | None) -> str:
     """The base file's text with ``values`` (dotted path → plain value) set, ``name``
-    replaced and ``metadata`` (replacing any earlier block) appended at the end."""
+    replaced and ``metadata`` (replacing any earlier block) appended at the end. A changed
+    value's end-of-line comment becomes ``# was <old> in <parent>``."""
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.util import load_yaml_guess_indent
 
     _, indent, dash = load_yaml_guess_indent(base_text)
     y = _yaml(indent or 2, dash)
     doc = y.load(base_text)
+    parent = doc.get("name")
     doc["name"] = name
     for dotted, value in values.items():
         node = doc
@@ -130,7 +149,9 @@ def render_strategy(base_text: str, values: Mapping[str, Any], name: str,
             if node.get(part) is None:
                 node[part] = CommentedMap()
             node = node[part]
+        old = node.get(parts[-1])
         node[parts[-1]] = plain(value)
+        _replace_eol_comment(node, parts[-1], f"# was {_scalar_text(old)} in {parent}")
     had_metadata = "metadata" in doc
     if had_metadata:  # its leading comment stays with the key before it
         del doc["metadata"]

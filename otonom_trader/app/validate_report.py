@@ -1,4 +1,5 @@
-"""``otonom validate`` results as markdown (the PR comment) and as one JSON-ready object."""
+"""``otonom validate`` results as markdown (the PR comment) and as one JSON-ready object; the
+console table is drawn by ``cli.validate`` from the same rows (``shown_pair``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import math
 from typing import Any
 
 from otonom_trader.app.validate import MARKER, ValidationResult
-from otonom_trader.app.validate_checks import FAIL, NA, PASS, WAIVED, StrategyReport
+from otonom_trader.app.validate_checks import FAIL, NA, PASS, WAIVED, Check, StrategyReport
+from otonom_trader.domain.gates import format_against
 
 ICONS = {PASS: "✅", FAIL: "❌", NA: "➖", WAIVED: "⚠️"}
 
@@ -25,6 +27,26 @@ def summary_line(result: ValidationResult) -> str:
     return f"❌ {bad} of {n} strateg{'y' if n == 1 else 'ies'} failed: {names}"
 
 
+def _is_float(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def shown_pair(c: Check) -> tuple[str, str]:
+    """A row's value and threshold as shown, with the same rounding: two decimals, more when
+    needed to show that they differ (never "0.95 < 0.95")."""
+    if not (_is_float(c.value) or _is_float(c.threshold)) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (c.value, c.threshold)):
+        return c.shown, c.limit
+    parts = c.limit.split(" ", 2)
+    if len(parts) < 2 or parts[0] not in ("≥", "≤"):
+        return c.shown, c.limit
+    suffix = "%" if c.shown.endswith("%") else ""
+    value, limit = format_against(float(c.value), float(c.threshold))
+    rest = f" {parts[2]}" if len(parts) > 2 else ""
+    return value + suffix, f"{parts[0]} {limit}{suffix}{rest}"
+
+
 def _strategy_md(r: StrategyReport) -> list[str]:
     title = f"### {ICONS[PASS] if r.ok else ICONS[FAIL]} {r.name or r.path} (`{r.path}`)"
     lines = [title, ""]
@@ -38,7 +60,8 @@ def _strategy_md(r: StrategyReport) -> list[str]:
     for c in r.checks:
         result = f"{ICONS[c.status]} {c.status}"
         label = f"{c.label}<br><sub>{_cell(c.detail)}</sub>" if c.detail else c.label
-        lines.append(f"| {_cell(label)} | {_cell(c.shown)} | {_cell(c.limit)} | {result} |")
+        shown, limit = shown_pair(c)
+        lines.append(f"| {_cell(label)} | {_cell(shown)} | {_cell(limit)} | {result} |")
     if r.mismatches:
         lines += ["", "Reproduction mismatches (recorded in metadata vs reproduced now):", "",
                   "| metric | recorded | reproduced |", "|---|---|---|"]

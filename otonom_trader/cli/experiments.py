@@ -168,20 +168,28 @@ def export(exp_id, db_url, outputs_dir, data_dir, params_path, store_snapshot):
 @click.option("--limit", type=ranges.ROWS, default=50, show_default=True)
 def list_(db_url, limit):
     """Experiments in the store, newest first."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from otonom_trader.adapters.store import ExperimentStore
 
     rows = ExperimentStore(db_url).list_experiments(limit)
-    table = Table()
-    for header in ("ID", "Name", "Strategy", "Status", "Runs", "Failed", "Best test Sharpe",
-                   "Created"):
-        table.add_column(header, justify="right" if header in ("ID", "Runs") else "left")
+    # Fits 80 columns: long names fold inside their cell instead of widening the table.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, caption="Runs: stored/total (failed); "
+                  "Sharpe: best test-window Sharpe; created in UTC", caption_justify="left")
+    table.add_column("ID", justify="right", no_wrap=True)
+    table.add_column("Name", overflow="fold", ratio=2)
+    table.add_column("Strategy", overflow="fold", ratio=1)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Runs", justify="right", no_wrap=True)
+    table.add_column("Sharpe", justify="right", no_wrap=True)
+    table.add_column("Created", no_wrap=True)
     for s in rows:
         best = "—" if s.best_test_sharpe is None else f"{s.best_test_sharpe:.3f}"
-        table.add_row(str(s.id), s.name, s.strategy_name, s.status,
-                      f"{s.done + s.failed:,}/{s.total_runs:,}", f"{s.failed:,}", best,
+        runs = f"{s.done + s.failed:,}/{s.total_runs:,}" + (f" ({s.failed:,})" if s.failed
+                                                            else "")
+        table.add_row(str(s.id), s.name, s.strategy_name, s.status, runs, best,
                       "—" if s.created_at is None else f"{s.created_at:%Y-%m-%d %H:%M}")
     Console().print(table if rows else "No experiments yet: run `otonom experiments grid-search`")
 

@@ -35,7 +35,7 @@ def promote_options(fn):
     options = [
         click.option("--experiment-id", type=ranges.EXPERIMENT_ID,
                      help="Experiment ID (default with --dvc-exp: the DVC experiment's)."),
-        click.option("--output-name", required=True,
+        click.option("--output-name",
                      help="New strategy name: strategies/<name>.yaml, branch promote/<name>."),
         click.option("--base-strategy", type=click.Path(dir_okay=False),
                      help="The strategy the experiment ran on (the parent)."),
@@ -48,7 +48,9 @@ def promote_options(fn):
                           "out-of-sample)."),
         click.option("--expected-impact", help="Written to the log and the pull request."),
         click.option("--allow-overfit", is_flag=True,
-                     help="Take runs whose train−test Sharpe gap exceeds gates.max_sharpe_gap."),
+                     help="Take runs whose train−test Sharpe gap exceeds gates.max_sharpe_gap, "
+                          "and promote a run that fails the params.yaml gates (DSR, PBO, "
+                          "trades...); the pull request and the log say it was forced."),
         click.option("--force", is_flag=True,
                      help="Promote even if the experiment was made from another strategy or "
                           "its test metrics do not reproduce (with a warning)."),
@@ -64,6 +66,9 @@ def promote_options(fn):
         click.option("--data-dir", default="data", show_default=True),
         click.option("--dvc-exp", help="Promote the best run of this DVC experiment (`dvc exp "
                      "show`); its store and strategy file are the defaults."),
+        click.option("--resume", metavar="NAME",
+                     help="Finish the interrupted promotion NAME (push, pull request), or roll "
+                          "it back when it had no commit yet."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -83,63 +88,69 @@ def _num(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def echo_promotion(p) -> None:
-    """The selected run, its diagnostics and the parameter changes."""
-    sel, run, of = p.selection, p.selection.run, p.overfitting
-    click.echo(f"Best run #{run.run_number} ({sel.rule.label}, {sel.n_done} done runs):")
-    click.echo(f"  Train: {_metrics_line(run.train)}")
-    click.echo(f"  Test:  {_metrics_line(run.test)}")
-    if p.holdout is not None:
-        click.echo(f"  Hold-out (never ranked): {_metrics_line(p.holdout)}")
-    click.echo(f"Overfitting: Sharpe gap {_num(of.sharpe_gap, '.3f')}, DSR {_num(of.dsr, '.3f')}, "
-               f"PBO {_num(of.pbo, '.3f')} ({of.n_trials} trials)")
-    echo_changes(p.changes)
+def echo_promotion(s) -> None:
+    """The workflow's lines (best run metrics, parameter changes), then the run's details;
+    ``s`` is an ``app.promote.PromotionSummary``."""
+    from otonom_trader.app.strategy_log import headline_metrics
+
+    click.echo("")
+    click.echo("Best run metrics:")
+    for label, text in headline_metrics(s.test):
+        click.echo(f"  - Test {label}: {text}")
+    click.echo("")
+    echo_changes({path: (old, new) for path, old, new in s.changes})
+    of = s.overfitting
+    click.echo("")
+    click.echo(f"Run #{s.run_number}: the best {s.selection} of {s.n_done} done runs")
+    click.echo(f"  Train: {_metrics_line(s.train)}")
+    click.echo(f"  Test:  {_metrics_line(s.test)}")
+    if s.holdout is not None:
+        click.echo(f"  Hold-out (never ranked): {_metrics_line(s.holdout)}")
+    click.echo(f"Overfitting: Sharpe gap {_num(of['sharpe_gap'], '.2f')}, DSR "
+               f"{_num(of['dsr'], '.2f')}, PBO {_num(of['pbo'], '.2f')} ({of['n_trials']} "
+               "trials)")
+    if s.forced:
+        click.echo("⚠️  Forced with --allow-overfit; failed gates: " + "; ".join(s.forced))
 
 
 def echo_changes(changes: dict) -> None:
-    """``Parameter changes:`` with one ``path: old → new`` line each."""
+    """``Parameter changes:`` with one ``  - path: old → new`` line each."""
     from otonom_trader.app.strategy_log import format_value
 
     click.echo("Parameter changes:")
     for path, (old, new) in changes.items():
-        click.echo(f"  {path}: {format_value(old)} → {format_value(new)}")
+        click.echo(f"  - {path}: {format_value(old)} → {format_value(new)}")
     if not changes:
-        click.echo("  (none: the run's parameters equal the parent's)")
+        click.echo("  - (none: the run's parameters equal the parent's)")
 
 
-def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
-    from otonom_trader.app.promote import PromoteRequest, promote
+def echo_outcome(outcome, forge_url: str | None) -> None:
+    """A finished (or resumed) promotion: the workflow's summary, the branch, the push and
+    the pull request; a failed push or API call is one error line (exit 1)."""
     from otonom_trader.cli.render import echo_notes
     from otonom_trader.domain.errors import RunError
 
-    request = PromoteRequest(
-        experiment_id=kw["experiment_id"], output_name=kw["output_name"],
-        base_strategy=kw["base_strategy"], select_by=kw["select_by"],
-        select_on=kw.get("select_on"),
-        expected_impact=kw["expected_impact"], allow_overfit=kw["allow_overfit"],
-        force=kw["force"], deploy=kw["deploy"], db_url=kw["db_url"], forge_url=kw["forge_url"],
-        remote=kw["remote"], repo=kw["repo"], data_dir=kw["data_dir"], dvc_exp=kw["dvc_exp"],
-        command=typed_command(ctx, prefix),
-    )
-    outcome = promote(request)
-    p, pub = outcome.promotion, outcome.publish
-    echo_notes([*p.notes, *pub.notes])
-    click.echo(f"✅ Successfully promoted experiment {p.experiment.id}")
-    click.echo(f"📄 New strategy: {p.path}")
+    s, pub = outcome.summary, outcome.publish
+    echo_notes([*s.notes, *pub.notes])
+    if outcome.resumed:
+        click.echo(f"↩️  {outcome.resumed[0].upper()}{outcome.resumed[1:]}")
+    click.echo(f"✅ Successfully promoted experiment {s.experiment_id}")
+    click.echo(f"📄 New strategy: {s.path}")
     click.echo(f"📝 Updated log: {outcome.log_path}")
+    echo_promotion(s)
+    click.echo("")
     if outcome.deployment_path:
-        click.echo(f"🚀 Deployment: {outcome.deployment_path} ({p.name}: stage shadow, "
+        click.echo(f"🚀 Deployment: {outcome.deployment_path} ({s.name}: stage shadow, "
                    "capital 0%)")
     click.echo(f"🌿 Branch: {outcome.branch} (commit {outcome.commit[:10]}); back on "
                f"{outcome.base_branch}")
-    echo_promotion(p)
-    finish = f"otonom pr open {outcome.branch}" + (
-        f" --forge-url {kw['forge_url']}" if kw["forge_url"] else "")
+    finish = f"otonom pr open {outcome.branch}" + (f" --forge-url {forge_url}"
+                                                   if forge_url else "")
     if pub.push_error:
         raise RunError(f"{pub.push_error}: the branch {outcome.branch} and its commit stay; "
                        f"run `{finish}` to finish")
     if pub.pushed:
-        click.echo(f"⬆️  Pushed {outcome.branch} to {request.remote}")
+        click.echo(f"⬆️  Pushed {outcome.branch}")
     if pub.pull is not None:
         state = "opened" if pub.pull.created else "already open"
         click.echo(f"🔗 Pull request #{pub.pull.number} {state}: {pub.pull.url}")
@@ -153,10 +164,43 @@ def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
             click.echo(f"   or: {line}")
 
 
+def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
+    from click.core import ParameterSource
+
+    from otonom_trader.app.promote import PromoteRequest, promote, resume_promotion
+
+    if kw["resume"]:
+        given = ctx.get_parameter_source("remote") is ParameterSource.COMMANDLINE
+        resumed = resume_promotion(kw["resume"], remote=kw["remote"] if given else None,
+                                   forge_url=kw["forge_url"], repo=kw["repo"])
+        if resumed.outcome is None:
+            click.echo(f"↩️  Rolled back the interrupted promotion {resumed.name}: it had no "
+                       "commit, nothing of it is left; run the promote command again")
+            return
+        echo_outcome(resumed.outcome, kw["forge_url"])
+        return
+    if kw["output_name"] is None:
+        raise click.UsageError("Missing option '--output-name' (or --resume NAME).")
+    request = PromoteRequest(
+        experiment_id=kw["experiment_id"], output_name=kw["output_name"],
+        base_strategy=kw["base_strategy"], select_by=kw["select_by"],
+        select_on=kw["select_on"], expected_impact=kw["expected_impact"],
+        allow_overfit=kw["allow_overfit"],
+        force=kw["force"], deploy=kw["deploy"], db_url=kw["db_url"], forge_url=kw["forge_url"],
+        remote=kw["remote"], repo=kw["repo"], data_dir=kw["data_dir"], dvc_exp=kw["dvc_exp"],
+        command=typed_command(ctx, prefix),
+    )
+    echo_outcome(promote(request), kw["forge_url"])
+
+
 @click.command()
 @promote_options
 @click.pass_context
 def promote(ctx, **kw):
     """Promote an experiment's best run to strategies/<name>.yaml on branch promote/<name>,
-    with a STRATEGY_LOG.md entry, and open the pull request."""
+    with a STRATEGY_LOG.md entry, and open the pull request.
+
+    Interrupted (killed, power cut)? Run the same command again, or `--resume NAME`: a
+    promotion that has its commit is pushed and its pull request opened; one that has not is
+    rolled back (and, re-running the command, done again)."""
     run_promote(ctx, ["otonom", "promote"], **kw)

@@ -56,6 +56,45 @@ def validate(files, changed, deployed, base, params_path, report_md, as_json, ou
                              ("--output-json", output_json, as_text + "\n")):
         if path:
             write_atomic_text(path, flag, text)
-    click.echo(as_text if as_json else markdown, nl=as_json)
+    if as_json:
+        click.echo(as_text)
+    else:
+        print_console(result)
     if not result.ok and not no_fail:
         raise GateFailed(summary_line(result).removeprefix("❌ "))
+
+
+def print_console(result) -> None:
+    """One rich table per strategy (gate, value, threshold, result) and the summary line."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from otonom_trader.app.validate_report import ICONS, shown_pair, summary_line
+
+    console = Console(highlight=False)
+    for r in result.reports:
+        title = f"{ICONS['pass'] if r.ok else ICONS['fail']} {r.name or r.path} ({r.path})"
+        caption = None
+        if r.symbol and r.test_window:
+            caption = f"{r.symbol}, test {r.test_window[0]} → {r.test_window[1]}"
+            if r.train_window:
+                caption += f", train {r.train_window[0]} → {r.train_window[1]}"
+        table = Table(title=title, caption=caption, title_justify="left")
+        table.add_column("Gate", overflow="fold")
+        table.add_column("Value", justify="right")
+        table.add_column("Threshold", justify="right")
+        table.add_column("Result")
+        for c in r.checks:
+            label = Text(c.label)
+            if c.detail:
+                label.append(f"\n{c.detail}", style="dim")
+            shown, limit = shown_pair(c)
+            style = {"pass": "green", "fail": "bold red"}.get(c.status, "dim")
+            table.add_row(label, shown, limit, Text(f"{ICONS[c.status]} {c.status}", style))
+        console.print(table)
+        for note in r.notes:
+            console.print(f"note: {note}", style="dim")
+    for waiver in result.waivers:
+        console.print(f"⚠️  waived: {waiver}")
+    console.print(summary_line(result))

@@ -16,7 +16,7 @@ from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.safe_yaml import read_yaml
 from otonom_trader.domain.split import SPLIT_KEYS, Split
 
-__all__ = ["WAIVABLE", "GateParams", "Gates", "load_gate_params"]
+__all__ = ["WAIVABLE", "GateParams", "Gates", "format_against", "load_gate_params"]
 
 # The checks whose missing evidence fails the gate unless waived in ``gates.waive``.
 WAIVABLE = ("reproduction", "data_fingerprint", "experiment_record", "min_dsr",
@@ -39,6 +39,7 @@ class Gates:
     # Hold-out gates (promotions from an experiment with a hold-out window only).
     min_holdout_sharpe: float = 0.0  # hold-out Sharpe at least this
     max_holdout_degradation: float = 1.0  # selection-window Sharpe − hold-out Sharpe at most
+    max_pbo: float = 0.5  # Probability of Backtest Overfitting at most this (promote)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,17 @@ def _gates(block: Any, label: str) -> Gates:
         raise InputError(f"{label}missing `gates.{missing[0]}`")
     return Gates(**{n: _number(block, n, label, n == "min_trades") for n in names
                     if n in block})
+
+
+def format_against(value: float, limit: float, digits: int = 2) -> tuple[str, str]:
+    """``value`` and ``limit`` with the same decimals: ``digits``, or more when needed to show
+    that they differ (0.9496 against 0.95: ``0.9496`` and ``0.9500``, never ``0.95 < 0.95``)."""
+    d = digits
+    while d < 10 and value != limit and f"{value:.{d}f}" == f"{limit:.{d}f}":
+        d += 1
+    if value != limit and f"{value:.{d}f}" == f"{limit:.{d}f}":
+        return repr(float(value)), repr(float(limit))
+    return f"{value:.{d}f}", f"{limit:.{d}f}"
 
 
 def load_gate_params(path: str | Path) -> GateParams:
