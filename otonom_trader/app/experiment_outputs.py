@@ -14,6 +14,7 @@ import yaml
 from otonom_trader.adapters.store import ExperimentInfo
 from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
 from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.names import check_name, inside
 
 DEFAULT_CAPITAL = 10_000.0
 
@@ -64,7 +65,8 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                   initial_capital: float = DEFAULT_CAPITAL) -> dict[str, Path]:
     """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml, best_equity.csv,
     sweep.csv}`` from all runs; ``blocks`` (the done runs' block statistics) gives the PBO."""
-    folder = root / info.name
+    name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
+    folder = inside(root, name, "--outputs-dir/<name>")
     folder.mkdir(parents=True, exist_ok=True)
     runs = runs.sort_values("run_number", ignore_index=True)
     param_columns = [c for c in runs.columns if "." in c]

@@ -19,6 +19,7 @@ from otonom_trader.domain.grid import (
     load_grid,
     with_search,
 )
+from otonom_trader.domain.names import check_name
 from otonom_trader.domain.split import SPLIT_KEYS
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
 
@@ -41,6 +42,10 @@ class GridSearchRequest:
     outputs_dir: str = "experiments"
     command: str = ""
     chunk_size: int = CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        if self.name is not None:  # it names experiments/<name>/ (and the DVC stage's outs)
+            check_name(self.name, "--name")
 
 
 @dataclass

@@ -28,7 +28,7 @@ from otonom_trader.app.run_selection import (
 from otonom_trader.app.strategy_file import changed_values, plain, render_strategy
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
-from otonom_trader.domain.names import check_name
+from otonom_trader.domain.names import check_name, inside
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
     apply_overrides,
@@ -310,7 +310,7 @@ def _refuse_dirty(git, paths: list[str]) -> None:
 
 
 def _write(root: Path, rel: str, text: str) -> None:
-    target = root / rel
+    target = inside(root, rel, "promotion file")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
 

@@ -25,6 +25,8 @@ from otonom_trader.adapters.forge import (
     resolve_repo,
 )
 from otonom_trader.domain.errors import ForgeError, InputError, PushError
+from otonom_trader.domain.names import check_name, inside
+from otonom_trader.domain.redact import redact
 
 __all__ = ["PR_DIR", "PublishResult", "SavedPull", "forge_for", "load_saved", "open_saved_pull",
            "publish", "save_body"]
@@ -43,21 +45,30 @@ class SavedPull:
 
 def save_body(root: Path, name: str, *, title: str, body: str, head: str, base: str,
               remote: str) -> str:
-    """Write ``.otonom/pr/<name>.md`` and ``.json``; returns the body's relative path."""
-    folder = root / PR_DIR
+    """Write ``.otonom/pr/<name>.md`` and ``.json`` (secrets redacted); returns the body's
+    relative path."""
+    name = check_name(name, "--output-name")
+    folder = inside(root, PR_DIR, "the pull request folder")
     folder.mkdir(parents=True, exist_ok=True)
     ignore = root / ".otonom" / ".gitignore"
     if not ignore.exists():  # local state, never committed (even without a .gitignore entry)
         ignore.write_text("*\n", encoding="utf-8")
-    (folder / f"{name}.md").write_text(body, encoding="utf-8")
-    meta = {"title": title, "head": head, "base": base, "remote": remote}
-    (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    inside(folder, f"{name}.md", "--output-name").write_text(redact(body), encoding="utf-8")
+    meta = {"title": redact(title), "head": head, "base": base, "remote": remote}
+    inside(folder, f"{name}.json", "--output-name").write_text(
+        json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return f"{PR_DIR}/{name}.md"
 
 
+def _saved_name(branch: str) -> str:
+    """The promotion name of ``promote/<name>`` (the name rule: it names saved files)."""
+    return check_name(branch.removeprefix("promote/"), "BRANCH promote/<name>, name")
+
+
 def load_saved(root: Path, branch: str) -> SavedPull:
-    name = branch.removeprefix("promote/")
-    body, meta = root / PR_DIR / f"{name}.md", root / PR_DIR / f"{name}.json"
+    name = _saved_name(branch)
+    folder = root / PR_DIR
+    body, meta = inside(folder, f"{name}.md", "BRANCH"), inside(folder, f"{name}.json", "BRANCH")
     if not body.is_file() or not meta.is_file():
         raise InputError(f"no saved pull request for {branch} ({PR_DIR}/{name}.md): it is "
                          "written by `otonom promote` in this clone; open the pull request by "
@@ -159,6 +170,7 @@ def open_saved_pull(branch: str, *, remote: str | None = None, forge_url: str | 
     pull request from the saved body (or report the one already open)."""
     from otonom_trader.adapters.git_repo import GitRepo
 
+    _saved_name(branch)
     with GitRepo(cwd) as git:
         if not git.branch_exists(branch):
             raise InputError(f"no local branch {branch}: check the name (git branch --list "

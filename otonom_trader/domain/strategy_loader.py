@@ -184,8 +184,9 @@ def _schema_message(err: ValidationError) -> str:
     if err.validator == "required":
         missing = next(k for k in err.validator_value if k not in err.instance)
         return f"missing required key `{'.'.join([*parts, missing])}`"
-    if not key:
-        return f"expected a mapping of strategy keys, got {_show(err.instance)}"
+    if not key:  # the type only: the document itself may be any file's content
+        kind = _json_type(err.instance)
+        return f"expected a mapping of strategy keys, got {_TYPE_NAMES.get(kind, 'something else')}"
     return f"`{key}`: expected {_describe(err.schema, err.instance)}, got {_show(err.instance)}"
 
 
@@ -353,6 +354,14 @@ def read_yaml(path: Path, loader: type, kind: str) -> Any:
         raise StrategyError(f"{path}: invalid YAML: {exc}") from None
 
 
+def _json_type(value: Any) -> str:
+    for name, kind in (("boolean", bool), ("integer", int), ("number", float), ("string", str),
+                       ("array", list)):
+        if isinstance(value, kind):
+            return name
+    return ""
+
+
 def load_strategy(path: str | Path) -> Strategy:
     """Read and validate a strategy YAML file; any problem is one ``StrategyError`` line."""
     path = Path(path)
@@ -364,7 +373,8 @@ def load_strategy(path: str | Path) -> Strategy:
         )
     if not isinstance(data, dict):
         raise StrategyError(
-            f"{path}: expected a mapping of strategy keys at the top, got {_show(data)}"
+            f"{path}: expected a mapping of strategy keys at the top, got "
+            f"{_TYPE_NAMES.get(_json_type(data), 'something else')}"  # never the content
         )
     return strategy_from_mapping(data, source=path)
 
