@@ -320,10 +320,11 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
     from otonom_trader.adapters.git_repo import GitRepo
     from otonom_trader.app.deployment_edit import PRODUCTION_FILE, with_shadow_entry
     from otonom_trader.app.pr_body import commit_message, pr_body, pr_title
-    from otonom_trader.app.pull_request import publish, save_body
+    from otonom_trader.app.pull_request import check_forge_settings, publish, save_body
     from otonom_trader.app.strategy_log import LOG_FILE, LogEntry, append_entry
 
     name = check_name(req.output_name, "--output-name")
+    check_forge_settings(req.forge_url, req.repo)
     branch = branch_for(name)
     with GitRepo(cwd) as git:
         base_branch = git.current_branch()

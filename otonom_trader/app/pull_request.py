@@ -19,7 +19,9 @@ from otonom_trader.adapters.forge import (
     TOKEN_ENV,
     Forge,
     PullRef,
+    api_root,
     compare_url,
+    forge_wait,
     parse_remote,
     resolve_api_url,
     resolve_repo,
@@ -28,8 +30,8 @@ from otonom_trader.domain.errors import ForgeError, InputError, PushError
 from otonom_trader.domain.names import check_name, inside
 from otonom_trader.domain.redact import redact
 
-__all__ = ["PR_DIR", "PublishResult", "SavedPull", "forge_for", "load_saved", "open_saved_pull",
-           "publish", "save_body"]
+__all__ = ["PR_DIR", "PublishResult", "SavedPull", "check_forge_settings", "finish_command",
+           "forge_for", "load_saved", "open_saved_pull", "publish", "save_body"]
 
 PR_DIR = ".otonom/pr"
 
@@ -80,6 +82,22 @@ def load_saved(root: Path, branch: str) -> SavedPull:
     except (ValueError, KeyError, TypeError):
         raise InputError(f"{PR_DIR}/{name}.json is not a saved pull request: remove it and "
                          "open the pull request by hand") from None
+
+
+def check_forge_settings(forge_url: str | None, repo: str | None) -> None:
+    """Refuse a malformed ``--forge-url``/``GITHUB_API_URL``, ``--repo`` or
+    ``OTONOM_FORGE_TIMEOUT`` before anything is written (exit 2)."""
+    resolve_api_url(forge_url, None)
+    resolve_repo(repo, None)
+    forge_wait()
+
+
+def finish_command(branch: str, forge_url: str | None) -> str:
+    """``otonom pr open <branch> [--forge-url <API root>]``: the URL without user-info."""
+    argv = ["otonom", "pr", "open", branch]
+    if forge_url is not None:
+        argv += ["--forge-url", api_root(forge_url)]
+    return redact(shlex.join(argv))
 
 
 @dataclass(frozen=True)
@@ -143,7 +161,10 @@ def publish(git, *, branch: str, base: str, remote: str, forge_url: str | None,
         git.push(remote, branch)
     except PushError as exc:
         return PublishResult(remote_url, False, str(exc), None, None, (), ())
-    target = forge_for(remote_url, forge_url, repo)
+    try:
+        target = forge_for(remote_url, forge_url, repo)
+    except (InputError, ForgeError) as exc:  # the commit exists: report, never raise
+        return PublishResult(remote_url, True, None, None, str(exc), (), ())
     if target.forge is None:
         return PublishResult(remote_url, True, None, None, None,
                              _manual(remote_url, branch, base, title, body_path),
@@ -192,7 +213,12 @@ def open_saved_pull(branch: str, *, remote: str | None = None, forge_url: str | 
             raise InputError(f"{done}cannot open the pull request ({target.why_not}): fix "
                              f"that, or open it by hand: {manual[0]}")
         body = (git.root / saved.body_path).read_text(encoding="utf-8")
-        with target.forge as forge:
-            pull = forge.open_pull(target.repo, head=branch, base=saved.base,
-                                   title=saved.title, body=body)
+        try:
+            with target.forge as forge:
+                pull = forge.open_pull(target.repo, head=branch, base=saved.base,
+                                       title=saved.title, body=body)
+        except ForgeError as exc:
+            pushed = f"pushed {branch}; " if pushed_now else ""
+            raise ForgeError(f"{exc}: {pushed}the branch and its commit stay; run "
+                             f"`{finish_command(branch, forge_url)}` again") from None
     return OpenOutcome(branch, pushed_now, pull)

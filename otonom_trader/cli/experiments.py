@@ -49,6 +49,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         run_grid_search,
     )
     from otonom_trader.cli.render import echo_notes, progress_bar
+    from otonom_trader.domain.redact import redact
 
     if workers:
         import numba
@@ -59,7 +60,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         name=name, strategy_path=strategy_path, grid_path=grid_path, symbol=symbol,
         split=split, search=search, n_iter=n_iter, seed=seed, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
-        command=shlex.join(["otonom", *sys.argv[1:]]), chunk_size=chunk_size,
+        command=redact(shlex.join(["otonom", *sys.argv[1:]])), chunk_size=chunk_size,
     )
     store = ExperimentStore(db_url)
     bar = progress_bar()
@@ -85,7 +86,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         bar.stop()
         click.echo(f"\n⚠ Interrupted: {stop.saved:,}/{stop.total:,} runs saved.", err=True)
         click.echo(f"Resume with: otonom experiments grid-search --resume {stop.experiment_id}"
-                   + (f" --db {shlex.quote(db_url)}" if db_url else ""), err=True)
+                   + (f" --db {shlex.quote(redact(db_url))}" if db_url else ""), err=True)
         sys.exit(130)
     finally:
         bar.stop()

@@ -101,6 +101,7 @@ def echo_changes(changes: dict) -> None:
 
 def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
     from otonom_trader.app.promote import PromoteRequest, promote
+    from otonom_trader.app.pull_request import finish_command
     from otonom_trader.cli.render import echo_notes
     from otonom_trader.domain.errors import RunError
 
@@ -124,8 +125,7 @@ def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
     click.echo(f"🌿 Branch: {outcome.branch} (commit {outcome.commit[:10]}); back on "
                f"{outcome.base_branch}")
     echo_promotion(p)
-    finish = f"otonom pr open {outcome.branch}" + (
-        f" --forge-url {kw['forge_url']}" if kw["forge_url"] else "")
+    finish = finish_command(outcome.branch, kw["forge_url"])
     if pub.push_error:
         raise RunError(f"{pub.push_error}: the branch {outcome.branch} and its commit stay; "
                        f"run `{finish}` to finish")
