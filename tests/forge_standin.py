@@ -125,6 +125,10 @@ class ForgeStandin:
             self._failures.append(_Failure(method.upper(), path_suffix, status, message, raw,
                                            content_type, location, hang))
 
+    def clear_failures(self) -> None:
+        """Answer normally again (failures not yet used are dropped)."""
+        self._failures.clear()
+
     def add_pull(self, head: str, base: str = "main", repo: str = "acme/strategies",
                  title: str = "A pull request", body: str = "") -> int:
         """Create an open pull request directly; returns its number."""

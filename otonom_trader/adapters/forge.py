@@ -115,7 +115,7 @@ def api_root(url: str, what: str = "--forge-url") -> str:
     """``url`` as a REST API root ``http(s)://host[:port][/path]``: user-info dropped (the
     token comes from ``GITHUB_TOKEN`` only), no trailing slash. Anything else is an
     ``InputError`` naming ``what``."""
-    text = url.strip() if isinstance(url, str) else ""
+    text = url if isinstance(url, str) else ""
     try:
         parts = urlsplit(text)
         port = parts.port  # ValueError for a port that is not a number
