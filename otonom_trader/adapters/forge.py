@@ -22,6 +22,7 @@ operation ends within ``OTONOM_FORGE_TIMEOUT`` seconds (default 30) with a resul
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -201,6 +202,24 @@ def _one_line(exc: BaseException) -> str:
     return f"{_NOT_API} ({type(exc).__name__})"
 
 
+class _Redacted(logging.Filter):
+    """Log records with secrets redacted (see ``domain.redact``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+
+def _quiet_pygithub() -> None:
+    """PyGithub logs INFO lines (retries, redirects) to stderr through its own handler: keep
+    warnings and worse only, redacted, so a failure stays one line."""
+    log = logging.getLogger("github")
+    log.setLevel(logging.WARNING)
+    for handler in log.handlers:  # handler filters see the records of child loggers too
+        if not any(isinstance(f, _Redacted) for f in handler.filters):
+            handler.addFilter(_Redacted())
+
+
 def _need(value: Any, kind: type, what: str) -> Any:
     """A field PyGithub read from an answer, or ValueError when the answer lacked it."""
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -225,6 +244,7 @@ class Forge:
         self._token = token
         self._deadline = math.inf
         retry = GithubRetry(total=2, backoff_factor=0.5, max_rate_limit_wait=self.wait)
+        _quiet_pygithub()
         self._gh = Github(base_url=self.base_url, auth=Auth.Token(token),
                           timeout=max(1, min(10, int(self.wait // 3))), retry=retry)
 
