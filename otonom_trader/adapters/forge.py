@@ -179,7 +179,10 @@ def _one_line(exc: BaseException) -> str:
     headers), a network failure's kind, or that the answer was not the GitHub API."""
     from github import GithubException
     from requests import RequestException
+    from requests.exceptions import RetryError
 
+    if isinstance(exc, _MissingField):
+        return f"{exc}; {_NOT_API}"
     if isinstance(exc, GithubException):
         data = exc.data if isinstance(exc.data, dict) else {}
         message = data.get("message") if isinstance(data.get("message"), str) else None
@@ -191,8 +194,6 @@ def _one_line(exc: BaseException) -> str:
         if 300 <= (exc.status or 0) < 400:
             text += f"; a redirect: {_NOT_API}"
         return " ".join(text.split())[:300]
-    from requests.exceptions import RetryError
-
     if isinstance(exc, RetryError):
         return "it kept answering with server errors (HTTP 5xx), retried"
     if isinstance(exc, RequestException | OSError):
@@ -220,10 +221,14 @@ def _quiet_pygithub() -> None:
             handler.addFilter(_Redacted())
 
 
+class _MissingField(ValueError):
+    """An answer without a field otonom needs (``{}``, an HTML page...)."""
+
+
 def _need(value: Any, kind: type, what: str) -> Any:
-    """A field PyGithub read from an answer, or ValueError when the answer lacked it."""
+    """A field PyGithub read from an answer, or ``_MissingField`` when the answer lacked it."""
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ValueError(f"the answer has no {what}")
+        raise _MissingField(f"the answer has no {what}")
     return value
 
 
