@@ -28,9 +28,16 @@ request is recorded in ``.requests`` as ``Request(method, path, query, json, aut
 (the token itself is never stored). Shape problems (missing auth, a body field missing or not
 a string) are answered 400/422 like GitHub and also appended to ``.errors``.
 
+Answers have the status codes and fields of the real API: ``tests/test_forge_replay.py``
+compares them with responses PyGithub's test suite recorded from api.github.com
+(``tests/data/github_replay/``).
+
 ``fail(method, path_suffix, status=422, message=...)`` makes the next matching request fail
-once (e.g. ``fail("POST", "/pulls")`` simulates an API failure when opening a PR). Prefer 4xx
-statuses: PyGithub retries 5xx responses with back-off.
+once (e.g. ``fail("POST", "/pulls")`` simulates an API failure when opening a PR); ``{auth}``
+in ``message`` is replaced by the request's Authorization header (a forge that echoes it).
+``fail(..., raw=b"<html>...", content_type="text/html")`` answers those bytes instead,
+``location=`` adds a Location header (a redirect), ``hang=True`` never answers (until
+``stop()``). ``times`` repeats the failure (PyGithub retries 5xx twice).
 """
 
 from __future__ import annotations
@@ -63,6 +70,10 @@ class _Failure:
     suffix: str
     status: int
     message: str
+    raw: bytes | None = None
+    content_type: str = "application/json; charset=utf-8"
+    location: str | None = None
+    hang: bool = False
 
 
 @dataclass
@@ -78,6 +89,7 @@ class ForgeStandin:
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -89,6 +101,7 @@ class ForgeStandin:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wakes hanging requests
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -103,9 +116,18 @@ class ForgeStandin:
     # -- helpers for tests -------------------------------------------------------------
 
     def fail(self, method: str, path_suffix: str, status: int = 422,
-             message: str = "Simulated failure") -> None:
-        """The next ``method`` request whose path ends with ``path_suffix`` fails once."""
-        self._failures.append(_Failure(method.upper(), path_suffix, status, message))
+             message: str = "Simulated failure", *, raw: bytes | None = None,
+             content_type: str = "application/json; charset=utf-8",
+             location: str | None = None, hang: bool = False, times: int = 1) -> None:
+        """The next ``times`` ``method`` requests whose path ends with ``path_suffix`` fail
+        (see the module docstring)."""
+        for _ in range(times):
+            self._failures.append(_Failure(method.upper(), path_suffix, status, message, raw,
+                                           content_type, location, hang))
+
+    def clear_failures(self) -> None:
+        """Answer normally again (failures not yet used are dropped)."""
+        self._failures.clear()
 
     def add_pull(self, head: str, base: str = "main", repo: str = "acme/strategies",
                  title: str = "A pull request", body: str = "") -> int:
@@ -158,7 +180,7 @@ class ForgeStandin:
                 "comments_url": f"{api}/issues/{number}/comments",
                 "html_url": f"https://github.example/{repo}/pull/{number}",
                 "user": self._user(), "created_at": _STAMP, "updated_at": _STAMP,
-                "merged": False, "draft": False}
+                "merged": False}
         self.pulls.setdefault(repo, []).append(pull)
         return pull
 
@@ -169,19 +191,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args: Any) -> None:  # quiet
         pass
 
-    def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, payload: Any, *, raw: bytes | None = None,
+              content_type: str = "application/json; charset=utf-8",
+              location: str | None = None) -> None:
+        data = json.dumps(payload).encode() if raw is None else raw
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        if location:
+            self.send_header("Location", location)
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, status: int, message: str, record: bool = True) -> None:
+    def _error(self, status: int, message: str, record: bool = True,
+               errors: list | None = None) -> None:
         if record:
             self.standin.errors.append(f"{self.command} {self.path}: {message}")
-        self._send(status, {"message": message,
-                            "documentation_url": "https://docs.github.com/rest"})
+        payload: dict[str, Any] = {"message": message}
+        if errors is not None:
+            payload["errors"] = errors
+        self._send(status, {**payload, "documentation_url": "https://docs.github.com/rest"})
 
     def _handle(self) -> None:
         s = self.standin
@@ -205,7 +234,15 @@ class _Handler(BaseHTTPRequestHandler):
         for failure in list(s._failures):
             if failure.method == self.command and path.endswith(failure.suffix):
                 s._failures.remove(failure)
-                return self._error(failure.status, failure.message, record=False)
+                if failure.hang:
+                    s._stopping.wait(120)
+                    return None
+                if failure.raw is not None or failure.location:
+                    return self._send(failure.status, None, raw=failure.raw or b"",
+                                      content_type=failure.content_type,
+                                      location=failure.location)
+                return self._error(failure.status, failure.message.replace("{auth}", auth),
+                                   record=False)
         with s._lock:
             return self._route(path, query, body)
 
@@ -228,7 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if ":" not in query["head"]:
                     return self._error(422, "head must be owner:branch")
                 pulls = [p for p in pulls if p["head"]["label"] == query["head"]]
-            return self._send(200, pulls)
+            return self._send(200, [{k: v for k, v in p.items() if k != "merged"}
+                                    for p in pulls])  # a list shows no merge state
         if rest == "/pulls" and method == "POST":
             problems = [k for k in ("title", "head", "base", "body")
                         if not isinstance((body or {}).get(k), str) or
@@ -238,8 +276,9 @@ class _Handler(BaseHTTPRequestHandler):
             owner = repo.split("/")[0]
             if any(p["state"] == "open" and p["head"]["label"] == f"{owner}:{body['head']}"
                    for p in s.pulls.get(repo, [])):
-                return self._error(422, f"A pull request already exists for "
-                                        f"{owner}:{body['head']}.", record=False)
+                return self._error(422, "Validation Failed", record=False, errors=[
+                    {"resource": "PullRequest", "code": "custom",
+                     "message": f"A pull request already exists for {owner}:{body['head']}."}])
             return self._send(201, s._create_pull(repo, body))
         if (n := re.fullmatch(r"/pulls/(\d+)", rest)) and method == "GET":
             pull = next((p for p in s.pulls.get(repo, []) if p["number"] == int(n[1])), None)

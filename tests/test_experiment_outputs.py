@@ -52,6 +52,19 @@ def test_outputs_and_promote_name_the_same_run_when_the_top_one_fails_the_gap_ga
     expected = best_equity_frame(info, {"risk.stop_loss_pct": 2.0}, "data", 10_000.0)
     assert equity["equity"].tolist() == expected["equity"].tolist()
 
+    # show names the same run (its table may be sorted otherwise)
+    code, out, err = run_cli(["experiments", "show", "1", "--db", db, "--json"], capsys)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["best_run"] == 2 and shown["top"][0]["run_number"] == 1
+    assert shown["selected_by"] == "test sharpe (selection window)"
+
+    # promote, with every gate but the gap relaxed (run #2 is weak, and promote refuses weak
+    # runs: that has its own test), takes the same run
+    params = yaml.safe_load((strategy_repo / "params.yaml").read_text())
+    params["gates"].update(min_test_sharpe=-10.0, min_dsr=0.0, max_pbo=1.0, min_trades=0)
+    (strategy_repo / "params.yaml").write_text(yaml.safe_dump(params))
+    git(strategy_repo, "commit", "-qam", "relax every gate but the gap")
     code, _, err = run_cli(["promote", "--experiment-id", "1", "--output-name", "v2",
                             "--base-strategy", "strategies/baseline_v1.yaml", "--db", db],
                            capsys)

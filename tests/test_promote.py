@@ -932,3 +932,112 @@ def test_rerun_with_other_options_does_not_finish_an_interrupted_promotion(scrat
     assert code == 2 and "interrupted promotion made with other options" in err
     assert "otonom promote --resume baseline_v2" in err
     assert len(promotion_commits(s)) == 1 and s.origin_branches() == ["main"]
+
+
+
+# ---------------------------------------------------------------- hostile forges and secrets
+
+
+def assert_secret_nowhere(s: Scratch, secret: str, *texts: str, forge=None,
+                          planted: str = "") -> None:
+    """Not in the output, not in any file of the clone or origin (but the files whose name
+    starts with ``planted``, where the test put it), not sent to the forge."""
+    assert all(secret not in text for text in texts)
+    for path in s.root.rglob("*"):
+        if path.is_file() and not (planted and path.name.startswith(planted)):
+            assert secret.encode() not in path.read_bytes(), path
+    if forge is not None:
+        assert all(secret not in str(r.json) for r in forge.requests)
+
+
+def test_tokens_and_passwords_never_leave_the_process(scratch, capsys, forge_standin,
+                                                      monkeypatch):
+    """A forge that echoes the Authorization header in its error, credentials in --forge-url
+    and a database password in the experiment's recorded command: none of them is printed,
+    saved (.otonom/pr, commits) or sent in the pull request body."""
+    import sqlite3
+
+    s, forge = scratch, forge_standin
+    forge.token = SECRET
+    monkeypatch.setenv("GITHUB_TOKEN", SECRET)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/strategies")
+    db_password = "DbPassw0rdNeverShown"
+    with sqlite3.connect(s.root / "s.db") as con:
+        con.execute("UPDATE experiments SET command = command || ?",
+                    (f" --db postgresql://bob:{db_password}@db.example/x?password={db_password}",))
+    forge.fail("POST", "/pulls", 422, "Validation Failed; you sent Authorization: {auth}")
+    host = forge.url.removeprefix("http://")
+    code, out, err = run(s.args("--forge-url", f"http://bob:{SECRET}@{host}"), capsys)
+    assert code == 1
+    errors = [ln for ln in err.splitlines() if not ln.startswith("note: ")]
+    assert len(errors) == 1 and "HTTP 422 Validation Failed" in errors[0], err
+    assert f"run `otonom pr open promote/baseline_v2 --forge-url {forge.url}`" in err
+    assert forge.calls("POST", "/pulls") and all(r.authorized for r in forge.requests)
+    assert_secret_nowhere(s, SECRET, out, err, forge=forge)
+    assert_secret_nowhere(s, db_password, out, err, planted="s.db")
+
+    code, out, err = run(["pr", "open", "promote/baseline_v2", "--forge-url",
+                          f"http://bob:{SECRET}@{host}"], capsys)
+    assert code == 0, err
+    (pull,) = forge.pulls["acme/strategies"]
+    assert "postgresql://***@db.example/x?password=***" in pull["body"]
+    assert_secret_nowhere(s, SECRET, out, err, forge=forge)
+    assert_secret_nowhere(s, db_password, out, err, forge=forge, planted="s.db")
+
+
+# (answer, path the forge answers it on, what the one line says)
+NOT_THE_API = "the answer is not the GitHub REST API"
+BAD_ANSWERS = {
+    "html": (dict(status=200, raw=b"<html><body>Sign in</body></html>",
+                  content_type="text/html"), "POST", "/pulls", NOT_THE_API),
+    "empty object": (dict(status=200, raw=b"{}"), "POST", "/pulls", NOT_THE_API),
+    "302 redirect": (dict(status=302, raw=b"", location="http://127.0.0.1:9/login"), "GET",
+                     "/repos/acme/strategies", NOT_THE_API),
+    "301 redirect": (dict(status=301, raw=b"", location="http://elsewhere.invalid/x"), "GET",
+                     "/repos/acme/strategies", "redirected the request elsewhere"),
+    "5xx": (dict(status=502, message="Bad Gateway", times=3), "GET", "/repos/acme/strategies",
+            "server errors (HTTP 5xx)"),
+    "no answer": (dict(hang=True, times=9), "GET", "/repos/acme/strategies",
+                  "no answer from http://127.0.0.1"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_ANSWERS))
+def test_a_forge_answering_nonsense_is_one_line_and_the_branch_stays(
+        scratch, capsys, forge_standin, monkeypatch, kind):
+    import time
+
+    s, forge = scratch, forge_standin
+    answer, method, path, says = BAD_ANSWERS[kind]
+    monkeypatch.setenv("GITHUB_TOKEN", forge.token)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/strategies")
+    monkeypatch.setenv("OTONOM_FORGE_TIMEOUT", "2")
+    forge.fail(method, path, **answer)
+    started = time.monotonic()
+    code, out, err = run(s.args("--forge-url", forge.url), capsys)
+    elapsed = time.monotonic() - started
+    assert code == 1, err
+    errors = [ln for ln in err.splitlines() if not ln.startswith("note: ")]
+    assert len(errors) == 1 and errors[0].startswith("Error: ") and says in errors[0], err
+    assert "Traceback" not in err
+    assert f"run `otonom pr open promote/baseline_v2 --forge-url {forge.url}`" in errors[0]
+    assert "✅ Successfully promoted experiment 1" in out
+    assert "promote/baseline_v2" in s.branches() and "promote/baseline_v2" in s.origin_branches()
+    assert s.status() == "" and not forge.pulls.get("acme/strategies")
+    assert elapsed < 15  # 2 s of forge time, plus the promotion itself
+    if kind in ("5xx", "no answer"):  # the forge answers again: `pr open` finishes it
+        forge.clear_failures()
+        monkeypatch.setenv("OTONOM_FORGE_TIMEOUT", "30")
+        code, out, err = run(["pr", "open", "promote/baseline_v2", "--forge-url", forge.url],
+                             capsys)
+        assert code == 0 and "🔗 Pull request #1 opened" in out, err
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://ghe.example.com/api/v3", "http://",
+                                 "https://ghe.example.com:port/api", "https://h/api?x=1",
+                                 "https://h/a b", "https://h/api\n", ""])
+def test_a_malformed_forge_url_is_refused_before_anything_is_written(scratch, capsys, url):
+    before = scratch.files()
+    code, _, err = run(scratch.args("--forge-url", url), capsys)
+    assert code == 2 and err.count("\n") == 1 and "--forge-url" in err, err
+    assert_untouched(scratch, before)

@@ -43,8 +43,11 @@ def cli(experiment_id, output_path, base_strategy, name, select_by, expected_imp
     from otonom_trader.cli.promote import echo_changes
     from otonom_trader.cli.render import echo_notes
     from otonom_trader.domain.errors import InputError
+    from otonom_trader.domain.names import check_name
 
     out = Path(output_path)
+    name = check_name(name, "--name") if name else check_name(
+        out.stem, "--output-path (its file name, the strategy name)")
     if out.exists() and not overwrite:
         raise InputError(f"{out} already exists: choose another --output-path or pass "
                          "--overwrite")
@@ -52,7 +55,7 @@ def cli(experiment_id, output_path, base_strategy, name, select_by, expected_imp
         with ExperimentStore(db_url) as store:
             base_strategy = store.get(experiment_id).strategy_path
     request = PromoteRequest(
-        experiment_id=experiment_id, output_name=name or out.stem, base_strategy=base_strategy,
+        experiment_id=experiment_id, output_name=name, base_strategy=base_strategy,
         select_by=select_by, expected_impact=expected_impact, allow_overfit=allow_overfit,
         force=force, db_url=db_url, data_dir=data_dir)
     p = build_promotion(request, Path.cwd(), output_path=out.as_posix())

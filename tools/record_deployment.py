@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from otonom_trader.domain.deployment import PRODUCTION_FILE, DeploymentEntry, load_deployment
 from otonom_trader.domain.errors import InputError, OtonomError, RunError
+from otonom_trader.domain.redact import redact
 
 BOT = {"GIT_COMMITTER_NAME": "otonom-deploy",
        "GIT_COMMITTER_EMAIL": "otonom-deploy@users.noreply.github.com"}
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.push:
             push([r.tag for r in recorded], args.remote)
     except OtonomError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {redact(exc)}", file=sys.stderr)
         return exc.exit_code
     if not recorded:
         print(f"no live or paper strategy in {args.deployment}: nothing to record")

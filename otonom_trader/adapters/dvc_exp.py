@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from otonom_trader.domain.errors import GitStateError, InputError
+from otonom_trader.domain.names import check_name, inside
 from otonom_trader.domain.safe_yaml import parse_yaml
 
 PIPELINE_STAGE = "grid_search"  # the dvc.yaml stage that runs the experiment
@@ -154,6 +155,7 @@ def materialise(dvc_name: str, repo: Path | str = ".",
     """Copy DVC experiment ``dvc_name``'s experiment store (and runs.parquet, strategy file)
     to ``dest`` (default ``<repo>/.otonom/dvc_exps/<dvc_name>/``) and describe it."""
     repo = Path(repo)
+    check_name(dvc_name, "--dvc-exp")  # it names the folder the copies go to
     rev, baseline = resolve(dvc_name, repo)
     lock = parse_yaml(_show(repo, rev, "dvc.lock", dvc_name), f"dvc.lock at {rev[:7]}") or {}
     stage = lock.get("stages", {}).get(PIPELINE_STAGE)
@@ -163,19 +165,23 @@ def materialise(dvc_name: str, repo: Path | str = ".",
     name = params.get("params.yaml", {}).get("experiment.name")
     if not name:
         raise InputError(f"{dvc_name}: dvc.lock at {rev[:7]} records no experiment.name")
+    check_name(name, f"{dvc_name}: params.yaml `experiment.name`")
     outs = _out_paths(stage)
     store_out = next((p for p in outs if p.endswith("/store.db")), None)
     if store_out is None:
         raise InputError(f"{dvc_name}: the `{PIPELINE_STAGE}` stage at {rev[:7]} has no "
                          "store.db output")
     runs_out = next((p for p in outs if p.endswith("/runs.parquet")), None)
-    strategy_path = params.get("params.yaml", {}).get("experiment.strategy") or ""
-    folder = Path(dest) if dest is not None else repo / DEFAULT_DEST / dvc_name
+    strategy_path = str(params.get("params.yaml", {}).get("experiment.strategy") or "")
+    key = f"{dvc_name}: params.yaml `experiment.strategy`"
+    if inside(repo, strategy_path, key) == repo.resolve():
+        raise InputError(f"{key}: expected a strategy file of the repository")
+    folder = Path(dest) if dest is not None else inside(repo, DEFAULT_DEST / dvc_name, "--dvc-exp")
     folder.mkdir(parents=True, exist_ok=True)
     store = _copy_out(repo, rev, store_out, folder / "store.db", dvc_name)
     runs = _copy_out(repo, rev, runs_out, folder / "runs.parquet", dvc_name) if runs_out \
         else None
-    strategy_file = folder / (Path(strategy_path).name or "strategy.yaml")
+    strategy_file = inside(folder, Path(strategy_path).name, key)
     strategy_file.write_text(_show(repo, rev, strategy_path, dvc_name), encoding="utf-8")
     metrics_path = f"{Path(store_out).parent.as_posix()}/metrics.json"
     try:

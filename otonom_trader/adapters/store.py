@@ -38,6 +38,7 @@ from otonom_trader.adapters.store_models import (
 )
 from otonom_trader.domain.errors import InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.redact import redact
 
 DEFAULT_URL = "sqlite:///.otonom/experiments.db"
 BLOCK_FIELDS = 3  # count, sum, sum of squares of the per-bar returns of one time block
@@ -62,11 +63,6 @@ def _now() -> datetime:
 def _one_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _mask(url: str) -> str:
-    """The URL as given, with any password (``scheme://user:password@host``) hidden."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _json_default(value: Any) -> Any:
@@ -97,7 +93,7 @@ class ExperimentStore:
         url = url or os.environ.get("OTONOM_DB") or DEFAULT_URL
         if url == DEFAULT_URL:
             Path(".otonom").mkdir(exist_ok=True)
-        self.url = _mask(url)
+        self.url = redact(url)  # for messages: no user-info, no password parameter
         try:
             self.engine: Engine = create_engine(url)
         except Exception as exc:  # a malformed URL or a missing driver

@@ -24,6 +24,7 @@ from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.names import check_name, inside
 from otonom_trader.engine.selection import select_run, selection_rule, trial_stats
 
 # label (as the grid search prints it) -> file name in experiments/<name>/
@@ -80,7 +81,9 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                   params_path: Path | str = "params.yaml") -> dict[str, Path]:
     """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml, best_equity.csv,
     sweep.csv}`` from all runs; ``blocks`` (the done runs' block statistics) gives the PBO."""
-    folder = root / info.name
+    name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
+    inside(root, name, "--outputs-dir/<name>")  # no link or `..` leads out of root
+    folder = Path(root) / name
     folder.mkdir(parents=True, exist_ok=True)
     runs = runs.sort_values("run_number", ignore_index=True)
     param_columns = [c for c in runs.columns if "." in c]

@@ -19,6 +19,7 @@ from otonom_trader.domain.grid import (
     grid_warnings,
     load_grid,
 )
+from otonom_trader.domain.names import check_name
 from otonom_trader.domain.split import SPLIT_KEYS, Split, flag_name
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
 
@@ -46,6 +47,10 @@ class GridSearchRequest:
     command: str = ""
     chunk_size: int = CHUNK_SIZE
     max_combinations: int = MAX_COMBINATIONS
+
+    def __post_init__(self) -> None:
+        if self.name is not None:  # it names experiments/<name>/ (and the DVC stage's outs)
+            check_name(self.name, "--name")
 
 
 @dataclass

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
 from otonom_trader.app.strategy_log import format_value
+from otonom_trader.domain.redact import redact
 
 if TYPE_CHECKING:
     from otonom_trader.app.promote import Promotion
 
-__all__ = ["commit_message", "mask_secrets", "metric_text", "pr_body", "pr_title"]
+__all__ = ["commit_message", "metric_text", "pr_body", "pr_title"]
 
 _ROWS = (("sharpe", "Sharpe", "{:.3f}"), ("cagr_pct", "CAGR", "{:+.2f}%"),
          ("sortino", "Sortino", "{:.3f}"), ("calmar", "Calmar", "{:.3f}"),
@@ -20,11 +20,6 @@ _ROWS = (("sharpe", "Sharpe", "{:.3f}"), ("cagr_pct", "CAGR", "{:+.2f}%"),
          ("profit_factor", "Profit factor", "{:.3f}"), ("exposure_pct", "Exposure", "{:.1f}%"),
          ("n_trades", "Trades", "{:d}"), ("final_equity", "Final equity", "{:,.2f}"))
 _FORMATS = {key: fmt for key, _, fmt in _ROWS}
-
-
-def mask_secrets(text: str) -> str:
-    """Hide passwords in URLs (``scheme://user:password@host``) before text is shown."""
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
 
 
 def metric_text(key: str, value: Any) -> str:
@@ -190,9 +185,9 @@ def pr_body(p: Promotion, promote_command: str) -> str:
         "### Reproduce",
         "",
         "```bash",
-        mask_secrets(exp.command) if exp.command else "# (the experiment's command was not "
+        redact(exp.command) if exp.command else "# (the experiment's command was not "
                                                       "recorded)",
-        mask_secrets(promote_command),
+        redact(promote_command),
         backtest,
         "```",
     ]

@@ -22,7 +22,7 @@ from otonom_trader.app.promote_gates import check_run_gates, load_gates
 from otonom_trader.app.strategy_file import changed_values, plain, render_strategy
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
-from otonom_trader.domain.names import check_name
+from otonom_trader.domain.names import check_name, inside
 from otonom_trader.domain.split import ALL_SPLIT_KEYS
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
@@ -346,7 +346,7 @@ def _refuse_dirty(git, paths: list[str]) -> None:
 
 
 def _write(root: Path, rel: str, text: str) -> None:
-    target = root / rel
+    target = inside(root, rel, "promotion file")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
 
@@ -391,10 +391,11 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
     from otonom_trader.app.deployment_edit import PRODUCTION_FILE, with_shadow_entry
     from otonom_trader.app.pr_body import commit_message, pr_body, pr_title
     from otonom_trader.app.promote_journal import JOURNAL_DIR, Journal
-    from otonom_trader.app.pull_request import PR_DIR, remove_saved, save_body
+    from otonom_trader.app.pull_request import PR_DIR, check_forge_settings, remove_saved, save_body
     from otonom_trader.app.strategy_log import LOG_FILE, append_entry
 
     name = check_name(req.output_name, "--output-name")
+    check_forge_settings(req.forge_url, req.repo)
     branch = branch_for(name)
     with GitRepo(cwd) as git:
         if not git.check_branch_name(branch):

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from otonom_trader.adapters.atomic import write_atomic
+from otonom_trader.adapters.forge import api_root
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.redact import redact
 
 __all__ = ["JOURNAL_DIR", "Journal", "request_fingerprint"]
 
@@ -53,7 +55,12 @@ class Journal:
         ignore = root / ".otonom" / ".gitignore"
         if not ignore.exists():  # local state, never committed
             ignore.write_text("*\n", encoding="utf-8")
-        write_atomic(target, (json.dumps(asdict(self), indent=2) + "\n").encode())
+        # No secret is kept: the forge URL without user-info (the token comes from
+        # GITHUB_TOKEN on resume), the rest through the one redaction step.
+        fields = asdict(self)
+        if fields.get("forge_url"):
+            fields["forge_url"] = api_root(fields["forge_url"])
+        write_atomic(target, redact(json.dumps(fields, indent=2) + "\n").encode())
 
     @classmethod
     def load(cls, root: Path, name: str) -> Journal | None:

@@ -20,15 +20,19 @@ from otonom_trader.adapters.forge import (
     TOKEN_ENV,
     Forge,
     PullRef,
+    api_root,
     compare_url,
+    forge_wait,
     parse_remote,
     resolve_api_url,
     resolve_repo,
 )
 from otonom_trader.domain.errors import ForgeError, InputError, PushError
+from otonom_trader.domain.names import check_name, inside
+from otonom_trader.domain.redact import redact
 
-__all__ = ["PR_DIR", "PublishResult", "SavedPull", "forge_for", "load_saved", "open_saved_pull",
-           "publish", "remove_saved", "save_body"]
+__all__ = ["PR_DIR", "PublishResult", "SavedPull", "check_forge_settings", "finish_command",
+           "forge_for", "load_saved", "open_saved_pull", "publish", "remove_saved", "save_body"]
 
 PR_DIR = ".otonom/pr"
 
@@ -44,15 +48,18 @@ class SavedPull:
 
 def save_body(root: Path, name: str, *, title: str, body: str, head: str, base: str,
               remote: str) -> str:
-    """Write ``.otonom/pr/<name>.md`` and ``.json``; returns the body's relative path."""
-    folder = root / PR_DIR
+    """Write ``.otonom/pr/<name>.md`` and ``.json`` (secrets redacted); returns the body's
+    relative path."""
+    name = check_name(name, "--output-name")
+    folder = inside(root, PR_DIR, "the pull request folder")
     folder.mkdir(parents=True, exist_ok=True)
     ignore = root / ".otonom" / ".gitignore"
     if not ignore.exists():  # local state, never committed (even without a .gitignore entry)
         ignore.write_text("*\n", encoding="utf-8")
-    write_atomic(folder / f"{name}.md", body)
-    meta = {"title": title, "head": head, "base": base, "remote": remote}
-    write_atomic(folder / f"{name}.json", json.dumps(meta, indent=2) + "\n")
+    write_atomic(inside(folder, f"{name}.md", "--output-name"), redact(body))
+    meta = {"title": redact(title), "head": head, "base": base, "remote": remote}
+    write_atomic(inside(folder, f"{name}.json", "--output-name"),
+                 json.dumps(meta, indent=2) + "\n")
     return f"{PR_DIR}/{name}.md"
 
 
@@ -62,9 +69,15 @@ def remove_saved(root: Path, name: str) -> None:
         (root / PR_DIR / f"{name}{suffix}").unlink(missing_ok=True)
 
 
+def _saved_name(branch: str) -> str:
+    """The promotion name of ``promote/<name>`` (the name rule: it names saved files)."""
+    return check_name(branch.removeprefix("promote/"), "BRANCH promote/<name>, name")
+
+
 def load_saved(root: Path, branch: str) -> SavedPull:
-    name = branch.removeprefix("promote/")
-    body, meta = root / PR_DIR / f"{name}.md", root / PR_DIR / f"{name}.json"
+    name = _saved_name(branch)
+    folder = root / PR_DIR
+    body, meta = inside(folder, f"{name}.md", "BRANCH"), inside(folder, f"{name}.json", "BRANCH")
     if not body.is_file() or not meta.is_file():
         raise InputError(f"no saved pull request for {branch} ({PR_DIR}/{name}.md): it is "
                          "written by `otonom promote` in this clone; open the pull request by "
@@ -76,6 +89,22 @@ def load_saved(root: Path, branch: str) -> SavedPull:
     except (ValueError, KeyError, TypeError):
         raise InputError(f"{PR_DIR}/{name}.json is not a saved pull request: remove it and "
                          "open the pull request by hand") from None
+
+
+def check_forge_settings(forge_url: str | None, repo: str | None) -> None:
+    """Refuse a malformed ``--forge-url``/``GITHUB_API_URL``, ``--repo`` or
+    ``OTONOM_FORGE_TIMEOUT`` before anything is written (exit 2)."""
+    resolve_api_url(forge_url, None)
+    resolve_repo(repo, None)
+    forge_wait()
+
+
+def finish_command(branch: str, forge_url: str | None) -> str:
+    """``otonom pr open <branch> [--forge-url <API root>]``: the URL without user-info."""
+    argv = ["otonom", "pr", "open", branch]
+    if forge_url is not None:
+        argv += ["--forge-url", api_root(forge_url)]
+    return redact(shlex.join(argv))
 
 
 @dataclass(frozen=True)
@@ -139,7 +168,10 @@ def publish(git, *, branch: str, base: str, remote: str, forge_url: str | None,
         git.push(remote, branch)
     except PushError as exc:
         return PublishResult(remote_url, False, str(exc), None, None, (), ())
-    target = forge_for(remote_url, forge_url, repo)
+    try:
+        target = forge_for(remote_url, forge_url, repo)
+    except (InputError, ForgeError) as exc:  # the commit exists: report, never raise
+        return PublishResult(remote_url, True, None, None, str(exc), (), ())
     if target.forge is None:
         return PublishResult(remote_url, True, None, None, None,
                              _manual(remote_url, branch, base, title, body_path),
@@ -166,6 +198,7 @@ def open_saved_pull(branch: str, *, remote: str | None = None, forge_url: str | 
     pull request from the saved body (or report the one already open)."""
     from otonom_trader.adapters.git_repo import GitRepo
 
+    _saved_name(branch)
     with GitRepo(cwd) as git:
         if not git.branch_exists(branch):
             raise InputError(f"no local branch {branch}: check the name (git branch --list "
@@ -187,7 +220,12 @@ def open_saved_pull(branch: str, *, remote: str | None = None, forge_url: str | 
             raise InputError(f"{done}cannot open the pull request ({target.why_not}): fix "
                              f"that, or open it by hand: {manual[0]}")
         body = (git.root / saved.body_path).read_text(encoding="utf-8")
-        with target.forge as forge:
-            pull = forge.open_pull(target.repo, head=branch, base=saved.base,
-                                   title=saved.title, body=body)
+        try:
+            with target.forge as forge:
+                pull = forge.open_pull(target.repo, head=branch, base=saved.base,
+                                       title=saved.title, body=body)
+        except ForgeError as exc:
+            pushed = f"pushed {branch}; " if pushed_now else ""
+            raise ForgeError(f"{exc}: {pushed}the branch and its commit stay; run "
+                             f"`{finish_command(branch, forge_url)}` again") from None
     return OpenOutcome(branch, pushed_now, pull)

@@ -26,6 +26,7 @@ from otonom_trader.domain.deployment import (
 )
 from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.gates import load_gate_params
+from otonom_trader.domain.names import inside
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_from_text
 
 MARKER = "<!-- otonom-validate -->"
@@ -103,6 +104,23 @@ def changed_paths(base: str) -> list[str]:
     return paths
 
 
+def repo_root() -> Path:
+    """The work tree's top folder (the current directory outside a git repository)."""
+    try:
+        return Path(_git("rev-parse", "--show-toplevel").strip())
+    except (_GitFailed, InputError):
+        return Path.cwd()
+
+
+def in_repo(path: str, what: str, root: Path | None = None) -> str:
+    """``path`` (relative to the current directory) when it resolves inside the repository,
+    symlinks followed; else an ``InputError`` naming ``what`` (the file or key it came from).
+    Paths read from repository files go through here, so no file outside the repository is
+    read into a report or an error."""
+    inside(root or repo_root(), Path.cwd() / path, what)
+    return path
+
+
 def _is_strategy(path: str) -> bool:
     p = PurePosixPath(path)
     return str(p.parent) == "strategies" and p.suffix in (".yaml", ".yml")
@@ -112,17 +130,20 @@ def select_files(req: ValidateRequest) -> tuple[list[str], str]:
     """The strategy files to check and a one-line description of the choice."""
     if sum((bool(req.files), req.changed, req.deployed)) > 1:
         raise InputError("pass strategy FILES, --changed or --deployed, not several")
+    root = repo_root()
     if req.deployed:
-        paths = [e.path for e in load_deployment(req.production_path).active()]
+        paths = [in_repo(e.path, f"{e.key}.path", root)
+                 for e in load_deployment(req.production_path).active()]
         if not paths:
             raise InputError(f"{req.production_path}: no paper/live strategy to validate")
         return paths, f"the paper/live strategies of {req.production_path}"
     if req.changed:
         changed = changed_paths(req.base)
-        files = [p for p in changed if _is_strategy(p)]
+        files = [in_repo(p, p, root) for p in changed if _is_strategy(p)]
         why = f"strategy files changed in {req.base}...HEAD"
         if req.production_path in changed:
-            listed = [e.path for e in load_deployment(req.production_path).entries]
+            listed = [in_repo(e.path, f"{e.key}.path", root)
+                      for e in load_deployment(req.production_path).entries]
             files += listed
             why += f" and the strategies {req.production_path} lists"
         return list(dict.fromkeys(files)), why
@@ -132,7 +153,7 @@ def select_files(req: ValidateRequest) -> tuple[list[str], str]:
                 what = "is a directory" if Path(f).is_dir() else "no such strategy file"
                 raise InputError(f"{f}: {what}")
         return list(dict.fromkeys(req.files)), "files given on the command line"
-    files = sorted(str(p) for p in Path("strategies").glob("*.yaml"))
+    files = sorted(in_repo(str(p), str(p), root) for p in Path("strategies").glob("*.yaml"))
     return files, "every strategies/*.yaml"
 
 
@@ -141,7 +162,7 @@ def select_files(req: ValidateRequest) -> tuple[list[str], str]:
 
 def _entry(entry, read) -> ProductionEntry:
     try:
-        strategy = read(entry.path)
+        strategy = read(entry)
     except OtonomError as exc:
         return ProductionEntry(entry.name, entry.path, entry.stage, None, str(exc))
     return ProductionEntry(entry.name, entry.path, entry.stage, strategy)
@@ -158,7 +179,8 @@ def production_reference(req: ValidateRequest) -> tuple[tuple[ProductionEntry, .
             return (), None
         deployment = load_deployment_text(text, f"{req.base}:{req.production_path}: ")
 
-        def read(path: str):
+        def read(entry):
+            path = entry.path
             try:
                 text = _git("show", f"{req.base}:{path}")
             except _GitFailed:
@@ -169,8 +191,12 @@ def production_reference(req: ValidateRequest) -> tuple[tuple[ProductionEntry, .
     else:
         if not Path(req.production_path).is_file():
             return (), None
-        deployment, read, source = load_deployment(req.production_path), load_strategy, \
-            req.production_path
+        root = repo_root()
+        deployment, source = load_deployment(req.production_path), req.production_path
+
+        def read(entry):
+            return load_strategy(in_repo(entry.path, f"{entry.key}.path", root))
+
     return tuple(_entry(e, read) for e in deployment.active()), source
 
 

@@ -64,6 +64,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         run_grid_search,
     )
     from otonom_trader.cli.render import echo_notes, progress_bar
+    from otonom_trader.domain.redact import redact
 
     if workers:
         import numba
@@ -76,7 +77,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         split=split, search=search, n_iter=n_iter, seed=seed, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,
-        command=shlex.join(["otonom", *sys.argv[1:]]), chunk_size=chunk_size,
+        command=redact(shlex.join(["otonom", *sys.argv[1:]])), chunk_size=chunk_size,
         max_combinations=max_combinations,
     )
     store = ExperimentStore(db_url)
@@ -103,7 +104,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         bar.stop()
         click.echo(f"\n⚠ Interrupted: {stop.saved:,}/{stop.total:,} runs saved.", err=True)
         click.echo(f"Resume with: otonom experiments grid-search --resume {stop.experiment_id}"
-                   + (f" --db {shlex.quote(db_url)}" if db_url else ""), err=True)
+                   + (f" --db {shlex.quote(redact(db_url))}" if db_url else ""), err=True)
         sys.exit(130)
     finally:
         bar.stop()

@@ -144,8 +144,9 @@ def echo_outcome(outcome, forge_url: str | None) -> None:
                    "capital 0%)")
     click.echo(f"🌿 Branch: {outcome.branch} (commit {outcome.commit[:10]}); back on "
                f"{outcome.base_branch}")
-    finish = f"otonom pr open {outcome.branch}" + (f" --forge-url {forge_url}"
-                                                   if forge_url else "")
+    from otonom_trader.app.pull_request import finish_command
+
+    finish = finish_command(outcome.branch, forge_url)
     if pub.push_error:
         raise RunError(f"{pub.push_error}: the branch {outcome.branch} and its commit stay; "
                        f"run `{finish}` to finish")

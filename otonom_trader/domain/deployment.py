@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.names import check_name
 from otonom_trader.domain.safe_yaml import parse_yaml, read_yaml
 
 __all__ = ["ACTIVE_STAGES", "PRODUCTION_FILE", "STAGES", "Deployment", "DeploymentEntry",
@@ -32,6 +33,7 @@ class DeploymentEntry:
     path: str  # repository-relative strategy file
     stage: str  # shadow | paper | live
     capital_pct: float
+    key: str = field(default="", compare=False)  # where it is written: `file: strategies[i]`
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ def _entry(item: Any, i: int, label: str) -> DeploymentEntry:
     for key in ("name", "path"):
         if not isinstance(item[key], str) or not item[key]:
             raise InputError(f"{where}.{key}: expected a non-empty string, got {item[key]!r}")
+    check_name(item["name"], f"{where}.name")  # it names tags deploy/<name>/<date>
+    path = PurePosixPath(item["path"])
+    if path.is_absolute() or ".." in path.parts or "\\" in item["path"]:
+        raise InputError(f"{where}.path {item['path']!r}: expected a path inside the "
+                         "repository, relative to its root (e.g. strategies/baseline_v1.yaml)")
     if item["stage"] not in STAGES:
         raise InputError(f"{where}.stage: expected one of {', '.join(STAGES)}, "
                          f"got {item['stage']!r}")
@@ -64,7 +71,7 @@ def _entry(item: Any, i: int, label: str) -> DeploymentEntry:
     if isinstance(pct, bool) or not isinstance(pct, int | float) or not math.isfinite(pct) \
             or not 0 <= pct <= 100:
         raise InputError(f"{where}.capital_pct: expected a number between 0 and 100, got {pct!r}")
-    return DeploymentEntry(item["name"], item["path"], item["stage"], float(pct))
+    return DeploymentEntry(item["name"], item["path"], item["stage"], float(pct), where)
 
 
 def parse_deployment(data: Any, label: str = "") -> Deployment:

@@ -187,8 +187,9 @@ def _schema_message(err: ValidationError) -> str:
     if err.validator == "required":
         missing = next(k for k in err.validator_value if k not in err.instance)
         return f"missing required key `{'.'.join([*parts, missing])}`"
-    if not key:
-        return f"expected a mapping of strategy keys, got {_show(err.instance)}"
+    if not key:  # the type only: the document itself may be any file's content
+        kind = _json_type(err.instance)
+        return f"expected a mapping of strategy keys, got {_TYPE_NAMES.get(kind, 'something else')}"
     return f"`{key}`: expected {_describe(err.schema, err.instance)}, got {_show(err.instance)}"
 
 
@@ -339,6 +340,14 @@ def strategy_from_text(text: str, source: str | Path) -> Strategy:
     return _from_document(data, Path(source))
 
 
+def _json_type(value: Any) -> str:
+    for name, kind in (("boolean", bool), ("integer", int), ("number", float), ("string", str),
+                       ("array", list)):
+        if isinstance(value, kind):
+            return name
+    return ""
+
+
 def load_strategy(path: str | Path) -> Strategy:
     """Read and validate a strategy YAML file; any problem is one ``StrategyError`` line."""
     path = Path(path)
@@ -353,7 +362,8 @@ def _from_document(data: Any, path: Path) -> Strategy:
         )
     if not isinstance(data, dict):
         raise StrategyError(
-            f"{path}: expected a mapping of strategy keys at the top, got {_show(data)}"
+            f"{path}: expected a mapping of strategy keys at the top, got "
+            f"{_TYPE_NAMES.get(_json_type(data), 'something else')}"  # never the content
         )
     return strategy_from_mapping(data, source=path)
 
