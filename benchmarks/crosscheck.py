@@ -285,7 +285,7 @@ def bt_definitions(equity: pd.Series) -> dict:
     e = equity.to_numpy(dtype=np.float64)
     idx = pd.DatetimeIndex(equity.index)
     period_days = pd.Series(idx[-100:]).diff().dropna().median().days
-    weekends = float(np.mean(idx.dayofweek >= 5)) > 2 / 7 * 0.6
+    weekends = float(np.mean(idx.day_of_week >= 5)) > 2 / 7 * 0.6
     n = {7: 52, 31: 12, 365: 1}.get(period_days, 365 if weekends else 252)
     rule = {7: "W", 31: "ME", 365: "YE"}.get(period_days, "D")
     day = equity.resample(rule).last().dropna().pct_change().dropna().to_numpy()
