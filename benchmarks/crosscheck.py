@@ -3,29 +3,37 @@
     .venv/bin/python benchmarks/crosscheck.py            # table; exit 1 on an unexplained diff
     .venv/bin/python benchmarks/crosscheck.py -v         # also list the documented cases
     .venv/bin/python benchmarks/crosscheck.py --json     # machine-readable summary
-    .venv/bin/python benchmarks/crosscheck.py --quick    # test windows only
+    .venv/bin/python benchmarks/crosscheck.py --quick    # the subset `make test` runs
 
 ``strategies/sma_cross.yaml`` (with parameter overrides) runs through our ``backtest()`` and
-through each peer's own simulator. Our metric formulas (design.md) are recomputed here, with
-plain numpy, on the peer's equity curve and trade list over the same window, and compared to
-our ``backtest()`` metrics to 1e-6 relative; the trade lists are compared trade by trade.
+through each peer's own simulator, per feature: long only, shorts (``risk.allow_short``: a
+crossing down exits a long and enters short), risk sizing (f = min(max_leverage,
+risk_pct/stop_loss_pct), up to f = 1.5), slippage, and DSI blocking (no entry decided on a
+bar whose DSI is below ``data.dsi_threshold``). Three checks per case, each to 1e-6 relative:
 
-Peers: ``backtesting.py`` (sl/tp passed to ``buy()`` at the known next-open fill, so they are
-live on the entry bar, as ours by default); ``bt-no-entry-stop`` (backtesting.py with
-``trade.sl``/``trade.tp`` set at the close of the entry bar, against ours with
-``execution.entry_bar_stops: false``); ``vectorbt`` (``Portfolio.from_signals``, which never
-checks stops on the entry bar, against ours with ``entry_bar_stops: false``).
+- the equity curve, bar by bar, ours against the peer's own series;
+- the peer's OWN total return, max drawdown and Sharpe against the peer's definition applied
+  to our equity (``bt_definitions``, ``vbt_definitions``: both restate the peer's formula);
+- our metric formulas (design.md), recomputed with plain numpy on the peer's equity and
+  trades, against our ``backtest()`` metrics; the trades are paired one by one.
+
+Peers: ``backtesting.py`` (sl/tp passed to ``buy()``/``sell()`` at the known next-open fill,
+live on the entry bar as ours by default); ``bt-no-entry-stop`` (``trade.sl``/``trade.tp``
+set at the close of the entry bar, against ours with ``execution.entry_bar_stops: false``);
+``vectorbt`` (``Portfolio.from_signals``, which never checks stops on the entry bar, against
+ours with ``entry_bar_stops: false``). What a peer cannot express is not run (``CANNOT``).
 
 Where a peer's rules differ from design.md the engine is NOT bent: the bars where the
-difference arises are detected, printed, and the case counts as "documented". Known
-differences (each is checked bar by bar, anything else is "UNEXPLAINED"):
+difference arises are detected and checked bar by bar (the equity must agree up to the first
+such bar), and the case counts as "documented"; anything else is "UNEXPLAINED":
 
-- ``gap-tp-then-sl`` (both peers): a bar opens at/above TP and then trades down to SL. Ours
-  exits at the open (rule 2: a gap fills at the open); backtesting.py and vectorbt test the
-  SL first and exit at the SL level. ``SYNTH-GAP`` (hand-written candles) exercises it.
-- ``stop-over-signal`` (vectorbt): a signal exit is pending and the bar then touches SL or TP
-  intrabar. Ours fills the signal exit at the open (rule 1); vectorbt gives the stop
-  priority and exits at the stop level.
+- ``gap-tp-then-sl`` (both peers): a bar opens at/beyond TP and then trades to SL. Ours
+  exits at the open (rule 2); backtesting.py and vectorbt test the SL first and exit at SL.
+  ``SYNTH-GAP`` and its mirror ``SYNTH-GAP-SHORT`` (hand-written candles) exercise it.
+- ``stop-over-signal`` (vectorbt): a signal exit is pending and the bar touches SL or TP
+  (intrabar, or by a gap at the open). Ours fills the signal exit at the open (rule 1);
+  vectorbt fills one order per bar and gives its stop priority, so it exits at the stop
+  level and, on a reversal, also drops the opposite entry ours makes at that open.
 """
 
 from __future__ import annotations
