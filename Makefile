@@ -1,4 +1,5 @@
-# `make demo` and `make test` each create or refresh .venv, then run.
+# `make demo` and `make test` each create or refresh .venv (with the dev and peers extras:
+# the quick peer cross-check in tests/test_crosscheck.py needs vectorbt), then run.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@echo "Installing otonom and its dependencies into $(VENV) (numba, pandas, plotly, dvc...; a few minutes the first time)"
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install --progress-bar on -e '.[dev]'
+	$(PY) -m pip install --progress-bar on -e '.[dev,peers]'
 	touch $(STAMP)
 
 DEMO_NAME ?= demo_baseline_v1_grid_$(shell date -u +%Y%m%dT%H%M%S)
@@ -29,11 +30,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check otonom_trader tests benchmarks
 
 bench: $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,peers]'
 	$(PY) benchmarks/bench_engine.py
 
 crosscheck: $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,peers]'
 	$(PY) benchmarks/crosscheck.py
 
 clean:
