@@ -177,8 +177,13 @@ def test_promote_the_best_run_of_a_dvc_experiment(repo):
     names the DVC experiment in the metadata and the pull-request body."""
     import yaml
 
-    out = run(repo, sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp",
-              "later-test", "--output-name", "baseline_v2", "--expected-impact", "later test")
+    # The baseline grid's PBO (~0.8) fails the shipped gate (max_pbo 0.5): promoting it is
+    # refused unless forced, and then the promotion says so.
+    args = (sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp", "later-test",
+            "--output-name", "baseline_v2", "--expected-impact", "later test")
+    refused = subprocess.run([*args], cwd=repo, capture_output=True, text=True, check=False)
+    assert refused.returncode == 1 and "(gates.max_pbo)" in refused.stderr
+    out = run(repo, *args, "--allow-overfit")
     assert "✅ Successfully promoted experiment 1" in out.stdout
     assert run(repo, "git", "branch", "--show-current").stdout.strip() == "main"
     text = run(repo, "git", "show", "promote/baseline_v2:strategies/baseline_v2.yaml").stdout
@@ -186,6 +191,7 @@ def test_promote_the_best_run_of_a_dvc_experiment(repo):
     assert meta["dvc_experiment"]["name"] == "later-test"
     assert meta["split"]["test_start"] == "2016-06-01"
     assert meta["parent"] == "baseline_v1" and meta["experiment"]["n_runs"] == 48
+    assert meta["forced"]["flag"] == "--allow-overfit"
     body = (repo / ".otonom/pr/baseline_v2.md").read_text()
     assert "DVC experiment **later-test**" in body
 
