@@ -5,6 +5,8 @@ that never leave the client."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 import traceback
 from datetime import datetime
@@ -14,7 +16,6 @@ import requests
 
 pytest.importorskip("alpaca")
 
-from otonom_trader.adapters.brokers import alpaca as alpaca_mod
 from otonom_trader.adapters.brokers.alpaca import AlpacaBroker
 from otonom_trader.adapters.brokers.base import (
     BrokerAmbiguous,
@@ -237,7 +238,7 @@ def test_timeout_after_accept_is_ambiguous_and_resolved_by_client_id(standin):
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_a_5xx_then_success_is_retried(standin, status):
+def test_a_5xx_then_success_is_retried(standin, status, caplog):
     broker = make(standin)
     standin.fail("POST", "/v2/orders", status)
     standin.fail("GET", "/v2/account", status)
@@ -247,6 +248,8 @@ def test_a_5xx_then_success_is_retried(standin, status):
     assert len(standin.calls("POST", "/v2/orders")) == 2
     assert len(standin.calls("GET", "/v2/account")) == 2
     assert len(standin.orders) == 1
+    retries = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(retries) == 2 and f"HTTP {status}" in retries[0] and "attempt 2" in retries[0]
 
 
 def test_a_5xx_after_alpaca_took_the_order_returns_that_order(standin):
@@ -352,10 +355,17 @@ def test_missing_keys_name_the_variable(standin, monkeypatch, missing, value):
     assert standin.requests == []
 
 
-def test_missing_extra_says_how_to_install(standin, monkeypatch):
-    monkeypatch.setattr(alpaca_mod, "_MISSING", ImportError("No module", name="alpaca"))
-    with pytest.raises(BrokerConfigError, match=r"pip install 'otonom-trader\[alpaca\]'"):
-        make(standin)
+def test_missing_extra_says_how_to_install(monkeypatch):
+    script = (
+        "import sys; sys.modules['alpaca'] = None\n"  # as if alpaca-py were not installed
+        "from otonom_trader.adapters.brokers.alpaca import AlpacaBroker\n"
+        "from otonom_trader.adapters.brokers.base import BrokerConfigError\n"
+        "try:\n    AlpacaBroker()\n"
+        "except BrokerConfigError as exc:\n    print(exc.exit_code, exc)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.startswith("2 alpaca: the broker needs the optional extra alpaca-py")
+    assert "pip install 'otonom-trader[alpaca]'" in done.stdout
 
 
 def test_keys_never_appear_in_output_errors_or_logs(standin, capsys, caplog):

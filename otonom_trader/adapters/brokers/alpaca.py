@@ -15,10 +15,11 @@ attempt (422 duplicate client order id after a 5xx) returns that order.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from otonom_trader.adapters.brokers.base import (
@@ -76,6 +77,7 @@ _STATUS = {"new": "new", "pending_new": "new", "accepted": "accepted",
            "expired": "expired"}
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class _Transient(Exception):
@@ -244,7 +246,8 @@ class AlpacaBroker:
             # the next page starts just before the last time seen (orders submitted in the
             # same instant are kept once through ``seen``)
             cursor = fresh[-1].submitted_at - timedelta(microseconds=1)
-        return sorted(seen.values(), key=lambda o: (o.submitted_at or datetime.min,
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(seen.values(), key=lambda o: (o.submitted_at or oldest,
                                                     o.broker_order_id))
 
     # -- one call with the retry policy --------------------------------------------------
@@ -271,7 +274,7 @@ class AlpacaBroker:
             stop=(tenacity.stop_after_attempt(self._attempts)
                   | tenacity.stop_after_delay(self._max_retry_seconds)),
             wait=self._wait, retry=tenacity.retry_if_exception_type(_Transient),
-            reraise=True)
+            before_sleep=lambda state: self._log_retry(what, state), reraise=True)
         try:
             return retrying(attempt)
         except _Transient as exc:
@@ -284,6 +287,11 @@ class AlpacaBroker:
         if isinstance(exc, _Transient) and exc.retry_after is not None:
             return min(exc.retry_after, self._max_wait)
         return self._backoff(state)
+
+    def _log_retry(self, what: str, state: tenacity.RetryCallState) -> None:
+        pause = state.next_action.sleep if state.next_action else 0.0
+        log.warning(self._say(f"alpaca: {what}: {state.outcome.exception()}; attempt "
+                              f"{state.attempt_number + 1} in {pause:.2f} s"))
 
     def _earlier_attempt(self, request: OrderRequest, what: str) -> Order | None:
         """The order an earlier attempt of this submit placed, if Alpaca has it."""
