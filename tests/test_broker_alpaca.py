@@ -333,6 +333,10 @@ def test_other_client_errors_are_rejected_not_retried(standin):
         broker.submit(order("nope-1", symbol="NOPE"))
     with pytest.raises(BrokerRejected, match="qty must be > 0"):
         broker.submit(order("zero-1", qty=0))
+    with pytest.raises(BrokerRejected, match="not a market order"):
+        broker.submit(OrderRequest("tif-1", "SPY", "buy", 1.0, "forever"))
+    with pytest.raises(BrokerRejected, match="not a market order"):
+        broker.submit(OrderRequest("side-1", "SPY", "hold", 1.0))
     assert len(standin.calls("POST", "/v2/orders")) == 1
 
 

@@ -168,10 +168,14 @@ class AlpacaBroker:
         what = f"POST /v2/orders ({request.client_order_id})"
         if not request.qty > 0:
             raise BrokerRejected(f"alpaca: {what}: qty must be > 0, got {request.qty}")
-        order = MarketOrderRequest(symbol=request.symbol, qty=request.qty,
-                                   side=OrderSide(request.side),
-                                   time_in_force=TimeInForce(request.time_in_force),
-                                   client_order_id=request.client_order_id)
+        try:
+            order = MarketOrderRequest(symbol=request.symbol, qty=request.qty,
+                                       side=OrderSide(request.side),
+                                       time_in_force=TimeInForce(request.time_in_force),
+                                       client_order_id=request.client_order_id)
+        except ValueError as exc:  # an unknown side or time in force (pydantic or enum)
+            raise BrokerRejected(f"alpaca: {what}: not a market order alpaca-py can send: "
+                                 f"{_short(exc)}") from None
         state = {"maybe_sent": False}
 
         def once() -> Any:
