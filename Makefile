@@ -1,4 +1,4 @@
-# `make demo` and `make test` each create or refresh .venv (with the dev and peers extras:
+# `make demo` and `make test` each create or refresh .venv (with the dev, peers and alpaca extras:
 # the quick peer cross-check in tests/test_crosscheck.py needs vectorbt), then run.
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@echo "Installing otonom and its dependencies into $(VENV) (numba, pandas, plotly, dvc...; a few minutes the first time)"
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install --progress-bar on -e '.[dev,peers]'
+	$(PY) -m pip install --progress-bar on -e '.[dev,peers,alpaca]'
 	touch $(STAMP)
 
 DEMO_NAME ?= demo_baseline_v1_grid_$(shell date -u +%Y%m%dT%H%M%S)

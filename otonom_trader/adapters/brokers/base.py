@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from otonom_trader.domain.errors import RunError
+from otonom_trader.domain.errors import InputError, RunError
 
 Side = Literal["buy", "sell"]
 OrderStatus = Literal["new", "accepted", "partially_filled", "filled", "canceled",
@@ -67,6 +67,11 @@ class Account:
 
 class BrokerError(RunError):
     """A broker call failed (the message names the broker and never holds a key)."""
+
+
+class BrokerConfigError(BrokerError, InputError):
+    """The broker cannot be set up: its optional extra is not installed or a key variable
+    is missing (a usage error: exit 2)."""
 
 
 class BrokerRejected(BrokerError):
