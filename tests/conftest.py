@@ -1,12 +1,8 @@
 """Shared pytest fixtures."""
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import copy_repo, git_init
 
 
 @pytest.fixture
@@ -23,25 +19,12 @@ def forge_standin():
     assert not standin.errors, standin.errors
 
 
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-
-
 @pytest.fixture
 def strategy_repo(tmp_path, monkeypatch):
     """A strategy repository (strategies/, grids/, params.yaml) committed; cwd inside it."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    for name in ("strategies", "grids"):
-        shutil.copytree(REPO / name, path / name)
-    shutil.copy(REPO / "params.yaml", path / "params.yaml")
+    path = copy_repo(tmp_path / "repo")
     (path / ".gitignore").write_text("/experiments/\n/.otonom/\n")
-    _git(path, "init", "-q", "-b", "main")
-    _git(path, "config", "user.name", "Test")
-    _git(path, "config", "user.email", "test@example.com")
-    _git(path, "config", "commit.gpgsign", "false")
-    _git(path, "add", "-A")
-    _git(path, "commit", "-q", "-m", "initial")
+    git_init(path)
     for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "OTONOM_DB"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))

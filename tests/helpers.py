@@ -1,9 +1,43 @@
-"""Shared builders for tests: synthetic OHLC paths and hand-written candles."""
+"""Shared builders for tests: synthetic OHLC paths, hand-written candles, scratch strategy
+repositories."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def copy_repo(dest: Path, dirs=("strategies", "grids"), files=("params.yaml",)) -> Path:
+    """``dest`` holding copies of this repository's ``dirs`` and ``files``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in dirs:
+        shutil.copytree(REPO / name, dest / name)
+    for name in files:
+        shutil.copy(REPO / name, dest / name)
+    return dest
+
+
+def git_init(path: Path) -> Path:
+    """``path`` as a git repository on ``main`` with everything in it committed."""
+    for args in (("init", "-q", "-b", "main"), ("config", "user.name", "Test"),
+                 ("config", "user.email", "test@example.com"),
+                 ("config", "commit.gpgsign", "false"), ("add", "-A"),
+                 ("commit", "-q", "-m", "initial")):
+        subprocess.run(["git", *args], cwd=path, capture_output=True, text=True, check=True)
+    return path
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without forge or store settings (GITHUB_*, OTONOM_*)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "OTONOM_"))}
+    return {**env, **extra}
 
 
 def random_bars(n: int, seed: int, gap: float = 0.01, vol: float = 0.02) -> pd.DataFrame:

@@ -5,8 +5,6 @@ strategy, and `otonom validate` on the promotion branch checks the DSR against t
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import clean_env, copy_repo, git_init
+
 SPLIT = ["--train-start", "2008-01-01", "--train-end", "2015-12-31",
          "--test-start", "2016-01-01", "--test-end", "2018-12-31"]
 
@@ -33,16 +32,9 @@ def promoted(tmp_path_factory):
     """A repository whose grid search wrote experiments/<name>/ inside it, promoted with its
     store outside (as on a researcher's laptop); returns (repo, env without a store)."""
     root = tmp_path_factory.mktemp("evidence")
-    repo = root / "repo"
-    repo.mkdir()
-    for name in ("strategies", "grids", "deployments"):
-        shutil.copytree(REPO / name, repo / name)
-    for name in ("params.yaml", ".gitignore"):
-        shutil.copy(REPO / name, repo / name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "OTONOM_"))}
-    for args in (("init", "-q", "-b", "main"), ("config", "user.name", "T"),
-                 ("config", "user.email", "t@e"), ("add", "-A"), ("commit", "-qm", "init")):
-        assert sh(repo, "git", *args).returncode == 0
+    repo = git_init(copy_repo(root / "repo", ("strategies", "grids", "deployments"),
+                              ("params.yaml", ".gitignore")))
+    env = clean_env()
     db = f"sqlite:///{root}/store.db"
     out = otonom(repo, "experiments", "grid-search", "--name", "ev_grid", "--strategy-path",
                  "strategies/baseline_v1.yaml", "--grid-path", "grids/baseline_grid.yaml",

@@ -4,8 +4,6 @@ run only and gated by validate; `--select-on train` keeps the test window out-of
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +16,8 @@ import yaml
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.split import Split
 from otonom_trader.engine.selection import SelectionRule, select_run, selection_rule
+from tests.helpers import REPO, clean_env, copy_repo, git_init
 
-REPO = Path(__file__).resolve().parents[1]
 WINDOWS = ["--train-start", "2008-01-01", "--train-end", "2011-12-31",
            "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
 HOLDOUT = ["--holdout-start", "2015-01-01", "--holdout-end", "2018-12-31"]
@@ -101,17 +99,9 @@ def otonom(cwd: Path, *args: str, env) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     root = tmp_path_factory.mktemp("holdout")
-    repo = root / "repo"
-    repo.mkdir()
-    for name in ("strategies", "grids", "deployments"):
-        shutil.copytree(REPO / name, repo / name)
-    for name in ("params.yaml", ".gitignore"):
-        shutil.copy(REPO / name, repo / name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "OTONOM_"))}
-    env["OTONOM_DB"] = f"sqlite:///{root}/store.db"
-    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "T"],
-                 ["config", "user.email", "t@e"], ["add", "-A"], ["commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    repo = git_init(copy_repo(root / "repo", ("strategies", "grids", "deployments"),
+                              ("params.yaml", ".gitignore")))
+    env = clean_env(OTONOM_DB=f"sqlite:///{root}/store.db")
     out = otonom(repo, "experiments", "grid-search", "--name", "ho_grid", "--strategy-path",
                  "strategies/baseline_v1.yaml", "--grid-path", "grids/baseline_grid.yaml",
                  *WINDOWS, *HOLDOUT, env=env)

@@ -5,7 +5,6 @@ a scratch repository with an experiment are in tests/test_promote.py.)"""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,8 +14,8 @@ import yaml
 from otonom_trader.cli import main
 from otonom_trader.domain.deployment import parse_deployment
 from otonom_trader.domain.errors import InputError
+from tests.helpers import REPO, copy_repo
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "ghp_SecurityTestToken0123456789"
 SECRET_CONTENT = "TOPSECRET-9f2c: do not publish"
 BAD_NAMES = ["../../x", "/tmp/otonom-abs", "..", "../strategies", "a/b/c", "a..b", "x.lock",
@@ -37,11 +36,7 @@ def tree(root: Path) -> set[str]:
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch):
     """cwd = tmp_path/work (strategies, grids, params.yaml); tmp_path/outside is watched."""
-    work = tmp_path / "work"
-    work.mkdir()
-    for name in ("strategies", "grids"):
-        shutil.copytree(REPO / name, work / name)
-    shutil.copy(REPO / "params.yaml", work / "params.yaml")
+    work = copy_repo(tmp_path / "work")
     (tmp_path / "outside").mkdir()
     for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "OTONOM_DB",
                 "OTONOM_FORGE_TIMEOUT"):
