@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +22,7 @@ from otonom_trader.adapters.atomic import atomic_path, write_atomic
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.names import check_name, inside
 from otonom_trader.engine.selection import select_run, selection_rule, trial_stats
@@ -34,16 +34,8 @@ OUTPUT_FILES = {"runs": "runs.parquet", "metrics": "metrics.json",
 TIMINGS = "timings.json"  # session times: never hashed by DVC, never compared
 
 
-def _clean(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
-
-
 def _metrics(row: pd.Series, window: str) -> dict:
-    return {k: _clean(row[f"{window}_{k}"]) for k in METRIC_KEYS}
+    return {k: finite(row[f"{window}_{k}"]) for k in METRIC_KEYS}
 
 
 def sha256(path: Path) -> str:
@@ -93,7 +85,7 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
 
     best, selection, no_best = _best(runs, info, Path(params_path))
     done = int((runs["status"] == "done").sum())
-    best_params = None if best is None else {c: _clean(best[c]) for c in param_columns}
+    best_params = None if best is None else {c: finite(best[c]) for c in param_columns}
     plots, equity_problem = write_plots(folder, info, runs, param_columns, best_params,
                                         data_dir, info.initial_capital)
     paths |= plots

@@ -23,7 +23,7 @@ import pandas as pd
 from otonom_trader.adapters.output import check_output, write_atomic_text
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.domain.errors import InputError, OtonomError
-from otonom_trader.domain.json_text import dumps
+from otonom_trader.domain.json_text import dumps, finite
 from otonom_trader.domain.metrics import METRIC_KEYS
 
 MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
@@ -144,16 +144,9 @@ class ExperimentReport:
 
 
 def plain(value: Any) -> Any:
-    """JSON-ready copy: numpy scalars → Python, NaN/inf → None, tuples → lists."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """JSON-ready copy (``domain.json_text.finite``): numpy scalars → Python, NaN/inf →
+    None, tuples → lists."""
+    return finite(value)
 
 
 def _asdict(summary: Summary) -> dict:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import check_value, get_value
 
@@ -22,17 +23,9 @@ METADATA_COMMENT = "Recorded by `otonom promote` (provenance, not parameters)."
 
 
 def plain(value: Any) -> Any:
-    """Plain Python data for YAML: numpy scalars via ``.item()``, NaN/±inf → None,
-    tuples → lists, mappings → dicts (recursively)."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """Plain Python data for YAML (``domain.json_text.finite``: numpy scalars via
+    ``.item()``, NaN/±inf → None, tuples → lists, mappings → dicts)."""
+    return finite(value)
 
 
 def typed_value(dotted: str, value: Any, current: Any = None) -> Any:

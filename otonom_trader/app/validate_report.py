@@ -9,6 +9,7 @@ from typing import Any
 from otonom_trader.app.validate import MARKER, ValidationResult
 from otonom_trader.app.validate_checks import FAIL, NA, PASS, WAIVED, Check, StrategyReport
 from otonom_trader.domain.gates import format_against
+from otonom_trader.domain.json_text import finite
 
 ICONS = {PASS: "✅", FAIL: "❌", NA: "➖", WAIVED: "⚠️"}
 
@@ -85,20 +86,10 @@ def to_markdown(result: ValidationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_safe(v) for v in value]
-    return value
-
-
 def to_json(result: ValidationResult) -> dict[str, Any]:
     """One object: ``ok``, ``summary``, and per strategy its checks, mismatches and metrics
     (NaN and infinities become null)."""
-    return _safe({
+    return finite({
         "ok": result.ok,
         "summary": summary_line(result),
         "selection": result.selection,

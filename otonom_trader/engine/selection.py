@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
 
 __all__ = ["DEFAULT_MAX_GAP", "Overfitting", "SelectedRun", "Selection", "SelectionRule",
@@ -88,18 +89,10 @@ def selection_rule(params_path: Path, select_by: str | None = None,
     return SelectionRule(metric, window, float(gap), allow_overfit)
 
 
-def _value(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def _metrics(row: pd.Series, window: str) -> dict[str, float | int | None]:
     out: dict[str, float | int | None] = {}
     for key in METRIC_KEYS:
-        v = _value(row[f"{window}_{key}"])
+        v = finite(row[f"{window}_{key}"])
         out[key] = int(v) if key == "n_trades" and v is not None else v
     return out
 
@@ -171,7 +164,7 @@ def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule) -> Selectio
         notes.append(f"run #{int(chosen['run_number'])} has a train−test Sharpe gap of "
                      f"{chosen_gap:.2f} > {max_gap:g}, promoted because of --allow-overfit")
     param_columns = [c for c in runs.columns if "." in c]
-    params = {c: _value(chosen[c]) for c in param_columns if _value(chosen[c]) is not None}
+    params = {c: finite(chosen[c]) for c in param_columns if finite(chosen[c]) is not None}
     run = SelectedRun(int(chosen["run_number"]), params, _metrics(chosen, "train"),
                       _metrics(chosen, "test"),
                       float(chosen_gap) if math.isfinite(chosen_gap) else None)
