@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore, RunBatch
-from otonom_trader.domain.combinations import SAMPLE
+from otonom_trader.domain.combinations import SAMPLE, Combinations
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.grid import (
-    Combinations,
     GridSpec,
     grid_from_mapping,
     grid_warnings,
