@@ -125,7 +125,7 @@ def _summary_html(report: ExperimentReport) -> str:
         ("Failed", f"{s.failed:,}"), ("Pending", f"{s.pending:,}"),
         ("Success rate", _f(100 * s.success_rate, ".1f", "%")),
         ("Time taken", taken),
-        ("Data fingerprint", s.data_fingerprint), ("Git commit", s.git_commit or "—"),
+        ("Data fingerprint", s.data_fingerprint), ("Git commit", s.commit_text),
         ("Created", s.created_at if s.created_at == "—" else f"{s.created_at} UTC"),
         ("Best run", f"#{int(report.best['run_number'])} by {report.rule.label} "
                      f"(the promote rule)"),

@@ -52,6 +52,7 @@ class Summary:
     split: dict
     data_fingerprint: str
     git_commit: str | None
+    git_dirty: bool | None  # the strategy repository had uncommitted changes (None: unknown)
     total_runs: int
     done: int
     failed: int
@@ -60,6 +61,13 @@ class Summary:
     elapsed_seconds: float | None  # None for a store snapshot (no session times)
     created_at: str  # "—" for a store snapshot
     periods_per_year: float
+
+    @property
+    def commit_text(self) -> str:
+        """The commit as shown: "—" when unknown, marked when the tree had changes."""
+        if not self.git_commit:
+            return "—"
+        return self.git_commit + (" (uncommitted changes)" if self.git_dirty else "")
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,7 +288,8 @@ def _summary(info: ExperimentInfo, done: int, failed: int) -> Summary:
         id=info.id, name=info.name, status=info.status, strategy_path=info.strategy_path,
         strategy_name=info.strategy_name, symbol=info.symbol, search=dict(info.search or {}),
         split=dict(info.split or {}), data_fingerprint=info.data_fingerprint,
-        git_commit=info.git_commit, total_runs=info.total_runs, done=done, failed=failed,
+        git_commit=info.git_commit, git_dirty=info.git_dirty, total_runs=info.total_runs,
+        done=done, failed=failed,
         pending=max(info.total_runs - finished, 0),
         success_rate=done / finished if finished else math.nan,
         elapsed_seconds=None if info.created_at is None else float(info.elapsed_seconds),

@@ -1,0 +1,74 @@
+"""The git adapter's read side: provenance of a strategy file's repository (not the current
+directory's), commits of revisions, changed paths."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from otonom_trader.adapters.git_repo import GitRepo, provenance
+from otonom_trader.domain.errors import RunError
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = ["-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"]
+    return subprocess.run(["git", *env, *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def strategy_repo(tmp_path) -> Path:
+    repo = tmp_path / "strategies-repo"
+    (repo / "strategies").mkdir(parents=True)
+    (repo / "strategies" / "s.yaml").write_text("name: s\n")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    return repo
+
+
+def test_provenance_is_the_strategy_repository_not_the_current_directory(
+        strategy_repo, tmp_path, monkeypatch):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    git(other, "init", "-q")
+    (other / "x").write_text("x")
+    git(other, "add", "-A")
+    git(other, "commit", "-qm", "other")
+    monkeypatch.chdir(other)
+    head = git(strategy_repo, "rev-parse", "HEAD")
+    assert provenance(strategy_repo / "strategies" / "s.yaml") == (head, False)
+    assert provenance(strategy_repo / "strategies") == (head, False)
+
+
+def test_provenance_dirty_flag(strategy_repo):
+    path = strategy_repo / "strategies" / "s.yaml"
+    (strategy_repo / "untracked.txt").write_text("not a change to the strategies")
+    assert provenance(path)[1] is False
+    path.write_text("name: s2\n")
+    assert provenance(path)[1] is True
+    git(strategy_repo, "add", "-A")  # staged counts too
+    assert provenance(path)[1] is True
+
+
+def test_provenance_unknown_outside_a_repository_or_before_a_commit(tmp_path):
+    (tmp_path / "s.yaml").write_text("name: s\n")
+    assert provenance(tmp_path / "s.yaml") == (None, None)
+    git(tmp_path, "init", "-q")
+    assert provenance(tmp_path / "s.yaml") == (None, None)
+
+
+def test_commit_of_and_changed_paths(strategy_repo):
+    base = git(strategy_repo, "rev-parse", "HEAD")
+    (strategy_repo / "strategies" / "t.yaml").write_text("name: t\n")
+    (strategy_repo / "strategies" / "s.yaml").unlink()
+    git(strategy_repo, "add", "-A")
+    git(strategy_repo, "commit", "-qm", "two")
+    with GitRepo(strategy_repo) as repo:
+        assert repo.commit_of("main") == git(strategy_repo, "rev-parse", "HEAD")
+        assert repo.commit_of("no-such-branch") is None
+        assert repo.changed_paths(base) == ["strategies/t.yaml"]  # deletions left out
+        with pytest.raises(RunError, match=r"^git diff nope\.\.\.HEAD failed: fatal: "):
+            repo.changed_paths("nope")
