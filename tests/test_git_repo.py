@@ -72,3 +72,25 @@ def test_commit_of_and_changed_paths(strategy_repo):
         assert repo.changed_paths(base) == ["strategies/t.yaml"]  # deletions left out
         with pytest.raises(RunError, match=r"^git diff nope\.\.\.HEAD failed: fatal: "):
             repo.changed_paths("nope")
+
+
+def test_record_deployment_remote_errors(strategy_repo, tmp_path, monkeypatch):
+    from otonom_trader.app.deployment_record import record_deployment
+    from otonom_trader.domain.errors import InputError
+
+    (strategy_repo / "deployments").mkdir()
+    (strategy_repo / "deployments" / "production.yaml").write_text(
+        "strategies: [{name: s, path: strategies/s.yaml, stage: live, capital_pct: 100}]\n")
+    git(strategy_repo, "add", "-A")
+    git(strategy_repo, "commit", "-qm", "deploy")
+    monkeypatch.chdir(strategy_repo)
+    with pytest.raises(InputError, match=r"^--remote origin: no such git remote"):
+        record_deployment(date="2026-03-04", push_to="origin")
+    assert git(strategy_repo, "tag", "-l") == ""  # nothing tagged before the remote is known
+    git(strategy_repo, "remote", "add", "origin", str(tmp_path / "missing.git"))
+    with pytest.raises(RunError) as err:
+        record_deployment(date="2026-03-04", push_to="origin")
+    assert str(err.value).startswith("git push failed: fatal: ")
+    assert "\n" not in str(err.value)
+    [done] = record_deployment(date="2026-03-04")  # the tag was made; a re-run keeps it
+    assert (done.tag, done.created) == ("deploy/s/2026-03-04", False)
