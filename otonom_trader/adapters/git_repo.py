@@ -204,7 +204,7 @@ class GitRepo:
         from git import GitCommandError
 
         try:
-            return self.repo.git.show(f"{rev}:{path}")
+            return self.repo.git.show(f"{rev}:{path}", strip_newline_in_stdout=False)
         except GitCommandError:
             return None
 
