@@ -343,22 +343,16 @@ def parameter_effects(runs: pd.DataFrame, parameters: tuple[str, ...],
     """Each parameter's eta² on test Sharpe and per-level means, most important first."""
     y_all = runs["test_sharpe"].to_numpy(dtype=float)
     use = done_mask & np.isfinite(y_all)
+    from otonom_trader.engine.stats import eta_squared
+
     y = y_all[use]
-    total = float(((y - y.mean()) ** 2).sum()) if len(y) else 0.0
     effects = []
     for path in parameters:
         codes_all, labels, binned = _levels(runs[path])
         codes = codes_all[use]
         k = len(labels)
-        counts = np.bincount(codes, minlength=k)
-        sums = np.bincount(codes, weights=y, minlength=k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = sums / counts
-        present = counts > 0
-        between = float((counts[present] * (means[present] - y.mean()) ** 2).sum()) if len(
-            y) else 0.0
-        eta2 = min(max(between / total, 0.0), 1.0) if total > 0 else 0.0
-        keep = np.flatnonzero(present)  # drop levels with no analysed run
+        eta2, counts, means = eta_squared(y, codes, k)
+        keep = np.flatnonzero(counts > 0)  # drop levels with no analysed run
         remap = np.full(k, -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))
         row_codes = np.full(len(runs), -1, dtype=np.int64)
