@@ -94,3 +94,46 @@ def test_record_deployment_remote_errors(strategy_repo, tmp_path, monkeypatch):
     assert "\n" not in str(err.value)
     [done] = record_deployment(date="2026-03-04")  # the tag was made; a re-run keeps it
     assert (done.tag, done.created) == ("deploy/s/2026-03-04", False)
+
+
+def test_grid_search_records_the_strategy_repository_and_show_prints_it(tmp_path, capsys,
+                                                                        monkeypatch):
+    """Run from a folder outside any repository: the experiment still records the commit of
+    the repository holding the strategy file, and whether it had uncommitted changes."""
+    import shutil
+
+    from otonom_trader.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    repo = tmp_path / "strategies-repo"
+    (repo / "strategies").mkdir(parents=True)
+    strategy = repo / "strategies" / "sma_cross.yaml"
+    shutil.copy(root / "strategies" / "sma_cross.yaml", strategy)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "strategy")
+    head = git(repo, "rev-parse", "HEAD")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "grid.yaml").write_text("analysts.tech.fast_window: [5, 10]\n")
+    monkeypatch.chdir(work)
+    db = f"sqlite:///{work}/s.db"
+
+    def search(name: str, exp_id: int) -> str:
+        for argv in (["experiments", "grid-search", "--name", name, "--strategy-path",
+                      str(strategy), "--grid-path", "grid.yaml", "--data-dir",
+                      str(root / "data"), "--train-start", "2004-01-01", "--train-end",
+                      "2008-12-31", "--test-start", "2009-01-01", "--test-end", "2010-12-31",
+                      "--db", db, "--outputs-dir", str(work / "experiments")],
+                     ["experiments", "show", str(exp_id), "--db", db]):
+            with pytest.raises(SystemExit) as exc:
+                main(argv)
+            assert exc.value.code == 0
+        return next(line for line in capsys.readouterr().out.splitlines()
+                    if "Git commit" in line)
+
+    assert search("clean", 1).split()[-1] == head
+    (repo / "strategies" / "other.yaml").write_text("untracked: not a change\n")
+    assert search("untracked", 2).split()[-1] == head
+    git(repo, "add", "strategies/other.yaml")
+    assert search("staged", 3).strip().endswith(f"{head} (uncommitted changes)")
