@@ -100,11 +100,6 @@ class GitRepo:
         """Uncommitted changes to tracked files (staged or not); untracked files don't count."""
         return self.repo.is_dirty(index=True, working_tree=True, untracked_files=False)
 
-    def refs(self, prefix: str) -> list[tuple[str, str]]:
-        """(commit, full ref name) of every ref under ``prefix`` (e.g. ``refs/exps/``)."""
-        out = self.repo.git.for_each_ref("--format=%(objectname) %(refname)", prefix)
-        return [tuple(line.split(" ", 1)) for line in out.splitlines() if " " in line]
-
     def dirty_paths(self, untracked_under: Iterable[str] = ()) -> list[str]:
         """Tracked changes (staged or not) and untracked files under ``untracked_under``
         (directories ending in ``/`` or exact paths), as ``git status --short`` lines."""
