@@ -90,7 +90,7 @@ def test_record_deployment_remote_errors(strategy_repo, tmp_path, monkeypatch):
     git(strategy_repo, "remote", "add", "origin", str(tmp_path / "missing.git"))
     with pytest.raises(RunError) as err:
         record_deployment(date="2026-03-04", push_to="origin")
-    assert str(err.value).startswith("git push failed: fatal: ")
+    assert str(err.value).startswith("git push: fatal: ")
     assert "\n" not in str(err.value)
     [done] = record_deployment(date="2026-03-04")  # the tag was made; a re-run keeps it
     assert (done.tag, done.created) == ("deploy/s/2026-03-04", False)

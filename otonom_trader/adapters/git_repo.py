@@ -239,9 +239,16 @@ class GitRepo:
 
     def push_tags(self, remote: str, tags: Iterable[str]) -> None:
         """Push the tags ``tags`` to ``remote``."""
+        from git import GitCommandError
+
         refs = [f"refs/tags/{t}" for t in tags]
-        if refs:
-            self._git("push", remote, *refs, quiet=True)
+        if not refs:
+            return
+        try:
+            with self.repo.git.custom_environment(**_QUIET):
+                self.repo.git.push(remote, *refs)
+        except GitCommandError as exc:
+            raise PushError(f"git push: {_git_line(exc)}") from None
 
     def push(self, remote: str, branch: str) -> None:
         """Push ``branch`` to the same name on ``remote`` and track it."""
