@@ -17,6 +17,7 @@ from otonom_trader.app.compare import (
     run_compare,
 )
 from otonom_trader.cli import main
+from otonom_trader.engine.stats import eta_squared, optimal_block_length
 
 STRATEGY = """\
 name: {name}
@@ -130,7 +131,8 @@ def test_json_is_one_object_with_both_sides_and_the_test(synth, capsys):
     test = payload["sharpe_test"]
     assert (test["resamples"], test["seed"], test["confidence"]) == (500, 7, 0.95)
     assert test["returns"] == payload["bars"] - 1
-    assert test["block_length"] == round(math.sqrt(test["returns"]))
+    assert isinstance(test["block_length"], int)  # Politis–White, see the bootstrap tests
+    assert 1 <= test["block_length"] < test["returns"]
 
 
 def test_console_table_and_verdict(synth, capsys):
@@ -210,7 +212,27 @@ def test_bootstrap_of_identical_series_is_exactly_zero():
     test = paired_sharpe_bootstrap(r, r.copy(), 252)
     assert (test.difference, test.ci_low, test.ci_high) == (0.0, 0.0, 0.0)
     assert test.verdict == NOT_SIGNIFICANT
-    assert test.block_length == 32 and test.n_resamples == 2000 and test.n_returns == 1000
+    assert test.block_length == 1  # white noise: no dependence to keep in blocks
+    assert test.n_resamples == 2000 and test.n_returns == 1000
+
+
+def test_block_length_follows_the_dependence_of_the_returns():
+    """Politis–White's optimal length (arch) when none is given: longer for autocorrelated
+    returns, the largest of the two series' estimates; a given length is used as is."""
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0.0005, 0.01, 2000)
+    ar = np.empty(2000)
+    ar[0] = 0.0
+    for i in range(1, 2000):  # AR(1), φ = 0.9
+        ar[i] = 0.9 * ar[i - 1] + rng.normal(0.0, 0.01)
+    alone = optimal_block_length(ar)
+    assert optimal_block_length(noise) <= 2 < 10 < alone
+    assert optimal_block_length(noise, ar) == alone == optimal_block_length(ar, noise)
+    assert paired_sharpe_bootstrap(noise, ar, 252, n_resamples=200).block_length == alone
+    fixed = paired_sharpe_bootstrap(noise, ar, 252, n_resamples=200, block_length=50)
+    assert fixed.block_length == 50
+    longer = paired_sharpe_bootstrap(noise, ar, 252, n_resamples=200, block_length=5000)
+    assert longer.block_length == 2000  # at most the series
 
 
 def test_bootstrap_detects_a_better_and_a_worse_candidate_and_is_seeded():
@@ -239,4 +261,17 @@ def test_zero_variance_has_no_sharpe_as_in_the_backtest_metrics():
     test = paired_sharpe_bootstrap(flat, r, 252, n_resamples=200)
     assert test.verdict == UNDEFINED and math.isnan(test.difference)
     assert math.isnan(test.ci_low) and math.isnan(test.ci_high)
+    assert paired_sharpe_bootstrap(r, flat, 252, n_resamples=200).verdict == UNDEFINED
+
+
+def test_eta_squared_is_the_share_of_variance_the_groups_explain():
+    y = np.array([1.0, 1.0, 3.0, 3.0])
+    eta2, counts, means = eta_squared(y, np.array([0, 0, 1, 1]), 3)
+    assert eta2 == 1.0 and counts.tolist() == [2, 2, 0]
+    assert means[:2].tolist() == [1.0, 3.0] and math.isnan(means[2])  # an empty group
+    assert eta_squared(y, np.array([0, 1, 0, 1]), 2)[0] == 0.0  # groups explain nothing
+    assert eta_squared(np.array([2.0, 2.0]), np.array([0, 1]), 2)[0] == 0.0  # constant
+    assert eta_squared(np.empty(0), np.empty(0, dtype=np.int64), 2)[0] == 0.0
+    partial = eta_squared(np.array([0.0, 2.0, 4.0, 6.0]), np.array([0, 0, 1, 1]), 2)[0]
+    assert partial == pytest.approx(16 / 20)  # between 2·2²+2·2², total 3²+1²+1²+3²
 

@@ -112,11 +112,11 @@ def test_export_rebuilds_the_outputs_byte_for_byte_and_a_deterministic_snapshot(
     snapshot = tmp_path / "b/overfit/store.db"
     assert snapshot.read_bytes() == written["store.db"]
     with sqlite3.connect(snapshot) as conn:
-        row = conn.execute("SELECT created_at, elapsed_seconds, git_commit, owner, "
+        row = conn.execute("SELECT created_at, elapsed_seconds, git_commit, git_dirty, owner, "
                            "initial_capital FROM experiments").fetchone()
         assert conn.execute("SELECT count(*) FROM experiment_runs").fetchone()[0] == 3
     conn.close()
-    assert row == (None, 0.0, None, None, 10_000.0)
+    assert row == (None, 0.0, None, None, None, 10_000.0)
     code, out, err = run_cli(["experiments", "show", "1", "--db", f"sqlite:///{snapshot}"],
                              capsys)
     assert code == 0, err

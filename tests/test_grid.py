@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from otonom_trader.domain.combinations import Chunk
+from otonom_trader.domain.combinations import Chunk, Combinations
 from otonom_trader.domain.constraints import Constraint, parse_constraint
 from otonom_trader.domain.errors import InputError, StrategyError
 from otonom_trader.domain.grid import (
-    Combinations,
     Distribution,
     GridSpec,
     Split,

@@ -111,6 +111,12 @@ def test_every_yaml_reader_is_bounded(tmp_path, baseline):
             with pytest.raises(InputError) as info:
                 reader(path)
             assert str(path) in str(info.value) and needle in str(info.value)
+    from otonom_trader.app.promote_gates import load_gates
+
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "params.yaml").write_text(_bomb())  # promote's gates
+    with pytest.raises(InputError, match=r"params\.yaml: .*alias bomb"):
+        load_gates(tmp_path / "repo")
 
 
 def test_legitimate_aliases_and_merge_keys_still_load(tmp_path):

@@ -63,10 +63,11 @@ def batch(numbers, status=None, sharpe=None, blocks=True) -> RunBatch:
 
 def test_create_get_and_list(store):
     first = create(store, "first")
-    second = create(store, "second", git_commit="deadbeef", total_runs=3)
+    second = create(store, "second", git_commit="deadbeef", git_dirty=True, total_runs=3)
     info = store.get(second)
-    assert (info.id, info.name, info.git_commit, info.status, info.total_runs) == (
-        second, "second", "deadbeef", "running", 3)
+    assert (info.id, info.name, info.git_commit, info.git_dirty, info.status,
+            info.total_runs) == (second, "second", "deadbeef", True, "running", 3)
+    assert store.get(first).git_dirty is None  # unknown
     assert info.split["test_start"] == "2011-01-01" and info.grid == {"risk.risk_pct": [0.5, 1.0]}
     assert info.elapsed_seconds == 0.0 and info.created_at is not None
     assert store.find_by_name("first").id == first and store.find_by_name("nope") is None

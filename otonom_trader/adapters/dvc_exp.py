@@ -1,31 +1,28 @@
 """A DVC experiment's outputs, materialised read-only for ``otonom promote --dvc-exp NAME``.
 
-A DVC experiment (``dvc exp run``, queued or not) is a commit under
-``refs/exps/<baseline[:2]>/<baseline[2:]>/<name>``. Its ``dvc.lock`` names the parameters it
-ran with and the hash of every output; git-tracked files (metrics.json, the strategy file)
-are read with ``git show``, cached outputs (the experiment store, runs.parquet) with
-``dvc.api.open`` from the local cache (or the default remote after ``dvc exp pull``). Nothing
-in the workspace changes: no ``dvc exp apply``, no checkout.
+A DVC experiment (``dvc exp run``, queued or not) is a commit DVC lists with
+``Repo.experiments.ls``. Its pipeline stage, loaded by DVC at that commit (``dvc.yaml`` with
+its ``dvc.lock``), names the parameters it ran with and its outputs; git-tracked files
+(metrics.json, the strategy file) are read through the git adapter, cached outputs (the
+experiment store, runs.parquet) with ``dvc.api.open`` from the local cache (or the default
+remote after ``dvc exp pull``). Nothing in the workspace changes: no ``dvc exp apply``, no
+checkout.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from otonom_trader.domain.errors import GitStateError, InputError
 from otonom_trader.domain.names import check_name, inside
-from otonom_trader.domain.safe_yaml import parse_yaml
 
 PIPELINE_STAGE = "grid_search"  # the dvc.yaml stage that runs the experiment
 DEFAULT_DEST = Path(".otonom") / "dvc_exps"  # git-ignored
-_EXP_REF = re.compile(r"^refs/exps/(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{38})/(?P<name>[^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -48,34 +45,34 @@ class DvcExperiment:
         return f"sqlite:///{self.store_path.resolve()}"
 
 
-def _git(repo: Path, *args: str, binary: bool = False) -> Any:
+def _open_git(repo: Path):
+    from otonom_trader.adapters.git_repo import GitRepo
+
     try:
-        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, check=False,
-                             timeout=60)
-    except OSError as exc:
-        raise GitStateError(f"cannot run git ({exc.strerror or exc}): install git") from None
-    if out.returncode != 0:
-        raise _GitFailed(out.stderr.decode(errors="replace").strip())
-    return out.stdout if binary else out.stdout.decode()
-
-
-class _GitFailed(Exception):
-    pass
+        return GitRepo(repo)
+    except GitStateError:
+        raise GitStateError(f"{repo.resolve()}: not a git repository; run this in a clone of "
+                            "the strategy repository") from None
 
 
 def experiment_refs(repo: Path | str = ".") -> dict[str, list[tuple[str, str]]]:
     """DVC experiment name -> [(commit, baseline commit)] for every finished experiment."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    _open_git(Path(repo)).close()
     try:
-        text = _git(Path(repo), "for-each-ref", "--format=%(objectname) %(refname)",
-                    "refs/exps/")
-    except _GitFailed as exc:
-        raise GitStateError(f"{Path(repo).resolve()}: not a git repository ({exc})") from None
+        with Repo(str(repo), uninitialized=True) as dvc_repo:
+            listed = dvc_repo.experiments.ls(all_commits=True)
+    except DvcException as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GitStateError(f"{Path(repo).resolve()}: cannot list DVC experiments ({detail})"
+                            ) from None
     refs: dict[str, list[tuple[str, str]]] = {}
-    for line in text.splitlines():
-        sha, _, ref = line.partition(" ")
-        match = _EXP_REF.match(ref)
-        if match:
-            refs.setdefault(match["name"], []).append((sha, match["a"] + match["b"]))
+    for baseline, experiments in listed.items():
+        for name, sha in experiments:
+            if sha:
+                refs.setdefault(name, []).append((sha, baseline))
     return refs
 
 
@@ -85,20 +82,21 @@ def resolve(name: str, repo: Path | str = ".") -> tuple[str, str | None]:
     repo = Path(repo)
     refs = experiment_refs(repo)
     found = refs.get(name, [])
-    if len(found) > 1:
-        head = _git(repo, "rev-parse", "HEAD").strip()
-        on_head = [f for f in found if f[1] == head]
-        if len(on_head) != 1:
-            bases = ", ".join(b[:7] for _, b in found)
-            raise InputError(f"DVC experiment '{name}' exists on several baselines ({bases}): "
-                             "pass its commit instead (`dvc exp show` lists them)")
-        found = on_head
-    if found:
-        return found[0]
-    try:
-        return _git(repo, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").strip(), None
-    except _GitFailed:
-        pass
+    with _open_git(repo) as git:
+        if len(found) > 1:
+            head = git.commit_of("HEAD")
+            on_head = [f for f in found if f[1] == head]
+            if len(on_head) != 1:
+                bases = ", ".join(b[:7] for _, b in found)
+                raise InputError(f"DVC experiment '{name}' exists on several baselines "
+                                 f"({bases}): pass its commit instead (`dvc exp show` lists "
+                                 "them)")
+            found = on_head
+        if found:
+            return found[0]
+        commit = git.commit_of(name)
+    if commit is not None:
+        return commit, None
     hint = difflib.get_close_matches(name, list(refs), n=1)
     known = ", ".join(sorted(refs)[:10]) or "none"
     did_you_mean = f"did you mean '{hint[0]}'? " if hint else ""
@@ -107,11 +105,12 @@ def resolve(name: str, repo: Path | str = ".") -> tuple[str, str | None]:
 
 
 def _show(repo: Path, rev: str, path: str, what: str) -> str:
-    try:
-        return _git(repo, "show", f"{rev}:{path}")
-    except _GitFailed:
+    with _open_git(repo) as git:
+        text = git.file_at(rev, path)
+    if text is None:
         raise InputError(f"{what}: no {path} at {rev[:7]}; was it produced by `dvc exp run` "
-                         "with this repository's dvc.yaml?") from None
+                         "with this repository's dvc.yaml?")
+    return text
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -123,16 +122,29 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _lock_params(lock: dict) -> dict[str, dict[str, Any]]:
+def _stage(repo: Path, rev: str, what: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The parameters ({params file: {dotted key: value}}, as its dvc.lock recorded them) and
+    the output paths of the pipeline stage at ``rev``, read by DVC."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo.open(str(repo), rev=rev) as at:
+            [stage] = at.stage.collect(PIPELINE_STAGE)
+    except DvcException as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{what}: no `{PIPELINE_STAGE}` stage at {rev[:7]} ({detail}); was "
+                         "it produced by `dvc exp run` with this repository's dvc.yaml?"
+                         ) from None
+    if not any(dep.hash_info for dep in stage.deps):
+        raise InputError(f"{what}: the `{PIPELINE_STAGE}` stage at {rev[:7]} never ran "
+                         "(no dvc.lock entry)")
     params: dict[str, dict[str, Any]] = {}
-    for stage in lock.get("stages", {}).values():
-        for file, values in (stage.get("params") or {}).items():
-            params.setdefault(file, {}).update(_flatten(values))
-    return params
-
-
-def _out_paths(stage: dict) -> list[str]:
-    return [o["path"] for o in stage.get("outs", []) if isinstance(o, dict) and "path" in o]
+    for dep in stage.deps:
+        if isinstance(dep, ParamsDependency) and dep.hash_info:
+            params.setdefault(dep.def_path, {}).update(_flatten(dep.hash_info.value))
+    return params, [out.def_path for out in stage.outs]
 
 
 def _copy_out(repo: Path, rev: str, path: str, dest: Path, what: str) -> Path:
@@ -157,16 +169,11 @@ def materialise(dvc_name: str, repo: Path | str = ".",
     repo = Path(repo)
     check_name(dvc_name, "--dvc-exp")  # it names the folder the copies go to
     rev, baseline = resolve(dvc_name, repo)
-    lock = parse_yaml(_show(repo, rev, "dvc.lock", dvc_name), f"dvc.lock at {rev[:7]}") or {}
-    stage = lock.get("stages", {}).get(PIPELINE_STAGE)
-    if stage is None:
-        raise InputError(f"{dvc_name}: dvc.lock at {rev[:7]} has no `{PIPELINE_STAGE}` stage")
-    params = _lock_params(lock)
+    params, outs = _stage(repo, rev, dvc_name)
     name = params.get("params.yaml", {}).get("experiment.name")
     if not name:
         raise InputError(f"{dvc_name}: dvc.lock at {rev[:7]} records no experiment.name")
     check_name(name, f"{dvc_name}: params.yaml `experiment.name`")
-    outs = _out_paths(stage)
     store_out = next((p for p in outs if p.endswith("/store.db")), None)
     if store_out is None:
         raise InputError(f"{dvc_name}: the `{PIPELINE_STAGE}` stage at {rev[:7]} has no "
@@ -184,9 +191,11 @@ def materialise(dvc_name: str, repo: Path | str = ".",
     strategy_file = inside(folder, Path(strategy_path).name, key)
     strategy_file.write_text(_show(repo, rev, strategy_path, dvc_name), encoding="utf-8")
     metrics_path = f"{Path(store_out).parent.as_posix()}/metrics.json"
+    with _open_git(repo) as git:
+        text = git.file_at(rev, metrics_path)
     try:
-        metrics = json.loads(_git(repo, "show", f"{rev}:{metrics_path}"))
-    except (_GitFailed, json.JSONDecodeError):
+        metrics = json.loads(text) if text is not None else {}
+    except json.JSONDecodeError:
         metrics = {}
     return DvcExperiment(dvc_name=dvc_name, rev=rev, baseline_rev=baseline,
                          experiment_name=str(name), store_path=store, runs_path=runs,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from otonom_trader.domain.errors import GitStateError, PushError, RunError
 
-__all__ = ["GitRepo"]
+__all__ = ["GitRepo", "provenance"]
 
 _QUIET = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 
@@ -87,6 +87,19 @@ class GitRepo:
     def head_sha(self, rev: str = "HEAD") -> str:
         return self.repo.commit(rev).hexsha
 
+    def commit_of(self, rev: str) -> str | None:
+        """The commit ``rev`` names (a branch, tag, sha, ``refs/...``), or None."""
+        from git import GitCommandError
+
+        try:
+            return self.repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}") or None
+        except GitCommandError:
+            return None
+
+    def is_dirty(self) -> bool:
+        """Uncommitted changes to tracked files (staged or not); untracked files don't count."""
+        return self.repo.is_dirty(index=True, working_tree=True, untracked_files=False)
+
     def dirty_paths(self, untracked_under: Iterable[str] = ()) -> list[str]:
         """Tracked changes (staged or not) and untracked files under ``untracked_under``
         (directories ending in ``/`` or exact paths), as ``git status --short`` lines."""
@@ -149,6 +162,17 @@ class GitRepo:
     def delete_branch(self, branch: str) -> None:
         self._git("branch", "-D", branch)
 
+    def changed_paths(self, base: str) -> list[str]:
+        """Repository-relative paths added, copied, modified or renamed in ``base...HEAD``."""
+        from git import GitCommandError
+
+        try:
+            out = self.repo.git.diff("--name-only", "--diff-filter=ACMRT", "-z",
+                                     f"{base}...HEAD")
+        except GitCommandError as exc:
+            raise RunError(f"git diff {base}...HEAD failed: {_git_line(exc)}") from None
+        return [name for name in out.split("\0") if name]
+
     def is_tracked(self, path: str) -> bool:
         return bool(self.repo.git.ls_files("--", path))
 
@@ -175,9 +199,23 @@ class GitRepo:
         from git import GitCommandError
 
         try:
-            return self.repo.git.show(f"{rev}:{path}")
+            return self.repo.git.show(f"{rev}:{path}", strip_newline_in_stdout=False)
         except GitCommandError:
             return None
+
+    def has_identity(self) -> bool:
+        """Whether git has a committer e-mail configured (CI runners often have none)."""
+        from git import GitCommandError
+
+        try:
+            return bool(self.repo.git.config("user.email"))
+        except GitCommandError:
+            return False
+
+    def tag(self, tag: str, rev: str, message: str, env: dict[str, str] | None = None) -> None:
+        """Create the annotated tag ``tag`` at ``rev`` (``env``: e.g. a committer identity)."""
+        with self.repo.git.custom_environment(**(env or {})):
+            self._git("tag", "-a", tag, "-m", message, rev)
 
     # -- remotes -----------------------------------------------------------------------
 
@@ -199,6 +237,19 @@ class GitRepo:
             raise PushError(f"cannot reach remote {remote}: {_git_line(exc)}") from None
         return out.split()[0] if out.strip() else None
 
+    def push_tags(self, remote: str, tags: Iterable[str]) -> None:
+        """Push the tags ``tags`` to ``remote``."""
+        from git import GitCommandError
+
+        refs = [f"refs/tags/{t}" for t in tags]
+        if not refs:
+            return
+        try:
+            with self.repo.git.custom_environment(**_QUIET):
+                self.repo.git.push(remote, *refs)
+        except GitCommandError as exc:
+            raise PushError(f"git push: {_git_line(exc)}") from None
+
     def push(self, remote: str, branch: str) -> None:
         """Push ``branch`` to the same name on ``remote`` and track it."""
         from git import GitCommandError
@@ -210,3 +261,17 @@ class GitRepo:
         except GitCommandError as exc:
             raise PushError(f"push of {branch} to {remote} failed: {_git_line(exc)}") from None
 
+
+
+def provenance(path: str | Path) -> tuple[str | None, bool | None]:
+    """(HEAD commit, uncommitted changes?) of the repository holding ``path`` (a file or
+    folder), not of the current directory; (None, None) outside a repository or before its
+    first commit."""
+    target = Path(path).resolve()
+    try:
+        git = GitRepo(target if target.is_dir() else target.parent)
+    except GitStateError:
+        return None, None
+    with git:
+        head = git.commit_of("HEAD")
+        return (head, git.is_dirty()) if head else (None, None)

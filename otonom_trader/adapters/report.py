@@ -6,7 +6,7 @@ Sections (``<section id=...>``): ``summary``, ``top-results``, ``parameter-analy
 a fixed ``id`` (``FIGURE_IDS``). Big experiments stay small: histograms are binned with numpy,
 box plots and heatmaps carry precomputed statistics, and the train/test scatter draws a
 seeded sample of at most ``MAX_POINTS`` runs that always includes the top runs (the page says
-so). ``report`` is an ``app.show.ExperimentReport``.
+so). ``report`` is anything shaped like ``ExperimentReport`` below (``app.show`` builds one).
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from otonom_trader.app.show import ExperimentReport
 
 MAX_POINTS = 5_000
 SEED = 0
@@ -47,6 +44,22 @@ td.l,th.l{text-align:left}dl{display:grid;grid-template-columns:max-content auto
 font-size:14px}dt{font-weight:600}dd{margin:0}.warn{color:#a15c00}.ok{color:#2a7a2a}
 .note{color:#666;font-size:13px}.plot{margin:10px 0}code{font-size:12px}
 """
+
+
+class ExperimentReport(Protocol):
+    """What the page reads of an experiment's analysis (the adapter depends on no use case)."""
+
+    info: Any  # adapters.store_models.ExperimentInfo
+    summary: Any  # id, name, status, split, counts, ...
+    sort_by: str
+    parameters: tuple[str, ...]
+    top: pd.DataFrame
+    best: pd.Series
+    rule: Any  # engine.selection.SelectionRule
+    effects: tuple[Any, ...]  # per parameter: path, importance, labels, counts, codes
+    overfitting: Any  # gap, DSR, PBO, warnings
+    runs: pd.DataFrame
+    notes: tuple[str, ...]
 
 
 def _e(value) -> str:
@@ -112,7 +125,7 @@ def _summary_html(report: ExperimentReport) -> str:
         ("Failed", f"{s.failed:,}"), ("Pending", f"{s.pending:,}"),
         ("Success rate", _f(100 * s.success_rate, ".1f", "%")),
         ("Time taken", taken),
-        ("Data fingerprint", s.data_fingerprint), ("Git commit", s.git_commit or "—"),
+        ("Data fingerprint", s.data_fingerprint), ("Git commit", s.commit_text),
         ("Created", s.created_at if s.created_at == "—" else f"{s.created_at} UTC"),
         ("Best run", f"#{int(report.best['run_number'])} by {report.rule.label} "
                      f"(the promote rule)"),

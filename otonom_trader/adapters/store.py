@@ -148,7 +148,8 @@ class ExperimentStore:
         self, *, name: str, strategy_path: str, strategy_hash: str, strategy_name: str,
         grid: Any, split: dict, search: dict, symbol: str, data_fingerprint: str,
         periods_per_year: float, total_runs: int, initial_capital: float, command: str = "",
-        git_commit: str | None = None, status: str = "running", owner: str | None = None,
+        git_commit: str | None = None, git_dirty: bool | None = None, status: str = "running",
+        owner: str | None = None,
     ) -> int:
         """Insert an experiment and return its ID; a taken name is an ``InputError`` (saying
         so when another process is running it). ``owner`` (``lease_owner()``) holds the
@@ -159,7 +160,8 @@ class ExperimentStore:
             name=name, strategy_path=str(strategy_path), strategy_hash=strategy_hash,
             strategy_name=strategy_name, grid=_plain(grid), split=_plain(split),
             search=_plain(search), symbol=symbol, data_fingerprint=data_fingerprint,
-            periods_per_year=float(periods_per_year), git_commit=git_commit, status=status,
+            periods_per_year=float(periods_per_year), git_commit=git_commit, git_dirty=git_dirty,
+            status=status,
             total_runs=int(total_runs), created_at=now, started_at=now,
             finished_at=None, elapsed_seconds=0.0, command=command,
             initial_capital=float(initial_capital), schema_version=migrations.HEAD,
@@ -358,7 +360,8 @@ class ExperimentStore:
                                 .where(_RUNS.c.experiment_id == info.id)
                                 .order_by(_RUNS.c.run_number)).mappings().all()
         row.update(created_at=None, started_at=None, finished_at=None, elapsed_seconds=0.0,
-                   owner=None, heartbeat_at=None, git_commit=None, outputs=None)
+                   owner=None, heartbeat_at=None, git_commit=None, git_dirty=None,
+                   outputs=None)
         with atomic_path(path) as tmp:
             tmp.unlink()
             with ExperimentStore(f"sqlite:///{tmp}") as copy, copy.engine.begin() as conn:

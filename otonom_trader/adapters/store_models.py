@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -56,7 +57,8 @@ class ExperimentInfo:
     symbol: str
     data_fingerprint: str
     periods_per_year: float
-    git_commit: str | None
+    git_commit: str | None  # HEAD of the strategy file's repository when the search started
+    git_dirty: bool | None  # ... with uncommitted changes (None: unknown)
     status: str
     total_runs: int
     created_at: datetime | None  # None in a store snapshot (no session data)
@@ -120,6 +122,7 @@ class Experiment(Base):
     data_fingerprint: Mapped[str] = mapped_column(String(128))
     periods_per_year: Mapped[float] = mapped_column(Float)
     git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    git_dirty: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="running")
     total_runs: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

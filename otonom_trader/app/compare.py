@@ -2,8 +2,8 @@
 
 Both strategies run through the one ``engine.backtest.backtest`` on the same bars and the same
 window. Whether the Sharpe difference is significant comes from a paired circular block
-bootstrap (Politis & Romano 1992) of the two strategies' per-bar returns: the same resampled
-dates for both, so their correlation is kept.
+bootstrap (Politis & Romano 1992; ``arch.bootstrap``, through ``engine.stats``) of the two
+strategies' per-bar returns: the same resampled dates for both, so their correlation is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.strategy_loader import load_strategy
 from otonom_trader.engine.backtest import DEFAULT_CAPITAL, BacktestResult, backtest
 from otonom_trader.engine.data import load_bars
-from otonom_trader.kernels.enums import ZERO_VARIANCE
+from otonom_trader.engine.stats import (
+    annualised_sharpe,
+    optimal_block_length,
+    paired_block_bootstrap,
+)
 
 DEFAULT_RESAMPLES = 2_000
 MIN_RESAMPLES = 100
@@ -65,20 +69,6 @@ class CompareResult:
         return len(self.baseline.equity)
 
 
-def annualised_sharpe(total, total_sq, n, periods_per_year: float):
-    """mean/std(ddof=1)·√P from sums, sums of squares and counts (arrays or scalars).
-
-    A series of zero variance (``kernels.enums.ZERO_VARIANCE``, the rule the backtest
-    metrics and PBO share; e.g. a strategy that never trades) has no Sharpe: NaN."""
-    total = np.asarray(total, dtype=np.float64)
-    total_sq = np.asarray(total_sq, dtype=np.float64)
-    d = total_sq * n - total * total  # n²·(biased variance)
-    ok = d > ZERO_VARIANCE * total_sq * n
-    safe = np.where(ok, d, 1.0)
-    sharpe = total * math.sqrt(n - 1) / np.sqrt(n * safe) * math.sqrt(periods_per_year)
-    return np.where(ok, sharpe, np.nan)
-
-
 def paired_sharpe_bootstrap(baseline_returns, candidate_returns, periods_per_year: float, *,
                             n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
                             block_length: int | None = None,
@@ -86,13 +76,15 @@ def paired_sharpe_bootstrap(baseline_returns, candidate_returns, periods_per_yea
     """Confidence interval of the candidate − baseline annualised Sharpe by a paired circular
     block bootstrap.
 
-    Each resample joins ⌈T/L⌉ blocks of L consecutive returns (default L = round(√T)), each
-    starting at a uniformly drawn bar and wrapping around the end; the same blocks are taken
-    from both series. The interval is the (1−c)/2 and (1+c)/2 quantiles of the resampled
-    differences. Verdict: ``BETTER`` when the interval is above 0, ``WORSE`` when below,
-    else ``NOT_SIGNIFICANT``; ``UNDEFINED`` when either whole series has zero variance.
-    Resamples where a side has zero variance have no difference and are left out
-    (``n_resamples`` counts the ones used). Identical series give exactly 0 everywhere.
+    Each resample joins blocks of L consecutive returns (default L: the Politis–White
+    optimal length of the two series, ``engine.stats.optimal_block_length``), each starting
+    at a uniformly drawn bar and wrapping around the end; the same blocks are taken from both
+    series. The interval is the (1−c)/2 and (1+c)/2 quantiles of the resampled differences.
+    Verdict: ``BETTER`` when the interval is above 0, ``WORSE`` when below, else
+    ``NOT_SIGNIFICANT``; ``UNDEFINED`` (no interval, no resample) when either whole series
+    has zero variance. Resamples where a side has zero variance have no difference and are
+    left out (``n_resamples`` counts the ones used). Identical series give exactly 0
+    everywhere.
     """
     base = np.asarray(baseline_returns, dtype=np.float64).ravel()
     cand = np.asarray(candidate_returns, dtype=np.float64).ravel()
@@ -109,30 +101,19 @@ def paired_sharpe_bootstrap(baseline_returns, candidate_returns, periods_per_yea
                          f"got {n_resamples}")
     if not 0 < confidence < 1:
         raise InputError(f"confidence must be between 0 and 1, got {confidence}")
-    length = int(block_length or max(1, round(math.sqrt(t))))
-    length = min(length, t)
-    n_blocks = -(-t // length)
-    n = n_blocks * length
 
-    def block_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        wrapped = np.concatenate([x, x[:length - 1]])
-        windows = np.lib.stride_tricks.sliding_window_view(wrapped, length)
-        return windows.sum(axis=1), (windows * windows).sum(axis=1)
+    def sharpe(x: np.ndarray) -> float:
+        return float(annualised_sharpe(x.sum(), (x * x).sum(), len(x), periods_per_year))
 
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, t, size=(n_resamples, n_blocks))
-    sharpes = []
-    for x in (base, cand):
-        s, q = block_sums(x)
-        sharpes.append(annualised_sharpe(s[starts].sum(axis=1), q[starts].sum(axis=1), n,
-                                         periods_per_year))
-    diffs = sharpes[1] - sharpes[0]
-    diffs = diffs[np.isfinite(diffs)]
-    point = float(
-        annualised_sharpe(cand.sum(), (cand * cand).sum(), t, periods_per_year)
-        - annualised_sharpe(base.sum(), (base * base).sum(), t, periods_per_year)
-    )
-    if not math.isfinite(point) or len(diffs) < MIN_RESAMPLES:
+    point = sharpe(cand) - sharpe(base)
+    length = min(int(block_length), t) if block_length else optimal_block_length(base, cand)
+    diffs = np.empty(0)
+    if math.isfinite(point):
+        diffs = paired_block_bootstrap(lambda b, c: sharpe(c) - sharpe(b), base, cand,
+                                       n_resamples=n_resamples, block_length=length,
+                                       seed=seed)
+        diffs = diffs[np.isfinite(diffs)]
+    if len(diffs) < MIN_RESAMPLES:
         low = high = math.nan
         verdict = UNDEFINED
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -10,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore, RunBatch
-from otonom_trader.domain.combinations import SAMPLE
+from otonom_trader.domain.combinations import SAMPLE, Combinations
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.grid import (
-    Combinations,
     GridSpec,
     grid_from_mapping,
     grid_warnings,
@@ -81,15 +79,6 @@ class GridSearchInterrupted(Exception):
     def __init__(self, experiment_id: int, saved: int, total: int):
         super().__init__(f"interrupted after {saved}/{total} runs")
         self.experiment_id, self.saved, self.total = experiment_id, saved, total
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
-    except OSError:
-        return None
-    return out.stdout.strip() or None
 
 
 def _resolve(req: GridSearchRequest, store: ExperimentStore):
@@ -226,14 +215,17 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                               data_dir=req.data_dir)
     owner = lease_owner()
     if existing is None:
+        from otonom_trader.adapters.git_repo import provenance
+
+        commit, dirty = provenance(req.strategy_path)
         exp_id = store.create_experiment(
             name=req.name, strategy_path=req.strategy_path, strategy_hash=strategy_hash(strategy),
             strategy_name=strategy.name, grid=spec.raw, split=split,
             search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed},
             symbol=symbol, data_fingerprint=fingerprint,
             periods_per_year=evaluator.data.periods_per_year, total_runs=combos.total,
-            initial_capital=capital, command=req.command, git_commit=_git_commit(),
-            owner=owner,
+            initial_capital=capital, command=req.command, git_commit=commit,
+            git_dirty=dirty, owner=owner,
         )
     else:
         exp_id = existing.id

@@ -9,7 +9,7 @@ from otonom_trader.app.strategy_log import format_value
 from otonom_trader.domain.redact import redact
 
 if TYPE_CHECKING:
-    from otonom_trader.app.promote import Promotion
+    from otonom_trader.app.promotion import Promotion
 
 __all__ = ["commit_message", "metric_text", "pr_body", "pr_title"]
 

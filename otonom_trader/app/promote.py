@@ -12,13 +12,14 @@ re-running the command, or ``promote --resume NAME``, finishes or rolls back.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.app.promote_gates import check_run_gates, load_gates
+from otonom_trader.app.promotion import Promotion
 from otonom_trader.app.strategy_file import changed_values, plain, render_strategy
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
@@ -33,8 +34,6 @@ from otonom_trader.domain.strategy_loader import (
     strategy_hash,
 )
 from otonom_trader.engine.selection import (
-    Overfitting,
-    Selection,
     overfitting_stats,
     select_run,
     selection_rule,
@@ -65,29 +64,6 @@ class PromoteRequest:
     dvc_exp: str | None = None  # promote what this DVC experiment produced (its own store)
     command: str = ""  # the promote command as typed, for the pull request's reproduce block
     now: datetime | None = None  # promotion time (UTC); None = now
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """Everything a promotion writes, computed before anything is written."""
-
-    name: str
-    path: str  # repository-relative (or as given), e.g. strategies/baseline_v2.yaml
-    text: str  # the strategy file
-    strategy: Strategy  # ``text`` loaded and validated
-    parent: Strategy
-    experiment: ExperimentInfo
-    selection: Selection
-    changes: dict[str, tuple[Any, Any]]  # dotted path -> (parent value, new value)
-    overfitting: Overfitting
-    parent_metrics: dict[str, dict | None]  # train/test of the parent on the same windows
-    initial_capital: float
-    expected_impact: str | None
-    promoted_at: datetime
-    notes: tuple[str, ...]
-    metadata: dict = field(repr=False, default_factory=dict)
-    holdout: dict | None = None  # the promoted run on the hold-out window (None: no hold-out)
-    forced: tuple[str, ...] = ()  # failed gates promoted anyway (--allow-overfit)
 
 
 def branch_for(name: str) -> str:

@@ -23,14 +23,15 @@ PARAMS_FILE = "params.yaml"
 
 def load_gates(root: Path) -> Gates | None:
     """The gates of ``root/params.yaml``; None when the file or its ``gates:`` is absent."""
-    import yaml
+    from otonom_trader.domain.errors import InputError
+    from otonom_trader.domain.safe_yaml import read_yaml
 
     path = root / PARAMS_FILE
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        data = read_yaml(path, "params")  # the bounded reader, as everywhere
+    except InputError:
         data = None  # load_gate_params names the problem
     if isinstance(data, Mapping) and "gates" not in data:
         return None

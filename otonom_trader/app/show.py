@@ -52,6 +52,7 @@ class Summary:
     split: dict
     data_fingerprint: str
     git_commit: str | None
+    git_dirty: bool | None  # the strategy repository had uncommitted changes (None: unknown)
     total_runs: int
     done: int
     failed: int
@@ -60,6 +61,13 @@ class Summary:
     elapsed_seconds: float | None  # None for a store snapshot (no session times)
     created_at: str  # "—" for a store snapshot
     periods_per_year: float
+
+    @property
+    def commit_text(self) -> str:
+        """The commit as shown: "—" when unknown, marked when the tree had changes."""
+        if not self.git_commit:
+            return "—"
+        return self.git_commit + (" (uncommitted changes)" if self.git_dirty else "")
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,7 +281,8 @@ def _summary(info: ExperimentInfo, done: int, failed: int) -> Summary:
         id=info.id, name=info.name, status=info.status, strategy_path=info.strategy_path,
         strategy_name=info.strategy_name, symbol=info.symbol, search=dict(info.search or {}),
         split=dict(info.split or {}), data_fingerprint=info.data_fingerprint,
-        git_commit=info.git_commit, total_runs=info.total_runs, done=done, failed=failed,
+        git_commit=info.git_commit, git_dirty=info.git_dirty, total_runs=info.total_runs,
+        done=done, failed=failed,
         pending=max(info.total_runs - finished, 0),
         success_rate=done / finished if finished else math.nan,
         elapsed_seconds=None if info.created_at is None else float(info.elapsed_seconds),
@@ -327,22 +336,16 @@ def parameter_effects(runs: pd.DataFrame, parameters: tuple[str, ...],
     """Each parameter's eta² on test Sharpe and per-level means, most important first."""
     y_all = runs["test_sharpe"].to_numpy(dtype=float)
     use = done_mask & np.isfinite(y_all)
+    from otonom_trader.engine.stats import eta_squared
+
     y = y_all[use]
-    total = float(((y - y.mean()) ** 2).sum()) if len(y) else 0.0
     effects = []
     for path in parameters:
         codes_all, labels, binned = _levels(runs[path])
         codes = codes_all[use]
         k = len(labels)
-        counts = np.bincount(codes, minlength=k)
-        sums = np.bincount(codes, weights=y, minlength=k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = sums / counts
-        present = counts > 0
-        between = float((counts[present] * (means[present] - y.mean()) ** 2).sum()) if len(
-            y) else 0.0
-        eta2 = min(max(between / total, 0.0), 1.0) if total > 0 else 0.0
-        keep = np.flatnonzero(present)  # drop levels with no analysed run
+        eta2, counts, means = eta_squared(y, codes, k)
+        keep = np.flatnonzero(counts > 0)  # drop levels with no analysed run
         remap = np.full(k, -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))
         row_codes = np.full(len(runs), -1, dtype=np.int64)

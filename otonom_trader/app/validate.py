@@ -8,7 +8,6 @@ Production is read from ``base`` when comparing a change, else from the working 
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -24,7 +23,7 @@ from otonom_trader.domain.deployment import (
     load_deployment,
     load_deployment_text,
 )
-from otonom_trader.domain.errors import InputError, OtonomError
+from otonom_trader.domain.errors import GitStateError, InputError, OtonomError, RunError
 from otonom_trader.domain.gates import load_gate_params
 from otonom_trader.domain.names import inside
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_from_text
@@ -69,36 +68,34 @@ class ValidationResult:
 # ---------------------------------------------------------------- git
 
 
-def _git(*args: str) -> str:
+def _repo():
+    """The repository around the current directory (an ``adapters.git_repo.GitRepo``), or
+    None outside one."""
+    from otonom_trader.adapters.git_repo import GitRepo
+
     try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                             timeout=60)
-    except OSError as exc:
-        raise InputError(f"cannot run git: {exc.strerror}") from None
-    if out.returncode != 0:
-        raise _GitFailed(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "")
-    return out.stdout
-
-
-class _GitFailed(Exception):
-    pass
+        return GitRepo(".")
+    except GitStateError:
+        return None
 
 
 def changed_paths(base: str) -> list[str]:
-    """Repository-relative paths added, copied, modified or renamed in ``base...HEAD``."""
-    try:
-        _git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
-    except _GitFailed:
+    """Paths (relative to the current directory when inside it) added, copied, modified or
+    renamed in ``base...HEAD``."""
+    git = _repo()
+    if git is None or git.commit_of(base) is None:
+        if git is not None:
+            git.close()
         raise InputError(f"--base {base}: not a known revision here; fetch it (actions/checkout "
                          "with fetch-depth: 0) or pass another --base") from None
-    try:
-        out = _git("diff", "--name-only", "--diff-filter=ACMRT", "-z", f"{base}...HEAD")
-        top = _git("rev-parse", "--show-toplevel").strip()
-    except _GitFailed as exc:
-        raise InputError(f"git diff {base}...HEAD failed: {exc}") from None
+    with git:
+        try:
+            names, top = git.changed_paths(base), git.root
+        except RunError as exc:
+            raise InputError(str(exc)) from None
     cwd = Path.cwd().resolve()
     paths = []
-    for name in filter(None, out.split("\0")):
+    for name in names:
         absolute = Path(top, name).resolve()
         paths.append(str(absolute.relative_to(cwd)) if absolute.is_relative_to(cwd) else name)
     return paths
@@ -106,10 +103,20 @@ def changed_paths(base: str) -> list[str]:
 
 def repo_root() -> Path:
     """The work tree's top folder (the current directory outside a git repository)."""
-    try:
-        return Path(_git("rev-parse", "--show-toplevel").strip())
-    except (_GitFailed, InputError):
+    git = _repo()
+    if git is None:
         return Path.cwd()
+    with git:
+        return git.root
+
+
+def _file_at(rev: str, path: str) -> str | None:
+    """``path`` (repository-relative) as it is at ``rev``; None when absent or no repository."""
+    git = _repo()
+    if git is None:
+        return None
+    with git:
+        return git.file_at(rev, path)
 
 
 def in_repo(path: str, what: str, root: Path | None = None) -> str:
@@ -173,18 +180,16 @@ def production_reference(req: ValidateRequest) -> tuple[tuple[ProductionEntry, .
     as it is before the change), else from the working tree; none when there is no file."""
     deployment: Deployment | None
     if req.changed:
-        try:
-            text = _git("show", f"{req.base}:{req.production_path}")
-        except _GitFailed:
+        text = _file_at(req.base, req.production_path)
+        if text is None:
             return (), None
         deployment = load_deployment_text(text, f"{req.base}:{req.production_path}: ")
 
         def read(entry):
             path = entry.path
-            try:
-                text = _git("show", f"{req.base}:{path}")
-            except _GitFailed:
-                raise InputError(f"{req.base}:{path}: no such file") from None
+            text = _file_at(req.base, path)
+            if text is None:
+                raise InputError(f"{req.base}:{path}: no such file")
             return strategy_from_text(text, f"{req.base}:{path}")
 
         source = f"{req.production_path} at {req.base}"

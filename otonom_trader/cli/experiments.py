@@ -267,7 +267,7 @@ def _print_report(report) -> None:
                      + (f", {s.pending:,} pending" if s.pending else "")),
             ("Success rate", _fmt(100 * s.success_rate, ".1f") + "%"),
             ("Time taken", "—" if s.elapsed_seconds is None else f"{s.elapsed_seconds:.2f}s"),
-            ("Data fingerprint", s.data_fingerprint[:16]), ("Git commit", s.git_commit or "—")]
+            ("Data fingerprint", s.data_fingerprint[:16]), ("Git commit", s.commit_text)]
     grid = Table.grid(padding=(0, 2))
     for key, value in rows:
         grid.add_row(f"  {key}", escape(str(value)))

@@ -1,4 +1,4 @@
-"""Grid files for grid and random search, and their combinations streamed in chunks.
+"""Grid files for grid and random search (their combinations are streamed by combinations.py).
 
 A grid file is a YAML mapping. Top-level dotted strategy paths are the parameters, in file
 order; alternatively all of them sit under one ``params:`` (or ``parameters:``) mapping, as
@@ -147,15 +147,6 @@ class GridSpec:
             return None
         counts = (len(v) if isinstance(v, tuple) else v.count for v in self.parameters.values())
         return math.prod(counts)
-
-
-def __getattr__(name: str) -> Any:
-    """``Combinations`` and ``Chunk`` live in ``combinations.py``; importable from here too."""
-    if name in ("Chunk", "Combinations"):
-        from otonom_trader.domain import combinations
-
-        return getattr(combinations, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------- loading
