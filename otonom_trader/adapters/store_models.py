@@ -187,3 +187,5 @@ TEST_COLUMNS = tuple(f"test_{m}" for m in METRIC_KEYS)
 _missing = set(TRAIN_COLUMNS + TEST_COLUMNS) - set(ExperimentRun.__table__.columns.keys())
 if _missing:  # METRIC_KEYS grew: add the columns above and a revision in migrations/versions
     raise RuntimeError(f"experiment_runs lacks metric columns {sorted(_missing)}")
+
+from otonom_trader.adapters import journal_models as _journal_models  # noqa: E402,F401  (registers the daemon tables)
