@@ -162,8 +162,8 @@ class Journal:
         """The first bar this version of the strategy decided on (its trading start)."""
         with self.engine.connect() as c:
             return c.execute(select(func.min(TICKS.c.bar_time)).where(
-                TICKS.c.deployment == deployment, TICKS.c.strategy_hash == strategy_hash,
-                TICKS.c.status == "ok")).scalar()
+                TICKS.c.deployment == deployment, TICKS.c.strategy_hash == strategy_hash)
+                ).scalar()
 
     def equity(self, deployment: str) -> list[dict]:
         return self._rows(select(EQUITY).where(EQUITY.c.deployment == deployment)

@@ -40,7 +40,7 @@ TICKS = Table(
     Column("bar_time", DateTime, nullable=True),
     Column("commit_sha", String(64), nullable=True),
     Column("strategy_hash", String(128), nullable=True),
-    Column("status", String(20), nullable=False),  # ok | stale | refused | no_bars
+    Column("status", String(20), nullable=False),  # the stage it ran in
     Index("ix_journal_ticks_deployment", "deployment", "id"),
 )
 

@@ -26,13 +26,14 @@ class ReplayFeed:
             hi = pd.Timestamp(end) if end else None
         except ValueError:
             raise InputError(f"--feed {spec}: FROM and TO are dates, YYYY-MM-DD") from None
+        span = f"{bars.index[0]:%Y-%m-%d} → {bars.index[-1]:%Y-%m-%d}"
         if hi is not None:
             bars = bars[bars.index < hi.normalize() + pd.Timedelta(days=1)]
         first = (int(bars.index.searchsorted(lo)) if lo is not None
                  else max(len(bars) - DEFAULT_SPAN, 0))
         if first >= len(bars):
             raise InputError(f"--feed {spec}: no {self.symbol} bars in that window (the data "
-                             f"covers {bars.index[0]:%Y-%m-%d} → {bars.index[-1]:%Y-%m-%d})")
+                             f"covers {span})")
         self.bars, self.start = bars, bars.index[first]
         self._next = first  # the position of the next bar to release
 

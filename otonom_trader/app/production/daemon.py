@@ -74,8 +74,9 @@ class Daemon:
         """Load the desired state (a bad one is an ``InputError``), open feeds and brokers,
         reconcile with the brokers (``RunError`` when the daemon must not start)."""
         commit = self._sync()
-        self.state = self._load(commit)
-        self._connect(self.state)
+        state = self._load(commit)
+        self._connect(state)
+        self._switch(state, commit)
         found = reconcile.startup(self.journal, self.brokers)
         for run in self.state.strategies:
             last = self.journal.last_bar(run.entry.name)
@@ -188,6 +189,9 @@ class Daemon:
                        f"{exc}; {self.state.commit and self.state.commit[:12]} keeps running",
                        "error")
             return
+        self._switch(new, commit)
+
+    def _switch(self, new: DesiredState, commit: str | None) -> None:
         old = {r.entry.name: r for r in self.state.strategies} if self.state else {}
         self.state = new
         for run in new.strategies:
@@ -246,7 +250,7 @@ class Daemon:
         start = self.journal.first_bar(e.name, run.version)
         start = pd.Timestamp(start) if start is not None else t
         commit = self.state.commit
-        self.journal.tick(e.name, t.to_pydatetime(), commit, run.version, "ok")
+        self.journal.tick(e.name, t.to_pydatetime(), commit, run.version, e.stage)
         known = self.journal.known_ids(e.name)
         for o in engine_orders(run.strategy, bars, symbol, start, self.state.book_of(run),
                                self.cfg.data_dir):
