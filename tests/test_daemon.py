@@ -35,6 +35,10 @@ def production(**entry) -> str:
 
 @pytest.fixture
 def prod_repo(tmp_path):
+    return make_prod_repo(tmp_path)
+
+
+def make_prod_repo(tmp_path: Path) -> tuple[Path, Path]:
     """A strategy repository on main with a bare origin; returns (clone, a second clone)."""
     bare, repo = tmp_path / "origin.git", tmp_path / "repo"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
@@ -61,16 +65,16 @@ def config(repo: Path, tmp_path: Path, feed: str = FEED) -> DaemonConfig:
 
 def test_shadow_replay_equals_the_backtest(prod_repo, tmp_path):
     repo, _ = prod_repo
-    n = run_daemon(config(repo, tmp_path), speed=0)
+    n = run_daemon(config(repo, tmp_path, "replay:SPX:2016-03-01:2016-06-20"), speed=0)
     strategy_bars = load_bars("SPX")
     from otonom_trader.domain.strategy_loader import load_strategy
 
     strategy = load_strategy(repo / "strategies" / "baseline_v1.yaml")
-    ref = backtest(strategy, strategy_bars, symbol="SPX", start="2016-01-01",
-                   end="2016-06-30", initial_capital=10_000)  # 50% of 20,000
+    ref = backtest(strategy, strategy_bars, symbol="SPX", start="2016-03-01",
+                   end="2016-06-20", initial_capital=10_000)  # 50% of 20,000
     journal = Journal(f"sqlite:///{tmp_path}/j.db")
     fills = journal.fills("baseline_v1")
-    assert n == len(ref.equity) == 125
+    assert n == len(ref.equity) == 78
     expected = []
     for t in ref.trades.itertuples():
         expected.append((t.entry_time, "buy", t.units, t.entry_price))
@@ -85,7 +89,7 @@ def test_shadow_replay_equals_the_backtest(prod_repo, tmp_path):
     assert {o["stage"] for o in orders} == {"shadow"} and {o["status"] for o in orders} == {
         "filled"}
     ok, message = parity_check(journal, "baseline_v1", strategy, strategy_bars, "SPX",
-                               "2016-01-01", 10_000)
+                               "2016-03-01", 10_000)
     assert ok and message.startswith("same: 4 fills")
     journal.close()
 
@@ -149,7 +153,7 @@ def test_halt_sends_no_entry(prod_repo, tmp_path):
     repo, _ = prod_repo
     (repo / "deployments" / "production.yaml").write_text(production(halt=True))
     git(repo, "commit", "-qam", "halt")
-    run_daemon(config(repo, tmp_path), speed=0)
+    run_daemon(config(repo, tmp_path, "replay:SPX:2016-03-01:2016-03-15"), speed=0)
     journal = Journal(f"sqlite:///{tmp_path}/j.db")
     assert journal.orders() == [] and journal.fills() == []
     assert journal.events(kind="halted", limit=10)
@@ -200,3 +204,22 @@ def test_bad_input_is_one_line_exit_2(prod_repo, tmp_path, capsys, setup, argv, 
     err = capsys.readouterr().err
     assert exc.value.code == 2, err
     assert needle in err and err.count("\n") == 1, err
+
+
+def test_a_new_version_closes_the_position_the_old_one_left(prod_repo, tmp_path):
+    repo, other = prod_repo
+    daemon = Daemon(config(repo, tmp_path, "replay:SPX:2016-03-01:2016-06-30"))
+    daemon.start()
+    while not daemon.journal.fills():
+        daemon.tick()
+    assert daemon.journal.fills()[0]["side"] == "buy"
+    path = other / "strategies" / "baseline_v1.yaml"
+    path.write_text(path.read_text().replace("fee_bps: 5", "fee_bps: 6"))
+    git(other, "commit", "-qam", "fees")
+    git(other, "push", "-q", "origin", "main")
+    daemon.tick()
+    last = daemon.journal.fills()[-1]
+    assert last["side"] == "sell" and last["qty"] == daemon.journal.fills()[0]["qty"]
+    assert daemon.journal.orders()[-1]["reason"] == "version_switch"
+    assert daemon.journal.last_position("baseline_v1")["qty"] == 0.0
+    daemon.close()

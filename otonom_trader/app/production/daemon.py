@@ -248,8 +248,10 @@ class Daemon:
     def _decide(self, run: Running, bars: pd.DataFrame, symbol: str) -> None:
         e, t = run.entry, bars.index[-1]
         start = self.journal.first_bar(e.name, run.version)
-        start = pd.Timestamp(start) if start is not None else t
         commit = self.state.commit
+        if start is None:
+            self._flatten(run, bars, symbol)
+        start = pd.Timestamp(start) if start is not None else t
         self.journal.tick(e.name, t.to_pydatetime(), commit, run.version, e.stage)
         known = self.journal.known_ids(e.name)
         for o in engine_orders(run.strategy, bars, symbol, start, self.state.book_of(run),
@@ -270,6 +272,22 @@ class Daemon:
             known.add(cid)
         self._mark(run, symbol, bars)
         self.report.bars += 1
+
+    def _flatten(self, run: Running, bars: pd.DataFrame, symbol: str) -> None:
+        """A new strategy version starts flat: a position the previous version left is
+        closed at the open of the new version's first bar."""
+        e, t = run.entry, bars.index[-1]
+        held = sum(f["qty"] if f["side"] == "buy" else -f["qty"]
+                   for f in self.journal.fills(e.name) if f["symbol"] == symbol)
+        if abs(held) < 1e-12:
+            return
+        side = "sell" if held > 0 else "buy"
+        self._event("version_flatten", f"{e.name}: closing {held:g} {symbol} left by the "
+                    f"previous version at the open of {t:%Y-%m-%d}", "info", e.name)
+        self._send(run, Intent(client_order_id(e.name, run.version, t, side, False), e.name,
+                               run.version, self.state.commit, t.to_pydatetime(), symbol, side,
+                               abs(held), float(bars["Open"].iloc[-1]), "version_switch",
+                               e.stage, e.broker))
 
     def _send(self, run: Running, intent: Intent) -> None:
         if not self.journal.intend(intent):
