@@ -60,7 +60,8 @@ def make_prod_repo(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def config(repo: Path, tmp_path: Path, feed: str = FEED) -> DaemonConfig:
-    return DaemonConfig(root=repo, feed=feed, journal_url=f"sqlite:///{tmp_path}/j.db")
+    return DaemonConfig(root=repo, feed=feed, journal_url=f"sqlite:///{tmp_path}/j.db",
+                        fetch_every=0.0)
 
 
 def test_shadow_replay_equals_the_backtest(prod_repo, tmp_path):

@@ -53,6 +53,27 @@ def run(once, interval, feed, speed, branch, journal_url, root, max_ticks) -> No
 
 
 @daemon.command()
+@click.option("--feed", default=None, metavar="replay:SYMBOL[:FROM[:TO]]",
+              help="The replay the journal was made from (its symbol).")
+@click.option("--branch", default="main", show_default=True)
+@click.option("--journal", "journal_url", default=None, metavar="DB_URL")
+@click.option("--repo", "root", type=click.Path(path_type=Path), default=Path("."))
+def parity(feed, branch, journal_url, root) -> None:
+    """Compare the journal's fills and final equity with `otonom backtest` over the same
+    bars; exit 1 when they differ. The result shows in `otonom daemon status`."""
+    from otonom_trader.app.production.daemon import DaemonConfig
+    from otonom_trader.app.production.parity import check_all
+    from otonom_trader.domain.errors import GateFailed
+
+    results = check_all(DaemonConfig(root=root, branch=branch, feed=feed,
+                                     journal_url=journal_url))
+    for name, ok, message in results:
+        click.echo(f"{'✅' if ok else '❌'} {name}: {message}")
+    if not all(ok for _, ok, _ in results):
+        raise GateFailed("backtest–live parity failed")
+
+
+@daemon.command()
 @click.option("--journal", "journal_url", default=None, metavar="DB_URL",
               help="The journal database (default: the experiment store, OTONOM_DB).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -76,7 +97,7 @@ def status(journal_url, as_json) -> None:
         p = s["position"]
         ev = s["events"][0] if s["events"] else None
         table.add_row(
-            s["strategy"], f"{s['stage'] or '-'} ({s['broker'] or '-'})",
+            s["strategy"], s["stage"] or "-",
             (s["commit"] or "-")[:12], (s["last_bar"] or "-")[:10],
             f"{p['qty']:g} {p['symbol'] or ''}",
             f"{s['equity']:,.2f}" if s["equity"] is not None else "-", str(s["orders"]),

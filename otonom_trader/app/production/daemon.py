@@ -9,6 +9,7 @@ events, and ``notes`` collects the warnings of the last tick for the caller to s
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class DaemonConfig:
     journal_url: str | None = None
     data_dir: str = "data"
     stall_after: int = 3  # polls without a new bar before the feed counts as stalled
+    fetch_every: float = 60.0  # seconds between fetches (a fast replay does not hammer it)
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Daemon:
         self._last_bar: dict[str, pd.Timestamp] = {}
         self._idle: dict[str, int] = {}
         self._said: set[str] = set()
+        self._fetched = -float("inf")
         self.report = TickReport()
 
     # -- setup ----------------------------------------------------------------------
@@ -149,12 +152,15 @@ class Daemon:
             self._once("noremote", "no_remote", f"no remote `{REMOTE}`: following the local "
                        f"branch {branch} without fetching", "info")
             return local
+        if time.monotonic() - self._fetched < self.cfg.fetch_every:
+            return local
+        self._fetched = time.monotonic()
         try:
             repo.fetch(REMOTE, branch)
             remote = repo.head_sha(f"{REMOTE}/{branch}")
         except (RunError, ValueError) as exc:
-            self._event("fetch_failed", f"git fetch {REMOTE} {branch} failed ({exc}): "
-                        f"running {local[:12]}")
+            self._once(f"fetch{exc}", "fetch_failed", f"git fetch {REMOTE} {branch} failed "
+                       f"({exc}): running {local[:12]}")
             return local
         if remote == local:
             return local

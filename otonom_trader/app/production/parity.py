@@ -29,6 +29,35 @@ def parity_check(journal: Journal, name: str, strategy: Strategy, bars: pd.DataF
     ok = got == expected and journal_final == final
     message = (f"{'same' if ok else 'DIFFERENT'}: {len(got)} fills vs {len(expected)} "
                f"backtest fills, final equity {journal_final:,.2f} vs {final:,.2f} "
-               f"over {window.index[0]:%Y-%m-%d} → {window.index[-1]:%Y-%m-%d}")
+               f"over {pd.Timestamp(start):%Y-%m-%d} → {window.index[-1]:%Y-%m-%d}")
     journal.event("parity", message, level="info" if ok else "error", deployment=name)
     return ok, message
+
+
+def check_all(config) -> list[tuple[str, bool, str]]:
+    """Parity of every strategy the desired state lists against the journal (its current
+    version, from the first bar that version decided)."""
+    from otonom_trader.app.production.daemon import Daemon
+    from otonom_trader.engine.data import load_bars
+
+    daemon = Daemon(config)
+    try:
+        state = daemon._load(daemon._sync())
+        out = []
+        for run in state.strategies:
+            name = run.entry.name
+            start = daemon.journal.first_bar(name, run.version)
+            if start is None:
+                out.append((name, False, "no bar decided by this version yet"))
+                continue
+            feed = config.feed or "replay"
+            symbol = (feed.split(":")[1] if feed.startswith("replay:") and ":" in feed
+                      else run.strategy.data.symbol or "SPX").upper()
+            bars = load_bars(symbol, config.data_dir, run.strategy.data.on_bad_bars)
+            ok, message = parity_check(daemon.journal, name, run.strategy, bars, symbol,
+                                       pd.Timestamp(start), state.book_of(run),
+                                       config.data_dir)
+            out.append((name, ok, message))
+        return out
+    finally:
+        daemon.close()
