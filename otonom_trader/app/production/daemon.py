@@ -217,10 +217,21 @@ class Daemon:
             reconcile.settle(self.journal, self.brokers)
         except BrokerError as exc:
             self._event("broker_error", f"settling open orders: {exc}")
-        frames = {key: feed.poll() for key, feed in self.feeds.items()}
+        frames = {}
+        for key, feed in self.feeds.items():
+            try:
+                frames[key] = feed.poll()
+            except (OtonomError, OSError, ValueError) as exc:
+                self._event("feed_error", f"feed {key}: {exc}")
         for run in self.state.strategies:
             key = self._feed_key(run)
-            self._bars(run, frames[key], self.feeds[key])
+            if key not in frames:
+                continue
+            try:
+                self._bars(run, frames[key], self.feeds[key])
+            except OtonomError as exc:  # inside the loop: an event, never a crash
+                self._event("strategy_error", f"{run.entry.name}: {exc}", "error",
+                            run.entry.name)
         return self.report
 
     def exhausted(self) -> bool:
