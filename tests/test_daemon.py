@@ -225,3 +225,23 @@ def test_a_new_version_closes_the_position_the_old_one_left(prod_repo, tmp_path)
     assert daemon.journal.orders()[-1]["reason"] == "version_switch"
     assert daemon.journal.last_position("baseline_v1")["qty"] == 0.0
     daemon.close()
+
+
+def test_a_new_capital_share_restarts_flat_at_its_size(prod_repo, tmp_path):
+    repo, other = prod_repo
+    daemon = Daemon(config(repo, tmp_path, "replay:SPX:2016-03-01:2016-06-30"))
+    daemon.start()
+    while not daemon.journal.fills():
+        daemon.tick()
+    entry = daemon.journal.fills()[0]
+    (other / "deployments" / "production.yaml").write_text(production(capital_pct=100))
+    git(other, "commit", "-qam", "shadow at the whole capital")
+    git(other, "push", "-q", "origin", "main")
+    daemon.tick()
+    fills = daemon.journal.fills()
+    assert len(fills) == 2 and fills[1]["side"] == "sell" and fills[1]["qty"] == entry["qty"]
+    while len(daemon.journal.fills()) < 3 and not daemon.exhausted():
+        daemon.tick()
+    third = daemon.journal.fills()[2]  # the next entry is sized on 20,000, not 10,000
+    assert third["qty"] * third["price"] > 1.5 * entry["qty"] * entry["price"]
+    daemon.close()

@@ -39,7 +39,7 @@ TICKS = Table(
     Column("tick_at", DateTime, nullable=False),
     Column("bar_time", DateTime, nullable=True),
     Column("commit_sha", String(64), nullable=True),
-    Column("strategy_hash", String(128), nullable=True),
+    Column("strategy_hash", String(128), nullable=True),  # version/book: the engine's segment
     Column("status", String(20), nullable=False),  # the stage it ran in
     Index("ix_journal_ticks_deployment", "deployment", "id"),
 )

@@ -264,12 +264,13 @@ class Daemon:
 
     def _decide(self, run: Running, bars: pd.DataFrame, symbol: str) -> None:
         e, t = run.entry, bars.index[-1]
-        start = self.journal.first_bar(e.name, run.version)
+        seg = self.state.segment(run)
+        start = self.journal.first_bar(e.name, seg)
         commit = self.state.commit
         if start is None:
             self._flatten(run, bars, symbol)
         start = pd.Timestamp(start) if start is not None else t
-        self.journal.tick(e.name, t.to_pydatetime(), commit, run.version, e.stage)
+        self.journal.tick(e.name, t.to_pydatetime(), commit, seg, e.stage)
         known = self.journal.known_ids(e.name)
         for o in engine_orders(run.strategy, bars, symbol, start, self.state.book_of(run),
                                self.cfg.data_dir):
@@ -280,10 +281,10 @@ class Daemon:
                             "not sent", "info", e.name)
                 continue
             entry_side = o.side if o.opens else ("sell" if o.side == "buy" else "buy")
-            if not o.opens and client_order_id(e.name, run.version, o.entry_time, entry_side,
+            if not o.opens and client_order_id(e.name, seg, o.entry_time, entry_side,
                                                True) not in known:
                 continue  # the engine's trade was never entered here (halt, a restart)
-            cid = client_order_id(e.name, run.version, t, o.side, o.opens)
+            cid = client_order_id(e.name, seg, t, o.side, o.opens)
             self._send(run, Intent(cid, e.name, run.version, commit, t.to_pydatetime(), symbol,
                                    o.side, o.qty, o.price, o.reason, e.stage, e.broker))
             known.add(cid)
@@ -291,8 +292,8 @@ class Daemon:
         self.report.bars += 1
 
     def _flatten(self, run: Running, bars: pd.DataFrame, symbol: str) -> None:
-        """A new strategy version starts flat: a position the previous version left is
-        closed at the open of the new version's first bar."""
+        """A new segment (strategy version or book) starts flat: a position the previous
+        one left is closed at the open of the new segment's first bar."""
         e, t = run.entry, bars.index[-1]
         held = sum(f["qty"] if f["side"] == "buy" else -f["qty"]
                    for f in self.journal.fills(e.name) if f["symbol"] == symbol)
@@ -301,10 +302,10 @@ class Daemon:
         side = "sell" if held > 0 else "buy"
         self._event("version_flatten", f"{e.name}: closing {held:g} {symbol} left by the "
                     f"previous version at the open of {t:%Y-%m-%d}", "info", e.name)
-        self._send(run, Intent(client_order_id(e.name, run.version, t, side, False), e.name,
-                               run.version, self.state.commit, t.to_pydatetime(), symbol, side,
-                               abs(held), float(bars["Open"].iloc[-1]), "version_switch",
-                               e.stage, e.broker))
+        cid = client_order_id(e.name, self.state.segment(run), t, side, False)
+        self._send(run, Intent(cid, e.name, run.version, self.state.commit, t.to_pydatetime(),
+                               symbol, side, abs(held), float(bars["Open"].iloc[-1]),
+                               "version_switch", e.stage, e.broker))
 
     def _send(self, run: Running, intent: Intent) -> None:
         if not self.journal.intend(intent):

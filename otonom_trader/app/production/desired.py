@@ -32,6 +32,11 @@ class DesiredState:
         pct = run.entry.capital_pct or (100.0 if run.entry.stage != "live" else 0.0)
         return self.capital * pct / 100.0
 
+    def segment(self, run: Running) -> str:
+        """What the engine's trading window starts afresh on: the strategy version and the
+        book it trades (a new capital share restarts it flat, like a new version)."""
+        return f"{run.version}/{self.book_of(run):.2f}"
+
 
 def load_desired(read, commit: str | None) -> DesiredState:
     """Build the state from ``read(path) -> text | None`` (a commit's files or the work

@@ -46,7 +46,7 @@ def check_all(config) -> list[tuple[str, bool, str]]:
         out = []
         for run in state.strategies:
             name = run.entry.name
-            start = daemon.journal.first_bar(name, run.version)
+            start = daemon.journal.first_bar(name, state.segment(run))
             if start is None:
                 out.append((name, False, "no bar decided by this version yet"))
                 continue
