@@ -60,11 +60,15 @@ def test_sigkill_at_random_points_then_restart_loses_and_duplicates_nothing(prod
     rng = random.Random(12)
     kills = 0
     deadline = time.monotonic() + 240
-    for target in sorted(rng.sample(range(20, 480), 4)):
+    # Four kills at random tick counts, two the moment a new order intent appears.
+    targets = [("ticks", t) for t in sorted(rng.sample(range(20, 480), 4))]
+    targets[1:1] = [("orders", 1), ("orders", 3)]
+    for what, target in targets:
         proc = subprocess.Popen(daemon_cmd(repo, killed), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        table = "journal_ticks" if what == "ticks" else "journal_orders"
         while proc.poll() is None and time.monotonic() < deadline:
-            n = len(rows(killed, "SELECT id FROM journal_ticks"))
+            n = len(rows(killed, f"SELECT id FROM {table}"))
             if n >= target:
                 os.kill(proc.pid, signal.SIGKILL)
                 kills += 1
@@ -74,7 +78,7 @@ def test_sigkill_at_random_points_then_restart_loses_and_duplicates_nothing(prod
     final = subprocess.run(daemon_cmd(repo, killed), env=env, capture_output=True, text=True,
                            timeout=300)
     assert final.returncode == 0, final.stderr
-    assert kills >= 3
+    assert kills >= 4
     clean_orders = rows(clean, ORDERS)
     assert len(clean_orders) >= 6
     assert rows(killed, ORDERS) == clean_orders
