@@ -245,3 +245,19 @@ def test_a_new_capital_share_restarts_flat_at_its_size(prod_repo, tmp_path):
     third = daemon.journal.fills()[2]  # the next entry is sized on 20,000, not 10,000
     assert third["qty"] * third["price"] > 1.5 * entry["qty"] * entry["price"]
     daemon.close()
+
+
+def test_the_seed_example_runs_once_in_a_clone(prod_repo, tmp_path):
+    import os
+    import sys
+
+    repo, _ = prod_repo
+    env = {**os.environ, "OTONOM_DB": f"sqlite:///{tmp_path}/j.db"}
+    script = REPO / "examples" / "daemon_with_broker_example.py"
+    out = subprocess.run([sys.executable, str(script), "once"], cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "tick 1: 1 bar(s) decided" in out.stdout
+    bad = subprocess.run([sys.executable, str(script), "lopp"], cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "usage: daemon_with_broker_example.py once" in bad.stderr
