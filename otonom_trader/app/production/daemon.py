@@ -111,7 +111,9 @@ class Daemon:
             e = run.entry
             if e.stage == "live" and e.broker != "paper":
                 if e.broker not in live:
-                    live[e.broker] = self.brokers.get(e.name) or live_broker(e.broker)
+                    known = [b for b in self.brokers.values()
+                             if getattr(b, "name", None) == e.broker]
+                    live[e.broker] = known[0] if known else live_broker(e.broker)
                 brokers[e.name] = live[e.broker]
             else:
                 brokers[e.name] = paper_for(self.journal.engine, e.name, state.book_of(run),
