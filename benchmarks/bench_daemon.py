@@ -75,19 +75,22 @@ def main() -> None:
         root = repo(Path(tmp))
         cfg = DaemonConfig(root=root, feed=f"replay:SPX:{args.start}:{args.end}",
                            journal_url=f"sqlite:///{tmp}/journal.db")
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         ticks = run_daemon(cfg, speed=0, on_tick=on_tick)
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     half = [m for n, m in samples if n >= ticks / 2] or [rss_mb()]
     out = {"replay": f"SPX {args.start} → {args.end}", "strategies": 3, "ticks": ticks,
-           "seconds": round(seconds, 1), "ticks_per_second": round(ticks / seconds, 2),
+           "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
+           "ticks_per_second": round(ticks / seconds, 2),
+           "ticks_per_cpu_second": round(ticks / cpu, 2),
            "steady_rss_mb": [round(min(half), 1), round(max(half), 1)],
            "rss_samples_mb": [(n, round(m, 1)) for n, m in samples]}
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(f"{out['replay']}, 3 strategies: {ticks} ticks in {seconds:.1f} s = "
-              f"{out['ticks_per_second']} ticks/s; steady-state RSS "
+              f"{out['ticks_per_second']} ticks/s ({out['ticks_per_cpu_second']} per CPU "
+              f"second); steady-state RSS "
               f"{out['steady_rss_mb'][0]}–{out['steady_rss_mb'][1]} MB")
 
 
