@@ -54,11 +54,11 @@ class Journal:
     # -- writes ----------------------------------------------------------------------
 
     def tick(self, deployment: str, bar_time: datetime | None, commit: str | None,
-             strategy_hash: str | None, status: str) -> None:
+             strategy_hash: str | None, stage: str) -> None:
         with self.engine.begin() as c:
             c.execute(insert(TICKS).values(deployment=deployment, tick_at=now(),
                                            bar_time=bar_time, commit_sha=commit,
-                                           strategy_hash=strategy_hash, status=status))
+                                           strategy_hash=strategy_hash, stage=stage))
 
     def intend(self, intent: Intent) -> bool:
         """Commit the intent; False when that client order id is already journaled."""

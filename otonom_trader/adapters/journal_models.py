@@ -1,7 +1,7 @@
 """The daemon's journal and the paper broker's book: tables in the store's database (made
 and changed only by the Alembic revisions in ``migrations/``; a test checks they match).
 
-Journal: ``journal_ticks`` (one row per strategy per tick: bar, commit, strategy hash),
+Journal: ``journal_ticks`` (one row per strategy per bar decided: bar, commit, segment, stage),
 ``journal_orders`` (the intent, committed before it is sent, keyed by a deterministic client
 order id), ``journal_fills``, ``journal_positions``, ``journal_equity`` (per bar) and
 ``journal_events`` (version switches, refusals, feed stalls, broker errors). The paper broker
@@ -40,7 +40,7 @@ TICKS = Table(
     Column("bar_time", DateTime, nullable=True),
     Column("commit_sha", String(64), nullable=True),
     Column("strategy_hash", String(128), nullable=True),  # version/book: the engine's segment
-    Column("status", String(20), nullable=False),  # the stage it ran in
+    Column("stage", String(10), nullable=False),  # shadow | paper | live
     Index("ix_journal_ticks_deployment", "deployment", "id"),
 )
 

@@ -24,7 +24,7 @@ def daemon_status(journal_url: str | None = None) -> dict:
             parity = journal.events(name, limit=1, kind="parity")
             out.append({
                 "strategy": name,
-                "stage": tick.get("status"),
+                "stage": tick.get("stage"),
                 "broker": last.get("broker"),
                 "commit": tick.get("commit_sha"),
                 "version": tick.get("strategy_hash"),

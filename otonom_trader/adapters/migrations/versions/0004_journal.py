@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("bar_time", sa.DateTime(), nullable=True),
         sa.Column("commit_sha", sa.String(64), nullable=True),
         sa.Column("strategy_hash", sa.String(128), nullable=True),
-        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("stage", sa.String(10), nullable=False),
         sa.Index("ix_journal_ticks_deployment", "deployment", "id"),
     )
 
