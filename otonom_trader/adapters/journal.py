@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from otonom_trader.adapters.journal_models import EQUITY, EVENTS, FILLS, ORDERS, POSITIONS, TICKS
 from otonom_trader.adapters.store import ExperimentStore
+from otonom_trader.domain.errors import InputError
 
 __all__ = ["Intent", "Journal", "now"]
 
@@ -44,7 +45,10 @@ class Intent:
 
 class Journal:
     def __init__(self, url: str | None = None) -> None:
-        self.store = ExperimentStore(url)
+        try:
+            self.store = ExperimentStore(url)
+        except InputError as exc:
+            raise InputError(f"journal (--journal, else OTONOM_DB): {exc}") from None
         self.engine = self.store.engine
         self.url = self.store.url
 
