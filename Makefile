@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench crosscheck clean
+.PHONY: demo test lint bench bench-daemon crosscheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)
 	$(PY) -m otonom_trader.cli experiments grid-search --name $(DEMO_NAME) \
 	  --strategy-path strategies/baseline_v1.yaml --grid-path grids/baseline_grid.yaml \
 	  --train-start 2008-01-01 --train-end 2015-12-31 --test-start 2016-01-01 --test-end 2018-12-31
+	@echo "A shadow replay of 2016-03..06 through the daemon (production.yaml on main, paper fills):"
+	$(PY) -m otonom_trader.cli daemon run --feed replay:SPX:2016-03-01:2016-06-30 --speed 0 \
+	  --journal sqlite:///.otonom/$(DEMO_NAME)_daemon.db
+	$(PY) -m otonom_trader.cli daemon parity --feed replay:SPX:2016-03-01:2016-06-30 \
+	  --journal sqlite:///.otonom/$(DEMO_NAME)_daemon.db
+	$(PY) -m otonom_trader.cli daemon status --journal sqlite:///.otonom/$(DEMO_NAME)_daemon.db
 
 test: $(STAMP)
 	$(PY) -m ruff check otonom_trader tests benchmarks
@@ -31,6 +37,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+
+bench-daemon: $(STAMP)
+	$(PY) benchmarks/bench_daemon.py
 
 crosscheck: $(STAMP)
 	$(PY) benchmarks/crosscheck.py

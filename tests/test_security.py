@@ -236,7 +236,7 @@ def test_the_deployment_tool_redacts_its_error(tmp_path):
 
     (tmp_path / "deployments").mkdir()
     (tmp_path / "deployments" / "production.yaml").write_text(
-        "strategies: [{name: a, path: strategies/a.yaml, stage: live, capital_pct: 1}]\n")
+        "strategies: [{name: a, path: strategies/a.yaml, stage: live, capital_pct: 10}]\n")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     env = {**os.environ, "GITHUB_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, str(REPO / "tools/record_deployment.py"), "--date",

@@ -101,6 +101,8 @@ def test_migrations_reach_head_and_match_the_models(tmp_path):
     with ExperimentStore(f"sqlite:///{tmp_path}/s.db") as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == \
             migrations.HEAD
+        import otonom_trader.adapters.journal_models  # noqa: F401  (the daemon's tables)
+
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 

@@ -402,10 +402,11 @@ def test_gate_params_and_deployment_parse(project):
     shipped = load_deployment(REPO / "deployments" / "production.yaml")
     assert [(e.name, e.stage, e.capital_pct) for e in shipped.active()] == [
         ("baseline_v1", "live", 100.0)]
+    assert shipped.capital == 10_000 and shipped.entries[0].broker == "paper"
     with pytest.raises(InputError, match="more than 100%"):
         parse_deployment({"strategies": [
-            {"name": n, "path": f"{n}.yaml", "stage": "live", "capital_pct": 60}
-            for n in ("a", "b")]})
+            {"name": n, "path": f"{n}.yaml", "stage": "live", "capital_pct": pct}
+            for n, pct in (("a", 50), ("b", 100))]})
     with pytest.raises(InputError, match="listed twice"):
         parse_deployment({"strategies": [
             {"name": "a", "path": "a.yaml", "stage": "shadow", "capital_pct": 0}] * 2})
@@ -427,7 +428,7 @@ def test_record_deployment_tags_live_and_paper_and_pushes(tmp_path):
     (repo / "deployments").mkdir(parents=True)
     prod = {"strategies": [
         {"name": "baseline_v1", "path": "strategies/baseline_v1.yaml", "stage": "live",
-         "capital_pct": 90},
+         "capital_pct": 50},
         {"name": "baseline_v2", "path": "strategies/baseline_v2.yaml", "stage": "paper",
          "capital_pct": 10},
         {"name": "baseline_v3", "path": "strategies/baseline_v3.yaml", "stage": "shadow",
@@ -442,13 +443,13 @@ def test_record_deployment_tags_live_and_paper_and_pushes(tmp_path):
     out = record(repo, "--push", "--date", "2026-03-04")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
-        "tagged deploy/baseline_v1/2026-03-04 (live, 90%), pushed to origin",
+        "tagged deploy/baseline_v1/2026-03-04 (live, 50%), pushed to origin",
         "tagged deploy/baseline_v2/2026-03-04 (paper, 10%), pushed to origin"]
     remote_tags = git(repo, "ls-remote", "--tags", "origin").split()
     assert "refs/tags/deploy/baseline_v1/2026-03-04" in remote_tags
     assert not any("baseline_v3" in t for t in remote_tags)
     message = git(repo, "tag", "-l", "--format=%(contents)", "deploy/baseline_v1/2026-03-04")
-    assert "baseline_v1: live at 90% of capital" in message
+    assert "baseline_v1: live at 50% of capital" in message
     assert "strategy: strategies/baseline_v1.yaml" in message
 
     again = record(repo, "--push", "--date", "2026-03-04")  # a re-run: nothing moves
@@ -457,7 +458,7 @@ def test_record_deployment_tags_live_and_paper_and_pushes(tmp_path):
 
     git(repo, "commit", "-q", "--allow-empty", "-m", "second deployment the same day")
     third = record(repo, "--date", "2026-03-04")
-    assert third.stdout.splitlines()[0] == "tagged deploy/baseline_v1/2026-03-04.2 (live, 90%)"
+    assert third.stdout.splitlines()[0] == "tagged deploy/baseline_v1/2026-03-04.2 (live, 50%)"
     head = git(repo, "rev-parse", "HEAD").strip()
     assert git(repo, "rev-parse", "deploy/baseline_v1/2026-03-04.2^{commit}").strip() == head
     assert git(repo, "rev-parse", "deploy/baseline_v1/2026-03-04^{commit}").strip() != head

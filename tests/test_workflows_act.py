@@ -247,7 +247,7 @@ def test_deploy_workflow_validates_production_and_pushes_deploy_tags(tmp_path, c
                    promoted(REPO / "strategies" / "baseline_v1.yaml", "baseline_v2"))
     production = {"strategies": [
         {"name": "baseline_v1", "path": "strategies/baseline_v1.yaml", "stage": "live",
-         "capital_pct": 90},
+         "capital_pct": 50},
         {"name": "baseline_v2", "path": "strategies/baseline_v2.yaml", "stage": "paper",
          "capital_pct": 10},
         {"name": "sma_cross", "path": "strategies/sma_cross.yaml", "stage": "shadow",

@@ -262,6 +262,30 @@ class GitRepo:
             raise PushError(f"push of {branch} to {remote} failed: {_git_line(exc)}") from None
 
 
+    # -- following a branch (the daemon) ----------------------------------------------
+
+    def fetch(self, remote: str, branch: str) -> None:
+        """Fetch ``branch`` from ``remote`` into ``refs/remotes/<remote>/<branch>``."""
+        self._git("fetch", "-q", remote,
+                  f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", quiet=True)
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        from git import GitCommandError
+
+        try:
+            self.repo.git.merge_base("--is-ancestor", older, newer)
+        except GitCommandError:
+            return False
+        return True
+
+    def fast_forward(self, branch: str, to: str) -> None:
+        """Move ``branch`` to ``to`` (a descendant; never a merge commit), updating the work
+        tree when ``branch`` is checked out."""
+        if self.checked_out() == branch:
+            self._git("merge", "-q", "--ff-only", to)
+        else:
+            self._git("update-ref", f"refs/heads/{branch}", to)
+
 
 def provenance(path: str | Path) -> tuple[str | None, bool | None]:
     """(HEAD commit, uncommitted changes?) of the repository holding ``path`` (a file or

@@ -23,6 +23,8 @@ COMMANDS = {
     "validate": ("otonom_trader.cli.validate:validate",
                  "The CI gate: reproduce and check strategies against params.yaml gates."),
     "strategy": ("otonom_trader.cli.strategy:strategy", "Validate strategy files."),
+    "daemon": ("otonom_trader.cli.daemon:daemon",
+               "Production follows git: run the daemon, show its journal."),
 }
 
 

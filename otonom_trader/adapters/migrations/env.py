@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from otonom_trader.adapters import journal_models  # noqa: F401  (its tables join Base's metadata)
 from otonom_trader.adapters.store_models import Base
 
 connection = context.config.attributes["connection"]
