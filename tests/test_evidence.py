@@ -100,3 +100,25 @@ def test_a_missing_record_fails_with_its_reason(promoted):
     row = checks(out)["experiment_record"]
     assert row["status"] == "fail" and "experiments/ev_grid/metrics.json is missing" in \
         row["detail"]
+
+
+def test_one_overfitting_summary_in_outputs_show_and_promote(promoted):
+    """metrics.json, `experiments show` and the promoted metadata give the same run, DSR,
+    PBO, trial count and MinBTL: one summary (engine.selection.overfitting_stats)."""
+    repo, env = promoted
+    record = json.loads((repo / "experiments/ev_grid/metrics.json").read_text())
+    over = record["overfitting"]
+    assert set(over) == {"sharpe_gap", "dsr", "pbo", "n_trials", "sharpe_variance",
+                         "min_btl_years"}
+    assert record["pbo"] == over["pbo"] and 0 <= over["dsr"] <= 1
+    meta = yaml.safe_load((repo / "strategies/baseline_v2.yaml").read_text())["metadata"]
+    assert meta["run_number"] == record["best_run_number"]  # no run skipped over the gap
+    assert meta["overfitting"] == over
+    out = otonom(repo, "experiments", "show", "1", "--json", "--db",
+                 f"sqlite:///{repo.parent}/store.db", env=env)
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    assert shown["best_run"] == record["best_run_number"]
+    assert shown["overfitting"]["dsr"]["dsr"] == over["dsr"]
+    assert shown["overfitting"]["pbo"]["pbo"] == over["pbo"]
+    assert shown["overfitting"]["min_backtest_length_years"] == over["min_btl_years"]

@@ -15,17 +15,24 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from otonom_trader.adapters.atomic import atomic_path, write_atomic
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
-from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.names import check_name, inside
-from otonom_trader.engine.selection import select_run, selection_rule, trial_stats
+from otonom_trader.engine.selection import (
+    checked_rerun,
+    overfitting_stats,
+    select_run,
+    selection_rule,
+    trial_stats,
+)
 
 # label (as the grid search prints it) -> file name in experiments/<name>/
 OUTPUT_FILES = {"runs": "runs.parquet", "metrics": "metrics.json",
@@ -68,6 +75,28 @@ def _best(runs: pd.DataFrame, info: ExperimentInfo, params_path: Path):
     return row, selection, None
 
 
+def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, blocks,
+                 data_dir: Path | str) -> tuple[dict, list[str]]:
+    """THE overfitting summary (``engine.selection.overfitting_stats``) of the selected run,
+    its test window re-run by the checked re-run; without a selected run, the experiment's
+    trials and PBO only."""
+    blocks = np.empty((0, 0, 3)) if blocks is None else blocks
+    if selection is None:
+        n_trials, variance = trial_stats(runs, info.periods_per_year)
+        return {"sharpe_gap": None, "dsr": None, "pbo": pbo(blocks), "n_trials": n_trials,
+                "sharpe_variance": variance, "min_btl_years": None}, []
+    notes: list[str] = []
+    try:
+        result, _ = checked_rerun(info, selection.run.params, info.split["test_start"],
+                                  info.split["test_end"], data_dir)
+        equity = result.equity
+    except OtonomError as exc:
+        equity = pd.Series(dtype=float)
+        notes.append(f"best run not re-run: {exc}")
+    stats, more = overfitting_stats(runs, selection.run, equity, info.periods_per_year, blocks)
+    return stats.as_dict(), notes + more
+
+
 def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                   blocks=None, data_dir: Path | str = "data",
                   params_path: Path | str = "params.yaml") -> dict[str, Path]:
@@ -90,8 +119,9 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                                         data_dir, info.initial_capital)
     paths |= plots
     selected_by = None if selection is None else selection.rule.label
+    overfitting, overfitting_notes = _overfitting(info, runs, selection, blocks, data_dir)
     summary = {
-        **flat_metrics(runs, best, info, pbo(blocks)),
+        **flat_metrics(runs, best, info, overfitting["pbo"]),
         "experiment": {
             "id": info.id, "name": info.name, "strategy": info.strategy_path,
             "symbol": info.symbol, "search": info.search, "split": info.split,
@@ -110,8 +140,9 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
             "test": _metrics(best, "test"),
         },
     }
-    n_trials, variance = trial_stats(runs, info.periods_per_year)
-    summary["overfitting"] = {"n_trials": n_trials, "sharpe_variance": variance}
+    summary["overfitting"] = overfitting
+    if overfitting_notes:
+        summary["overfitting_notes"] = overfitting_notes
     if no_best:
         summary["best_note"] = no_best
     if equity_problem:

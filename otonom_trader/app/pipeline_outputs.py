@@ -68,17 +68,13 @@ def sweep_frame(runs: pd.DataFrame, param_columns: list[str]) -> pd.DataFrame:
 
 def best_equity_frame(info: ExperimentInfo, params: dict, data_dir: Path | str,
                       initial_capital: float) -> pd.DataFrame:
-    """The best run's close-marked equity from the train start to the test end, next to buying
-    and holding the same capital over that span (same ``backtest()`` as the grid)."""
-    from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy
-    from otonom_trader.engine.backtest import backtest
-    from otonom_trader.engine.data import load_bars
+    """The best run's close-marked equity from the train start to the test end (the checked
+    re-run, ``engine.selection.checked_rerun``), next to buying and holding the same capital
+    over that span."""
+    from otonom_trader.engine.selection import checked_rerun
 
-    strategy = apply_overrides(load_strategy(info.strategy_path), params)
-    bars = load_bars(info.symbol, data_dir, strategy.data.on_bad_bars)
-    result = backtest(strategy, bars, symbol=info.symbol, start=info.split["train_start"],
-                      end=info.split["test_end"], initial_capital=initial_capital,
-                      periods_per_year=info.periods_per_year, data_dir=data_dir)
+    result, bars = checked_rerun(info, params, info.split["train_start"],
+                                 info.split["test_end"], data_dir)
     close = bars["Close"].reindex(result.equity.index)
     return pd.DataFrame({
         "date": result.equity.index.strftime("%Y-%m-%d"),

@@ -25,6 +25,7 @@ from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.json_text import dumps, finite
 from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.engine.selection import checked_rerun, param_value
 
 MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
 DSR_WARNING = 0.95  # a best run's DSR below this warns
@@ -170,21 +171,6 @@ def run_dict(row: pd.Series, parameters: tuple[str, ...]) -> dict:
         "test": {k: row[f"test_{k}"] for k in METRIC_KEYS},
         "sharpe_gap": row["sharpe_gap"],
     })
-
-
-def param_value(path: str, value: Any) -> Any:
-    """A stored parameter as the strategy expects it: Python scalars, NaN → None, and a float
-    that must be an integer at ``path`` (pandas widens int columns holding a None) → int."""
-    from otonom_trader.domain.strategy_loader import check_value
-
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if value.is_integer() and check_value(path, value) and not check_value(path, int(value)):
-            return int(value)
-    return value
 
 
 # -- the use case ------------------------------------------------------------------------
@@ -365,26 +351,6 @@ def _years(start: str, end: str) -> float:
     return (pd.Timestamp(end) - pd.Timestamp(start)).days / 365.25
 
 
-def rerun(info: ExperimentInfo, params: dict, start, end, data_dir: str | Path):
-    """Backtest one run of the experiment over [start, end] exactly as the grid ran it:
-    returns (BacktestResult, bars). The strategy file and the data must be unchanged."""
-    from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy, strategy_hash
-    from otonom_trader.engine.backtest import backtest
-    from otonom_trader.engine.data import data_fingerprint, load_bars
-
-    strategy = load_strategy(info.strategy_path)
-    if strategy_hash(strategy) != info.strategy_hash:
-        raise InputError(f"{info.strategy_path} changed since experiment {info.id} ran")
-    bars = load_bars(info.symbol, data_dir, strategy.data.on_bad_bars)
-    if data_fingerprint(bars) != info.data_fingerprint:
-        raise InputError(f"the {info.symbol} data in {data_dir} changed since experiment "
-                         f"{info.id} ran")
-    strategy = apply_overrides(strategy, {p: param_value(p, v) for p, v in params.items()})
-    result = backtest(strategy, bars, symbol=info.symbol, start=start, end=end,
-                      periods_per_year=info.periods_per_year, data_dir=data_dir)
-    return result, bars
-
-
 def best_params(report: ExperimentReport) -> dict:
     return {p: param_value(p, report.best[p]) for p in report.parameters}
 
@@ -421,7 +387,7 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
         notes.append(f"DSR not computed: best run #{run_no} has no finite test Sharpe")
     else:
         try:
-            result, _ = rerun(info, {p: best[p] for p in runs.columns if "." in p},
+            result, _ = checked_rerun(info, {p: best[p] for p in runs.columns if "." in p},
                               split["test_start"], split["test_end"], data_dir)
             returns = result.equity.pct_change().to_numpy()[1:]
             stored, again = float(best["test_sharpe"]), float(result.metrics["sharpe"])
@@ -486,7 +452,7 @@ def best_run_curve(report: ExperimentReport, data_dir: str | Path = "data"):
     appended to the returned list when it cannot be re-run."""
     split = report.info.split
     try:
-        result, bars = rerun(report.info, best_params(report), split["train_start"],
+        result, bars = checked_rerun(report.info, best_params(report), split["train_start"],
                              split["test_end"], data_dir)
     except OtonomError as exc:
         return None, f"best run not re-run: {exc}"

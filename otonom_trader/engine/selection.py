@@ -179,10 +179,12 @@ class Overfitting:
     pbo: float | None
     n_trials: int
     sharpe_variance: float | None  # variance (ddof=1) of the done runs' per-period test Sharpe
+    min_btl_years: float | None = None  # MinBTL for the trials at an annual Sharpe of 1
 
     def as_dict(self) -> dict[str, Any]:
         return {"sharpe_gap": self.sharpe_gap, "dsr": self.dsr, "pbo": self.pbo,
-                "n_trials": self.n_trials, "sharpe_variance": self.sharpe_variance}
+                "n_trials": self.n_trials, "sharpe_variance": self.sharpe_variance,
+                "min_btl_years": self.min_btl_years}
 
 
 def _finite(value: Any) -> float | None:
@@ -208,9 +210,10 @@ def trial_stats(runs: pd.DataFrame, periods_per_year: float) -> tuple[int, float
 def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd.Series,
                       periods_per_year: float, block_stats: np.ndarray
                       ) -> tuple[Overfitting, list[str]]:
-    """Gap, Deflated Sharpe Ratio of the selected run's test returns with the done runs as
-    trials, and PBO by CSCV over the runs' block statistics; a statistic that cannot be
-    computed is None with a note."""
+    """THE overfitting summary of a selected run: train−test gap, Deflated Sharpe Ratio of its
+    test returns with the done runs as trials, PBO by CSCV over the runs' block statistics,
+    and the minimum backtest length for that many trials; a statistic that cannot be
+    computed is None with a note. Outputs, ``show``'s DSR and ``promote`` agree through it."""
     from otonom_trader.engine import overfitting as of
 
     notes: list[str] = []
@@ -244,4 +247,41 @@ def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd
             pbo = _finite(result.pbo)
             if pbo is None:
                 notes.append(f"PBO is undefined: {result.reason or 'no reason given'}")
-    return Overfitting(gap, dsr, pbo, n_trials, variance), notes
+    min_btl = _finite(of.minimum_backtest_length(n_trials)) if n_trials > 1 else None
+    return Overfitting(gap, dsr, pbo, n_trials, variance, min_btl), notes
+
+
+def param_value(path: str, value: Any) -> Any:
+    """A stored parameter as the strategy expects it: Python scalars, NaN → None, and a float
+    that must be an integer at ``path`` (pandas widens int columns holding a None) → int."""
+    from otonom_trader.domain.strategy_loader import check_value
+
+    value = finite(value)
+    if isinstance(value, float) and value.is_integer() and check_value(path, value) \
+            and not check_value(path, int(value)):
+        return int(value)
+    return value
+
+
+def checked_rerun(info: Any, params: dict[str, Any], start: Any, end: Any,
+                  data_dir: str | Path = "data"):
+    """THE checked re-run: one run of experiment ``info`` (an ``ExperimentInfo``) over
+    [start, end] exactly as the grid ran it — same strategy file (its hash checked), same
+    data (its fingerprint checked), same capital and periods per year. Returns
+    (BacktestResult, bars); a changed file or data is an ``InputError``."""
+    from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy, strategy_hash
+    from otonom_trader.engine.backtest import backtest
+    from otonom_trader.engine.data import data_fingerprint, load_bars
+
+    strategy = load_strategy(info.strategy_path)
+    if strategy_hash(strategy) != info.strategy_hash:
+        raise InputError(f"{info.strategy_path} changed since experiment {info.id} ran")
+    bars = load_bars(info.symbol, data_dir, strategy.data.on_bad_bars)
+    if data_fingerprint(bars) != info.data_fingerprint:
+        raise InputError(f"the {info.symbol} data in {data_dir} changed since experiment "
+                         f"{info.id} ran")
+    strategy = apply_overrides(strategy, {p: param_value(p, v) for p, v in params.items()})
+    result = backtest(strategy, bars, symbol=info.symbol, start=start, end=end,
+                      initial_capital=info.initial_capital,
+                      periods_per_year=info.periods_per_year, data_dir=data_dir)
+    return result, bars
