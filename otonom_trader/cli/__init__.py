@@ -23,6 +23,8 @@ COMMANDS = {
     "validate": ("otonom_trader.cli.validate:validate",
                  "The CI gate: reproduce and check strategies against params.yaml gates."),
     "strategy": ("otonom_trader.cli.strategy:strategy", "Validate strategy files."),
+    "monitor": ("otonom_trader.cli.monitor:monitor",
+                "Live vs expected per deployed strategy, with a rollout verdict."),
     "daemon": ("otonom_trader.cli.daemon:daemon",
                "Production follows git: run the daemon, show its journal."),
 }

@@ -1,0 +1,169 @@
+"""Use case: ``otonom monitor``: each deployed strategy's live record in the journal against
+the figures it was promoted with (``engine.live_stats``), and a verdict with its reasons.
+
+The expected figures come from the strategy's own test window (``metadata.split`` of a
+promoted file, else ``split`` of params.yaml), backtested now with the one ``backtest()``:
+the mean and standard deviation of its per-bar returns, and its win rate. Thresholds come from
+``rollout:`` in params.yaml (defaults in ``engine.live_stats.Thresholds``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from otonom_trader.domain.errors import InputError
+from otonom_trader.engine.live_stats import (
+    Expected,
+    Thresholds,
+    Verdict,
+    assess,
+    win_rate_interval,
+)
+
+
+@dataclass(frozen=True)
+class StrategyMonitor:
+    deployment: str
+    path: str
+    stage: str
+    expected: Expected
+    expected_source: str  # which window the expectation comes from
+    verdict: Verdict
+    trades: int
+    wins: int
+    win_rate_ci: tuple[float, float]
+    slippage_bps: float | None  # mean |fill − engine price| in bps, None without fills
+    slippage_budget_bps: float  # the strategy's execution.slippage_bps
+    periods_per_year: float
+
+    def as_dict(self) -> dict[str, Any]:
+        from otonom_trader.domain.json_text import finite
+
+        v = self.verdict
+        ann = math.sqrt(self.periods_per_year)
+        return finite({
+            "deployment": self.deployment, "path": self.path, "stage": self.stage,
+            "verdict": v.verdict, "reasons": list(v.reasons), "returns": v.n,
+            "live_sharpe": v.sharpe * ann, "expected_sharpe": self.expected.sharpe * ann,
+            "psr": v.psr, "min_track_record": v.min_trl,
+            "drawdown": v.drawdown, "drawdown_bound": v.drawdown_bound,
+            "under_water": v.under_water, "under_water_bound": v.under_water_bound,
+            "max_drawdown": v.max_drawdown, "cusum_alarm_at": v.cusum_alarm_at,
+            "trades": self.trades, "win_rate": self.wins / self.trades if self.trades else None,
+            "expected_win_rate": self.expected.win_rate,
+            "win_rate_ci": list(self.win_rate_ci), "slippage_bps": self.slippage_bps,
+            "slippage_budget_bps": self.slippage_budget_bps,
+            "expected_source": self.expected_source,
+        })
+
+
+def thresholds_from(params_path: Path) -> Thresholds:
+    """``rollout:`` of params.yaml over the defaults; an unknown key or a value out of range
+    is one ``InputError`` line."""
+    from otonom_trader.domain.safe_yaml import read_yaml
+
+    if not params_path.is_file():
+        return Thresholds()
+    data = read_yaml(params_path, "params") or {}
+    block = data.get("rollout") if isinstance(data, dict) else None
+    if not block:
+        return Thresholds()
+    names = {f.name: f.type for f in fields(Thresholds)}
+    values: dict[str, Any] = {}
+    for key, value in block.items():
+        if key not in names:
+            continue  # other rollout settings (stage days) belong to the rollout command
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and \
+            math.isfinite(value)
+        if key == "min_periods":
+            ok = ok and isinstance(value, int) and value >= 2
+        elif key == "haircut":
+            ok = ok and 0 <= value <= 1
+        else:
+            ok = ok and 0 < value < 1
+        if not ok:
+            raise InputError(f"{params_path}: `rollout.{key}` {value!r} is out of range")
+        values[key] = value
+    return Thresholds(**values)
+
+
+def _expected(strategy, data_dir: str, params_path: Path) -> tuple[Expected, str, float]:
+    from otonom_trader.engine.backtest import backtest
+    from otonom_trader.engine.data import load_bars
+
+    meta = strategy.metadata or {}
+    split = meta.get("split") if isinstance(meta.get("split"), dict) else None
+    source = "metadata.split"
+    if split is None:
+        from otonom_trader.domain.gates import load_gate_params
+
+        params = load_gate_params(params_path)
+        split = {"test_start": params.split.test_start, "test_end": params.split.test_end}
+        source = f"{params_path} split"
+    symbol = meta.get("symbol") or strategy.data.symbol
+    bars = load_bars(symbol, data_dir, strategy.data.on_bad_bars)
+    result = backtest(strategy, bars, symbol=symbol, start=split["test_start"],
+                      end=split["test_end"], data_dir=data_dir)
+    r = result.equity.pct_change().to_numpy()[1:]
+    win = result.metrics.get("win_rate_pct")
+    expected = Expected(float(r.mean()), float(r.std(ddof=1)),
+                        None if win is None or not math.isfinite(win) else win / 100)
+    window = f"{split['test_start']} → {split['test_end']}"
+    return expected, f"test window {window} ({source})", result.periods_per_year
+
+
+def _trades(fills: list[dict]) -> tuple[int, int]:
+    """(closed trades, winners) from the fills in order: a trade closes when the position
+    returns to zero; it wins when the cash it returned is positive (before fees)."""
+    position, cash, trades, wins = 0.0, 0.0, 0, 0
+    for f in fills:
+        signed = f["qty"] if f["side"] == "buy" else -f["qty"]
+        position += signed
+        cash -= signed * f["price"]
+        if abs(position) < 1e-12:
+            trades += 1
+            wins += cash > 0
+            position, cash = 0.0, 0.0
+    return trades, wins
+
+
+def monitor(journal_url: str | None = None, name: str | None = None, *,
+            production: str = "deployments/production.yaml", data_dir: str = "data",
+            params_path: str = "params.yaml") -> list[StrategyMonitor]:
+    """One ``StrategyMonitor`` per deployed strategy (or the one named)."""
+    from otonom_trader.adapters.journal import Journal
+    from otonom_trader.domain.deployment import load_deployment
+    from otonom_trader.domain.strategy_loader import load_strategy
+
+    entries = load_deployment(production).entries
+    if name is not None:
+        entries = tuple(e for e in entries if e.name == name)
+        if not entries:
+            raise InputError(f"NAME {name!r}: not a strategy of {production}")
+    thresholds = thresholds_from(Path(params_path))
+    journal = Journal(journal_url)
+    try:
+        out = []
+        for entry in entries:
+            strategy = load_strategy(entry.path)
+            expected, source, ppy = _expected(strategy, data_dir, Path(params_path))
+            equity = np.array([row["equity"] for row in journal.equity(entry.name)], float)
+            returns = equity[1:] / equity[:-1] - 1.0 if len(equity) > 1 else np.empty(0)
+            fills = journal.fills(entry.name)
+            orders = {o["client_order_id"]: o for o in journal.orders(entry.name)}
+            slips = [abs(f["price"] / orders[f["client_order_id"]]["ref_price"] - 1) * 1e4
+                     for f in fills if orders.get(f["client_order_id"], {}).get("ref_price")]
+            trades, wins = _trades(fills)
+            out.append(StrategyMonitor(
+                entry.name, entry.path, entry.stage, expected, source,
+                assess(returns, expected, thresholds), trades, wins,
+                win_rate_interval(wins, trades, thresholds.confidence),
+                float(np.mean(slips)) if slips else None, strategy.execution.slippage_bps,
+                ppy))
+        return out
+    finally:
+        journal.close()
