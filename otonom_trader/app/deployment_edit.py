@@ -7,7 +7,7 @@ import io
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.safe_yaml import parse_yaml
 
-__all__ = ["PRODUCTION_FILE", "with_shadow_entry"]
+__all__ = ["PRODUCTION_FILE", "with_entry_changes", "with_shadow_entry"]
 
 PRODUCTION_FILE = "deployments/production.yaml"
 _HEADER = ("# Desired state of production: merging a change here to main deploys it.\n"
@@ -19,6 +19,32 @@ def with_shadow_entry(existing: str | None, name: str, path: str) -> str:
     """The production file's text with strategy ``name`` (file ``path``) set to
     ``stage: shadow``, ``capital_pct: 0``: its entry is replaced if listed, else appended.
     ``existing`` None creates the file. The result is validated like the daemon reads it."""
+    from ruamel.yaml.comments import CommentedMap
+
+    return _edit(existing, name, lambda _old: CommentedMap(
+        [("name", name), ("path", path), ("stage", "shadow"), ("capital_pct", 0)]))
+
+
+def with_entry_changes(existing: str, name: str, **changes) -> str:
+    """The production file's text with keys of strategy ``name``'s entry changed (a value of
+    None removes the key); its other keys, comments and order are kept."""
+
+    def change(old):
+        if old is None:
+            raise InputError(f"{PRODUCTION_FILE}: no strategy named {name!r}")
+        for key, value in changes.items():
+            if value is None:
+                old.pop(key, None)
+            else:
+                old[key] = value
+        return old
+
+    return _edit(existing, name, change)
+
+
+def _edit(existing: str | None, name: str, make) -> str:
+    """Load ``existing`` round-trip, put ``make(old entry or None)`` in place of ``name``'s
+    entry (appended when absent), dump, and validate the result."""
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.util import load_yaml_guess_indent
@@ -47,20 +73,16 @@ def with_shadow_entry(existing: str | None, name: str, path: str) -> str:
         raise InputError(f"{label}`strategies` must be a list")
     if isinstance(entries, CommentedSeq) and entries.fa.flow_style() and not entries:
         entries.fa.set_block_style()
-    entry = CommentedMap([("name", name), ("path", path), ("stage", "shadow"),
-                          ("capital_pct", 0)])
     for i, item in enumerate(entries):
         if isinstance(item, dict) and item.get("name") == name:
-            entries[i] = entry
+            entries[i] = make(item)
             break
     else:
-        entries.append(entry)
+        entries.append(make(None))
     buf = io.StringIO()
     y.dump(doc, buf)
     text = buf.getvalue()
-    try:
-        from otonom_trader.domain.deployment import load_deployment_text
-    except ImportError:  # the deployment model is not available: the shape above is enough
-        return text
+    from otonom_trader.domain.deployment import load_deployment_text
+
     load_deployment_text(text, label)
     return text
