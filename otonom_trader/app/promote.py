@@ -27,6 +27,7 @@ from otonom_trader.domain.split import ALL_SPLIT_KEYS
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
     apply_overrides,
+    get_value,
     load_strategy,
     strategy_from_mapping,
     strategy_from_text,
@@ -152,22 +153,88 @@ def _load_base(path: str) -> tuple[Strategy, str]:
     return strategy, Path(path).read_text(encoding="utf-8")
 
 
-def _with_dvc_experiment(req: PromoteRequest, root: Path) -> tuple[PromoteRequest, dict | None]:
+@dataclass(frozen=True)
+class _DvcBase:
+    """The strategy file as a DVC experiment had it, and what it changed (``dvc exp run -S
+    <file>:<key>=...``) against the repository's file: ``{dotted: (repository, experiment)}``."""
+
+    strategy: Strategy
+    text: str
+    edits: dict[str, tuple[Any, Any]]
+
+
+def _with_dvc_experiment(req: PromoteRequest, root: Path
+                         ) -> tuple[PromoteRequest, dict | None, _DvcBase | None]:
     """With ``--dvc-exp``: the DVC experiment's own store (one otonom experiment, ID 1) and
-    strategy file become the defaults; the metadata records the DVC experiment."""
+    its strategy file, as it had it (``git show <exp-rev>:<file>``), become the defaults; the
+    metadata records the DVC experiment."""
     if not req.dvc_exp:
         if req.experiment_id is None or not req.base_strategy:
             raise InputError("promote needs --experiment-id and --base-strategy (or --dvc-exp)")
-        return req, None
+        return req, None, None
     from otonom_trader.adapters.dvc_exp import materialise
 
     exp = materialise(req.dvc_exp, repo=root)
+    record = {"name": exp.dvc_name, "rev": exp.rev, "baseline": exp.baseline_rev,
+              "params": exp.params}
+    base = None
+    if not req.base_strategy:
+        text = exp.strategy_file.read_text(encoding="utf-8")
+        strategy = strategy_from_text(text, f"{exp.strategy_path} at {exp.rev[:7]}")
+        edits: dict[str, tuple[Any, Any]] = {}
+        try:
+            current = load_strategy(root / exp.strategy_path)
+        except (InputError, OSError):
+            current = None  # deleted or broken since: nothing to compare with
+        if current is not None:
+            edits = _file_edits(current, strategy)
+        base = _DvcBase(strategy, text, edits)
     req = replace(req, db_url=req.db_url or exp.store_url,
                   experiment_id=req.experiment_id or 1,
                   base_strategy=req.base_strategy or exp.strategy_path)
-    record = {"name": exp.dvc_name, "rev": exp.rev, "baseline": exp.baseline_rev,
-              "params": exp.params}
-    return req, record
+    return req, record, base
+
+
+def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict) or not node:
+        return {prefix: node} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _file_edits(current: Strategy, edited: Strategy) -> dict[str, tuple[Any, Any]]:
+    """``{dotted: (current value, edited value)}`` for every parameter the two files set
+    differently (name, description and metadata aside)."""
+    a, b = _leaves(dict(current.raw)), _leaves(dict(edited.raw))
+    edits: dict[str, tuple[Any, Any]] = {}
+    for key in [*b, *(k for k in a if k not in b)]:
+        if key.split(".")[0] in ("name", "description", "metadata") or a.get(key) == b.get(key):
+            continue
+        try:
+            old, new = get_value(current, key), get_value(edited, key)
+        except InputError:
+            continue  # not a parameter path (e.g. a list item): shown in the file's diff only
+        if old != new:
+            edits[key] = (old, new)
+    return edits
+
+
+def _with_edits(changes: dict[str, tuple[Any, Any]], base: _DvcBase | None
+                ) -> dict[str, tuple[Any, Any]]:
+    """The run's changes plus the DVC experiment's edits of the strategy file, each against
+    the repository's file (so the log and the pull request show ``-S`` values too)."""
+    if base is None:
+        return changes
+    out = dict(changes)
+    for key, (old, new) in base.edits.items():
+        new = out[key][1] if key in out else new
+        if old != new:
+            out[key] = (old, new)
+        else:
+            out.pop(key, None)
+    return out
 
 
 def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = None
@@ -178,8 +245,9 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     from otonom_trader.engine.data import data_fingerprint, load_bars
 
     name = check_name(req.output_name, "--output-name")
-    req, dvc_record = _with_dvc_experiment(req, root)
-    parent, base_text = _load_base(req.base_strategy)
+    req, dvc_record, dvc_base = _with_dvc_experiment(req, root)
+    parent, base_text = ((dvc_base.strategy, dvc_base.text) if dvc_base
+                         else _load_base(req.base_strategy))
     rule = selection_rule(root / "params.yaml", req.select_by, req.select_on,
                           req.allow_overfit)
     with ExperimentStore(req.db_url) as store:
@@ -194,7 +262,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     params = dict(run.params)
     if info.symbol and (parent.data.symbol or "").upper() != info.symbol.upper():
         params["data.symbol"] = info.symbol
-    changes = changed_values(parent, params)
+    changes = _with_edits(changed_values(parent, params), dvc_base)
     variant = apply_overrides(parent, {path: new for path, (_, new) in changes.items()})
 
     bars = load_bars(info.symbol, req.data_dir, variant.data.on_bad_bars)
