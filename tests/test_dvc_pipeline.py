@@ -266,6 +266,105 @@ def test_queue_reports_a_failing_experiment_as_failed(repo):
     assert run(repo, "dvc", "status", "--json").stdout.strip() in ("{}", "")
 
 
+@slow
+def test_promote_a_dvc_experiment_that_changed_a_strategy_parameter(repo):
+    """`dvc exp run -S <strategy>:<key>=...` edits the strategy file in the experiment only;
+    `promote --dvc-exp` promotes onto the file as the experiment had it (not HEAD's), lists
+    the edit among the parameter changes and names the DVC experiment."""
+    import yaml
+
+    run(repo, "dvc", "exp", "run", "-n", "take-profit-8", "-S",
+        "strategies/baseline_v1.yaml:risk.take_profit_pct=8")
+    rows = exp_rows(repo)
+    assert params_of(rows["take-profit-8"], "strategies/baseline_v1.yaml")["risk"][
+        "take_profit_pct"] == 8
+    assert params_of(rows["main"], "strategies/baseline_v1.yaml")["risk"][
+        "take_profit_pct"] == 6.0
+    _back_to_main(repo)
+    assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
+
+    # The baseline grid's PBO is above gates.max_pbo: forced, as a user would.
+    out = run(repo, sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp",
+              "take-profit-8", "--output-name", "baseline_tp8", "--allow-overfit")
+    assert "✅ Successfully promoted experiment 1" in out.stdout
+    assert "risk.take_profit_pct: 6.0 → 8.0" in out.stdout
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+    text = run(repo, "git", "show",
+               "promote/baseline_tp8:strategies/baseline_tp8.yaml").stdout
+    promoted = yaml.safe_load(text)
+    assert promoted["risk"]["take_profit_pct"] == 8.0
+    assert "take_profit_pct: 8.0" in text and "# Baseline ensemble" in text  # comments kept
+    meta = promoted["metadata"]
+    assert meta["dvc_experiment"]["name"] == "take-profit-8"
+    assert meta["dvc_experiment"]["params"]["strategies/baseline_v1.yaml"][
+        "risk.take_profit_pct"] == 8
+    assert meta["parent"] == "baseline_v1"
+    body = (repo / ".otonom/pr/baseline_tp8.md").read_text()
+    assert "DVC experiment **take-profit-8**" in body
+    assert "| `risk.take_profit_pct` | 6.0 | 8.0 |" in body
+    log = run(repo, "git", "show", "promote/baseline_tp8:STRATEGY_LOG.md").stdout
+    assert "- `risk.take_profit_pct`: 8.0" in log
+    # HEAD's file is untouched and the promotion reproduces on its branch.
+    assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
+    run(repo, "git", "checkout", "-q", "promote/baseline_tp8")
+    try:
+        check = run(repo, sys.executable, "-m", "otonom_trader.cli", "strategy", "validate",
+                    "strategies/baseline_tp8.yaml")
+        assert check.returncode == 0
+    finally:
+        run(repo, "git", "checkout", "-q", "main")
+
+
+@slow
+def test_plot_pages_render_offline(repo, tmp_path):
+    """`dvc plots show` and `dvc plots diff` write pages that draw every plot with the
+    network off (the plots_template stage's page, .dvc/config plots.html_template); DVC's
+    own page (vega from a CDN) draws nothing, so the check can fail."""
+    from dvc_render.html import PAGE_HTML
+
+    from tests.test_report_browser import chromium
+
+    binary = chromium()
+    assert (repo / "reports/dvc_plots_template.html").stat().st_size > 500_000
+    pages = {}
+    for label, args in (("show", ("show",)), ("diff", ("diff", "main"))):
+        run(repo, "dvc", "plots", *args, "-o", str(tmp_path / label))
+        pages[label] = tmp_path / label / "index.html"
+    cdn_template = tmp_path / "cdn.html"
+    cdn_template.write_text(PAGE_HTML)
+    run(repo, "dvc", "plots", "show", "-o", str(tmp_path / "cdn"), "--html-template",
+        str(cdn_template))
+    assert "cdn.jsdelivr.net" in (tmp_path / "cdn/index.html").read_text()
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+
+    for label, page in pages.items():
+        assert "cdn.jsdelivr.net" not in page.read_text(), label
+        dom = offline_dom(binary, page, tmp_path)
+        assert dom.count('class="vega-embed') == 2, label
+        assert dom.count('class="marks"') == 2, label  # two drawn vega views
+        assert 'class="mark-line role-mark' in dom, label  # equity vs buy and hold
+        assert 'class="mark-symbol role-mark' in dom, label  # the sweep's scatter
+        assert "X-axis titled 'date' for a time scale" in dom, label
+    dom = offline_dom(binary, tmp_path / "cdn/index.html", tmp_path)
+    assert 'class="marks"' not in dom and "vega-embed" not in dom
+
+
+def offline_dom(binary: str, page: Path, tmp_path: Path) -> str:
+    """The page's DOM after its scripts ran in headless Chromium without a network: in an
+    empty network namespace when allowed, and through a proxy that does not exist."""
+    from tests.test_report_browser import FLAGS
+
+    isolate = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0 else []
+    profile = tmp_path / f"profile-{page.parent.name}-{len(list(tmp_path.iterdir()))}"
+    done = subprocess.run([*isolate, binary, *FLAGS, f"--user-data-dir={profile}",
+                           "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+                           "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def _back_to_main(repo: Path) -> None:
     """Undo an applied experiment in the workspace (tracked files and cached outputs)."""
     run(repo, "git", "checkout", "--", ".")
@@ -320,6 +419,71 @@ def test_grid_search_writes_flat_metrics_and_plot_tables(tmp_path, capsys):
     assert again["pbo"] == metrics["pbo"] and again["best"] == metrics["best"]
     write_outputs(info, runs, tmp_path / "bare")
     assert json.loads((tmp_path / "bare/small/metrics.json").read_text())["pbo"] is None
+
+
+# --------------------------------------------------------------- dvc.yaml and the plot page (fast)
+
+
+def _tracked_params() -> dict[str, set[str]]:
+    """Params file -> keys (or groups) the stages of dvc.yaml track."""
+    import yaml
+
+    tracked: dict[str, set[str]] = {}
+    for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values():
+        for entry in stage.get("params", []):
+            if isinstance(entry, str):
+                tracked.setdefault("params.yaml", set()).add(entry)
+            else:
+                for file, keys in entry.items():
+                    tracked.setdefault(file, set()).update(keys or [])
+    return tracked
+
+
+def _covered(key: str, keys: set[str]) -> bool:
+    return any(key == k or key.startswith(f"{k}.") for k in keys)
+
+
+def test_dvc_yaml_tracks_every_swept_key_and_every_suggested_set_key():
+    """`dvc exp show` shows a key only when dvc.yaml tracks it: every key the pipeline's grid
+    sweeps and every `-S` the README, dvc.yaml and params.yaml suggest."""
+    import re
+
+    import yaml
+
+    tracked = _tracked_params()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    strategy = params["experiment"]["strategy"]
+    grid = yaml.safe_load((ROOT / params["experiment"]["grid"]).read_text())
+    swept = grid.get("params") or {k: v for k, v in grid.items() if "." in k}
+    assert len(swept) == 3
+    for key in swept:
+        assert _covered(key, tracked[strategy]), f"{strategy}:{key} is swept, not tracked"
+    suggested = set()
+    for doc in ("README.md", "dvc.yaml", "params.yaml"):
+        suggested |= set(re.findall(r"-S ([\w./:-]+)=", (ROOT / doc).read_text()))
+    assert "strategies/baseline_v1.yaml:risk.take_profit_pct" in suggested
+    assert "split.test_start" in suggested and "experiment.n_iter" in suggested
+    for entry in suggested:
+        file, _, key = entry.rpartition(":")
+        assert _covered(key, tracked[file or "params.yaml"]), f"-S {entry} is not tracked"
+
+
+def test_the_plot_template_inlines_vega_and_has_no_cdn_script(tmp_path):
+    from dvc_render.html import HTML
+
+    from otonom_trader.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["plots", "template", "--output", str(tmp_path / "t.html")])
+    assert exit_.value.code == 0
+    page = (tmp_path / "t.html").read_text()
+    assert page.count("{plot_divs}") == 1 and "{scripts}" not in page
+    assert "window.vegaEmbed" in page and "<script src" not in page
+    filled = HTML(page).with_scripts('<script src="https://cdn.example/vega.js"></script>') \
+        .with_element('<div id="x"></div>').embed()
+    assert "cdn.example" not in filled and '<div id="x"></div>' in filled
+    with open(ROOT / ".dvc/config") as config:
+        assert "html_template = ../reports/dvc_plots_template.html" in config.read()
 
 
 # --------------------------------------------------------------- resolving names (fast)
