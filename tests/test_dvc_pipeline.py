@@ -137,6 +137,7 @@ def test_repro_writes_flat_metrics_and_only_its_outputs(repo):
                     "runs.parquet", "store.db", "metrics.json", "best_params.yaml",
                     "best_equity.csv", "sweep.csv")),
                 "reports/.gitignore", f"reports/{NAME}.html", "reports/validation.json",
+                "reports/dvc_plots_template.html",
                 f"{FOLDER}/timings.json", f".otonom/pipeline/{NAME}.db"}
     stray = {p for p in paths - expected
              if not p.startswith((".dvc/cache/", ".dvc/tmp/")) and "__pycache__/" not in p}
