@@ -175,11 +175,16 @@ def test_exp_run_with_a_changed_split_shows_in_exp_show_and_diffs(repo):
 @slow
 def test_promote_the_best_run_of_a_dvc_experiment(repo):
     """`otonom promote --dvc-exp` reads the experiment's own store (from the DVC cache) and
-    names the DVC experiment in the metadata and the pull-request body."""
+    names the DVC experiment in the metadata and the pull-request body. The gates apply: the
+    baseline grid's PBO is above gates.max_pbo, so the run is refused, or forced."""
     import yaml
 
-    out = run(repo, sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp",
-              "later-test", "--output-name", "baseline_v2", "--expected-impact", "later test")
+    args = (sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp", "later-test",
+            "--output-name", "baseline_v2", "--expected-impact", "later test")
+    refused = run(repo, *args, check=False)
+    assert refused.returncode == 1 and "gates.max_pbo" in refused.stderr
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+    out = run(repo, *args, "--allow-overfit")
     assert "✅ Successfully promoted experiment 1" in out.stdout
     assert run(repo, "git", "branch", "--show-current").stdout.strip() == "main"
     text = run(repo, "git", "show", "promote/baseline_v2:strategies/baseline_v2.yaml").stdout
@@ -347,7 +352,7 @@ def test_plot_pages_render_offline(repo, tmp_path):
         assert 'class="mark-symbol role-mark' in dom, label  # the sweep's scatter
         assert "X-axis titled 'date' for a time scale" in dom, label
     dom = offline_dom(binary, tmp_path / "cdn/index.html", tmp_path)
-    assert 'class="marks"' not in dom and "vega-embed" not in dom
+    assert 'class="marks"' not in dom and 'class="vega-embed' not in dom
 
 
 def offline_dom(binary: str, page: Path, tmp_path: Path) -> str:
