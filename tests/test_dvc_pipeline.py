@@ -310,15 +310,29 @@ def test_promote_a_dvc_experiment_that_changed_a_strategy_parameter(repo):
     assert "| `risk.take_profit_pct` | 6.0 | 8.0 |" in body
     log = run(repo, "git", "show", "promote/baseline_tp8:STRATEGY_LOG.md").stdout
     assert "- `risk.take_profit_pct`: 8.0" in log
-    # HEAD's file is untouched and the promotion reproduces on its branch.
+    # HEAD's file is untouched; the experiment's own record goes with the promotion (main's
+    # experiments/<name>/metrics.json is another experiment), and `validate` on the branch
+    # checks against it: every gate passes.
     assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
+    record = f"{FOLDER}/dvc_exps/take-profit-8/metrics.json"
+    committed = run(repo, "git", "show", "--name-only", "--format=", "promote/baseline_tp8")
+    assert set(committed.stdout.split()) == {"STRATEGY_LOG.md", "strategies/baseline_tp8.yaml",
+                                             record}
+    assert meta["dvc_experiment"]["record"] == record
     run(repo, "git", "checkout", "-q", "promote/baseline_tp8")
     try:
-        check = run(repo, sys.executable, "-m", "otonom_trader.cli", "strategy", "validate",
-                    "strategies/baseline_tp8.yaml")
-        assert check.returncode == 0
+        report = repo.parent / "tp8-validation.json"
+        out = run(repo, sys.executable, "-m", "otonom_trader.cli", "validate", "--changed",
+                  "--base", "main", "--output-json", str(report))
+        assert "1 of 1 strategy passed every gate" in out.stdout
+        checks = {c["gate"]: c for c in json.loads(report.read_text())["strategies"][0][
+            "checks"]}
+        assert checks["experiment_record"]["status"] == "pass"
+        assert checks["experiment_record"]["value"] == record
+        assert checks["reproduction"]["status"] == "pass"
     finally:
         run(repo, "git", "checkout", "-q", "main")
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
 
 
 @slow

@@ -11,6 +11,7 @@ re-running the command, or ``promote --resume NAME``, finishes or rolls back.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -89,6 +90,7 @@ class Promotion:
     metadata: dict = field(repr=False, default_factory=dict)
     holdout: dict | None = None  # the promoted run on the hold-out window (None: no hold-out)
     forced: tuple[str, ...] = ()  # failed gates promoted anyway (--allow-overfit)
+    evidence: dict[str, str] = field(default_factory=dict)  # a DVC experiment's record
 
 
 def branch_for(name: str) -> str:
@@ -163,20 +165,32 @@ class _DvcBase:
     edits: dict[str, tuple[Any, Any]]
 
 
+@dataclass(frozen=True)
+class _DvcRun:
+    """What ``--dvc-exp`` adds: the metadata's ``dvc_experiment``, the experiment's record
+    (its metrics.json, committed with the promotion for ``validate``) and its strategy file."""
+
+    record: dict
+    evidence: dict[str, str]  # {repository path: text}
+    base: _DvcBase | None  # None with an explicit --base-strategy
+
+
 def _with_dvc_experiment(req: PromoteRequest, root: Path
-                         ) -> tuple[PromoteRequest, dict | None, _DvcBase | None]:
+                         ) -> tuple[PromoteRequest, _DvcRun | None]:
     """With ``--dvc-exp``: the DVC experiment's own store (one otonom experiment, ID 1) and
     its strategy file, as it had it (``git show <exp-rev>:<file>``), become the defaults; the
     metadata records the DVC experiment."""
     if not req.dvc_exp:
         if req.experiment_id is None or not req.base_strategy:
             raise InputError("promote needs --experiment-id and --base-strategy (or --dvc-exp)")
-        return req, None, None
+        return req, None
     from otonom_trader.adapters.dvc_exp import materialise
+    from otonom_trader.app.experiment_record import dvc_record_path
 
     exp = materialise(req.dvc_exp, repo=root)
+    evidence = dvc_record_path(exp.experiment_name, exp.dvc_name)
     record = {"name": exp.dvc_name, "rev": exp.rev, "baseline": exp.baseline_rev,
-              "params": exp.params}
+              "params": exp.params, "record": evidence}
     base = None
     if not req.base_strategy:
         text = exp.strategy_file.read_text(encoding="utf-8")
@@ -192,7 +206,8 @@ def _with_dvc_experiment(req: PromoteRequest, root: Path
     req = replace(req, db_url=req.db_url or exp.store_url,
                   experiment_id=req.experiment_id or 1,
                   base_strategy=req.base_strategy or exp.strategy_path)
-    return req, record, base
+    metrics = json.dumps(exp.metrics, indent=2, ensure_ascii=False) + "\n" if exp.metrics else ""
+    return req, _DvcRun(record, {evidence: metrics} if metrics else {}, base)
 
 
 def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -245,7 +260,8 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     from otonom_trader.engine.data import data_fingerprint, load_bars
 
     name = check_name(req.output_name, "--output-name")
-    req, dvc_record, dvc_base = _with_dvc_experiment(req, root)
+    req, dvc = _with_dvc_experiment(req, root)
+    dvc_base = dvc.base if dvc else None
     parent, base_text = ((dvc_base.strategy, dvc_base.text) if dvc_base
                          else _load_base(req.base_strategy))
     rule = selection_rule(root / "params.yaml", req.select_by, req.select_on,
@@ -319,7 +335,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         "overfitting": overfitting.as_dict(),
         "promoted_at": promoted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "expected_impact": req.expected_impact,
-        "dvc_experiment": dvc_record,
+        "dvc_experiment": dvc.record if dvc else None,
     }
     if forced:
         metadata["forced"] = {"flag": "--allow-overfit", "failed_gates": list(forced)}
@@ -329,7 +345,8 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     strategy = _check_written(text, path, variant, name)
     return Promotion(name, path, text, strategy, parent, info, selection, changes, overfitting,
                      parent_metrics, capital, req.expected_impact, promoted_at, tuple(notes),
-                     metadata, holdout=holdout, forced=forced)
+                     metadata, holdout=holdout, forced=forced,
+                     evidence=dvc.evidence if dvc else {})
 
 
 def _check_written(text: str, path: str, variant: Strategy, name: str) -> Strategy:
@@ -495,7 +512,8 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
 
         log_path = git.root / LOG_FILE
         files = {rel: p.text, LOG_FILE: append_entry(
-            log_path.read_text(encoding="utf-8") if log_path.is_file() else None, log_entry(p))}
+            log_path.read_text(encoding="utf-8") if log_path.is_file() else None, log_entry(p)),
+            **p.evidence}
         if req.deploy:
             prod = git.root / PRODUCTION_FILE
             files[PRODUCTION_FILE] = with_shadow_entry(
@@ -511,7 +529,7 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
                   base=base_branch, remote=req.remote)
         # The experiment's record goes with the promotion: CI checks the DSR against it.
         record = f"experiments/{p.experiment.name}/metrics.json"
-        evidence = [record] if (git.root / record).is_file() else []
+        evidence = [record] if not p.evidence and (git.root / record).is_file() else []
         git.create_branch(branch)
         try:
             for path, text in files.items():
