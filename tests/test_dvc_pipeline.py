@@ -548,3 +548,31 @@ def test_outside_a_git_repository_is_a_git_state_error(tmp_path):
 
     with pytest.raises(GitStateError, match="not a git repository"):
         materialise("anything", repo=tmp_path)
+
+
+def test_a_dvc_experiments_strategy_edits_are_listed_against_the_repositorys_file():
+    """`-S <strategy>:<key>=...` edits show as changes from the repository's value; a run that
+    moves an edited key is listed from the repository's value; one that sets it back keeps
+    the change so the promoted file is the run's."""
+    from otonom_trader.app.promote import _DvcBase, _file_edits, _with_edits
+    from otonom_trader.domain.strategy_loader import strategy_from_text
+
+    text = (ROOT / "strategies/baseline_v1.yaml").read_text()
+    current = strategy_from_text(text, "current.yaml")
+    edited_text = (text.replace("take_profit_pct: 6.0", "take_profit_pct: 8")
+                   .replace("risk_pct: 1.0 ", "risk_pct: 1.5 ")
+                   .replace("fast_window: 20", "fast_window: 10")
+                   .replace("description: Five", "description: Edited five"))
+    edited = strategy_from_text(edited_text, "edited.yaml")
+    edits = _file_edits(current, edited)
+    assert edits == {"analysts.tech.fast_window": (20, 10), "risk.risk_pct": (1.0, 1.5),
+                     "risk.take_profit_pct": (6.0, 8)}
+    assert _file_edits(current, current) == {}
+    base = _DvcBase(edited, edited_text, edits)
+    assert _with_edits({}, None) == {}
+    assert _with_edits({"risk.stop_loss_pct": (2.0, 8.0)}, base) == {
+        "risk.stop_loss_pct": (2.0, 8.0), **edits}
+    moved = _with_edits({"risk.risk_pct": (1.5, 2.0)}, base)  # the run moved an edited key
+    assert moved["risk.risk_pct"] == (1.0, 2.0)
+    back = _with_edits({"risk.risk_pct": (1.5, 1.0)}, base)  # ... back to the repository's
+    assert back["risk.risk_pct"] == (1.5, 1.0)

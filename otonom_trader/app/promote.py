@@ -244,11 +244,11 @@ def _with_edits(changes: dict[str, tuple[Any, Any]], base: _DvcBase | None
         return changes
     out = dict(changes)
     for key, (old, new) in base.edits.items():
-        new = out[key][1] if key in out else new
-        if old != new:
+        if key not in out:
             out[key] = (old, new)
-        else:
-            out.pop(key, None)
+        elif old != out[key][1]:  # the run changed an edited key: from the repository's value
+            out[key] = (old, out[key][1])
+        # else the run sets the repository's value back: still a change of the edited file
     return out
 
 
