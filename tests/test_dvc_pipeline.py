@@ -137,6 +137,7 @@ def test_repro_writes_flat_metrics_and_only_its_outputs(repo):
                     "runs.parquet", "store.db", "metrics.json", "best_params.yaml",
                     "best_equity.csv", "sweep.csv")),
                 "reports/.gitignore", f"reports/{NAME}.html", "reports/validation.json",
+                "reports/dvc_plots_template.html",
                 f"{FOLDER}/timings.json", f".otonom/pipeline/{NAME}.db"}
     stray = {p for p in paths - expected
              if not p.startswith((".dvc/cache/", ".dvc/tmp/")) and "__pycache__/" not in p}
@@ -174,15 +175,17 @@ def test_exp_run_with_a_changed_split_shows_in_exp_show_and_diffs(repo):
 @slow
 def test_promote_the_best_run_of_a_dvc_experiment(repo):
     """`otonom promote --dvc-exp` reads the experiment's own store (from the DVC cache) and
-    names the DVC experiment in the metadata and the pull-request body."""
+    names the DVC experiment in the metadata and the pull-request body. The gates apply: the
+    baseline grid's PBO is above gates.max_pbo, so the run is refused, or forced."""
     import yaml
 
     # The baseline grid's PBO (~0.8) fails the shipped gate (max_pbo 0.5): promoting it is
     # refused unless forced, and then the promotion says so.
     args = (sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp", "later-test",
             "--output-name", "baseline_v2", "--expected-impact", "later test")
-    refused = subprocess.run([*args], cwd=repo, capture_output=True, text=True, check=False)
-    assert refused.returncode == 1 and "(gates.max_pbo)" in refused.stderr
+    refused = run(repo, *args, check=False)
+    assert refused.returncode == 1 and "gates.max_pbo" in refused.stderr
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
     out = run(repo, *args, "--allow-overfit")
     assert "✅ Successfully promoted experiment 1" in out.stdout
     assert run(repo, "git", "branch", "--show-current").stdout.strip() == "main"
@@ -272,6 +275,119 @@ def test_queue_reports_a_failing_experiment_as_failed(repo):
     assert run(repo, "dvc", "status", "--json").stdout.strip() in ("{}", "")
 
 
+@slow
+def test_promote_a_dvc_experiment_that_changed_a_strategy_parameter(repo):
+    """`dvc exp run -S <strategy>:<key>=...` edits the strategy file in the experiment only;
+    `promote --dvc-exp` promotes onto the file as the experiment had it (not HEAD's), lists
+    the edit among the parameter changes and names the DVC experiment."""
+    import yaml
+
+    run(repo, "dvc", "exp", "run", "-n", "take-profit-8", "-S",
+        "strategies/baseline_v1.yaml:risk.take_profit_pct=8")
+    rows = exp_rows(repo)
+    assert params_of(rows["take-profit-8"], "strategies/baseline_v1.yaml")["risk"][
+        "take_profit_pct"] == 8
+    assert params_of(rows["main"], "strategies/baseline_v1.yaml")["risk"][
+        "take_profit_pct"] == 6.0
+    _back_to_main(repo)
+    assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
+
+    # The baseline grid's PBO is above gates.max_pbo: forced, as a user would.
+    out = run(repo, sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp",
+              "take-profit-8", "--output-name", "baseline_tp8", "--allow-overfit")
+    assert "✅ Successfully promoted experiment 1" in out.stdout
+    assert "risk.take_profit_pct: 6.0 → 8.0" in out.stdout
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+    text = run(repo, "git", "show",
+               "promote/baseline_tp8:strategies/baseline_tp8.yaml").stdout
+    promoted = yaml.safe_load(text)
+    assert promoted["risk"]["take_profit_pct"] == 8.0
+    assert "take_profit_pct: 8.0" in text and "# Baseline ensemble" in text  # comments kept
+    meta = promoted["metadata"]
+    assert meta["dvc_experiment"]["name"] == "take-profit-8"
+    assert meta["dvc_experiment"]["params"]["strategies/baseline_v1.yaml"][
+        "risk.take_profit_pct"] == 8
+    assert meta["parent"] == "baseline_v1"
+    body = (repo / ".otonom/pr/baseline_tp8.md").read_text()
+    assert "DVC experiment **take-profit-8**" in body
+    assert "| `risk.take_profit_pct` | 6.0 | 8.0 |" in body
+    log = run(repo, "git", "show", "promote/baseline_tp8:STRATEGY_LOG.md").stdout
+    assert "- `risk.take_profit_pct`: 8.0" in log
+    # HEAD's file is untouched; the experiment's own record goes with the promotion (main's
+    # experiments/<name>/metrics.json is another experiment), and `validate` on the branch
+    # checks against it: every gate passes.
+    assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
+    record = f"{FOLDER}/dvc_exps/take-profit-8/metrics.json"
+    committed = run(repo, "git", "show", "--name-only", "--format=", "promote/baseline_tp8")
+    assert set(committed.stdout.split()) == {"STRATEGY_LOG.md", "strategies/baseline_tp8.yaml",
+                                             record}
+    assert meta["dvc_experiment"]["record"] == record
+    run(repo, "git", "checkout", "-q", "promote/baseline_tp8")
+    try:
+        report = repo.parent / "tp8-validation.json"
+        out = run(repo, sys.executable, "-m", "otonom_trader.cli", "validate", "--changed",
+                  "--base", "main", "--output-json", str(report))
+        assert "1 of 1 strategy passed every gate" in out.stdout
+        checks = {c["gate"]: c for c in json.loads(report.read_text())["strategies"][0][
+            "checks"]}
+        assert checks["experiment_record"]["status"] == "pass"
+        assert checks["experiment_record"]["value"] == record
+        assert checks["reproduction"]["status"] == "pass"
+    finally:
+        run(repo, "git", "checkout", "-q", "main")
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+
+
+@slow
+def test_plot_pages_render_offline(repo, tmp_path):
+    """`dvc plots show` and `dvc plots diff` write pages that draw every plot with the
+    network off (the plots_template stage's page, .dvc/config plots.html_template); DVC's
+    own page (vega from a CDN) draws nothing, so the check can fail."""
+    from dvc_render.html import PAGE_HTML
+
+    from tests.test_report_browser import chromium
+
+    binary = chromium()
+    assert (repo / "reports/dvc_plots_template.html").stat().st_size > 500_000
+    pages = {}
+    for label, args in (("show", ("show",)), ("diff", ("diff", "main"))):
+        run(repo, "dvc", "plots", *args, "-o", str(tmp_path / label))
+        pages[label] = tmp_path / label / "index.html"
+    cdn_template = tmp_path / "cdn.html"
+    cdn_template.write_text(PAGE_HTML)
+    run(repo, "dvc", "plots", "show", "-o", str(tmp_path / "cdn"), "--html-template",
+        str(cdn_template))
+    assert "cdn.jsdelivr.net" in (tmp_path / "cdn/index.html").read_text()
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+
+    for label, page in pages.items():
+        assert "cdn.jsdelivr.net" not in page.read_text(), label
+        dom = offline_dom(binary, page, tmp_path)
+        assert dom.count('class="vega-embed') == 2, label
+        assert dom.count('class="marks"') == 2, label  # two drawn vega views
+        assert 'class="mark-line role-mark' in dom, label  # equity vs buy and hold
+        assert 'class="mark-symbol role-mark' in dom, label  # the sweep's scatter
+        assert "X-axis titled 'date' for a time scale" in dom, label
+    dom = offline_dom(binary, tmp_path / "cdn/index.html", tmp_path)
+    assert 'class="marks"' not in dom and 'class="vega-embed' not in dom
+
+
+def offline_dom(binary: str, page: Path, tmp_path: Path) -> str:
+    """The page's DOM after its scripts ran in headless Chromium without a network: in an
+    empty network namespace when allowed, and through a proxy that does not exist."""
+    from tests.test_report_browser import FLAGS
+
+    isolate = ["unshare", "-n"] if shutil.which("unshare") and subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0 else []
+    profile = tmp_path / f"profile-{page.parent.name}-{len(list(tmp_path.iterdir()))}"
+    done = subprocess.run([*isolate, binary, *FLAGS, f"--user-data-dir={profile}",
+                           "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+                           "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def _back_to_main(repo: Path) -> None:
     """Undo an applied experiment in the workspace (tracked files and cached outputs)."""
     run(repo, "git", "checkout", "--", ".")
@@ -328,6 +444,71 @@ def test_grid_search_writes_flat_metrics_and_plot_tables(tmp_path, capsys):
     assert json.loads((tmp_path / "bare/small/metrics.json").read_text())["pbo"] is None
 
 
+# --------------------------------------------------------------- dvc.yaml and the plot page (fast)
+
+
+def _tracked_params() -> dict[str, set[str]]:
+    """Params file -> keys (or groups) the stages of dvc.yaml track."""
+    import yaml
+
+    tracked: dict[str, set[str]] = {}
+    for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values():
+        for entry in stage.get("params", []):
+            if isinstance(entry, str):
+                tracked.setdefault("params.yaml", set()).add(entry)
+            else:
+                for file, keys in entry.items():
+                    tracked.setdefault(file, set()).update(keys or [])
+    return tracked
+
+
+def _covered(key: str, keys: set[str]) -> bool:
+    return any(key == k or key.startswith(f"{k}.") for k in keys)
+
+
+def test_dvc_yaml_tracks_every_swept_key_and_every_suggested_set_key():
+    """`dvc exp show` shows a key only when dvc.yaml tracks it: every key the pipeline's grid
+    sweeps and every `-S` the README, dvc.yaml and params.yaml suggest."""
+    import re
+
+    import yaml
+
+    tracked = _tracked_params()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    strategy = params["experiment"]["strategy"]
+    grid = yaml.safe_load((ROOT / params["experiment"]["grid"]).read_text())
+    swept = grid.get("params") or {k: v for k, v in grid.items() if "." in k}
+    assert len(swept) == 3
+    for key in swept:
+        assert _covered(key, tracked[strategy]), f"{strategy}:{key} is swept, not tracked"
+    suggested = set()
+    for doc in ("README.md", "dvc.yaml", "params.yaml"):
+        suggested |= set(re.findall(r"-S ([\w./:-]+)=", (ROOT / doc).read_text()))
+    assert "strategies/baseline_v1.yaml:risk.take_profit_pct" in suggested
+    assert "split.test_start" in suggested and "experiment.n_iter" in suggested
+    for entry in suggested:
+        file, _, key = entry.rpartition(":")
+        assert _covered(key, tracked[file or "params.yaml"]), f"-S {entry} is not tracked"
+
+
+def test_the_plot_template_inlines_vega_and_has_no_cdn_script(tmp_path):
+    from dvc_render.html import HTML
+
+    from otonom_trader.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["plots", "template", "--output", str(tmp_path / "t.html")])
+    assert exit_.value.code == 0
+    page = (tmp_path / "t.html").read_text()
+    assert page.count("{plot_divs}") == 1 and "{scripts}" not in page
+    assert "window.vegaEmbed" in page and "<script src" not in page
+    filled = HTML(page).with_scripts('<script src="https://cdn.example/vega.js"></script>') \
+        .with_element('<div id="x"></div>').embed()
+    assert "cdn.example" not in filled and '<div id="x"></div>' in filled
+    with open(ROOT / ".dvc/config") as config:
+        assert "html_template = ../reports/dvc_plots_template.html" in config.read()
+
+
 # --------------------------------------------------------------- resolving names (fast)
 
 
@@ -370,3 +551,31 @@ def test_outside_a_git_repository_is_a_git_state_error(tmp_path):
 
     with pytest.raises(GitStateError, match="not a git repository"):
         materialise("anything", repo=tmp_path)
+
+
+def test_a_dvc_experiments_strategy_edits_are_listed_against_the_repositorys_file():
+    """`-S <strategy>:<key>=...` edits show as changes from the repository's value; a run that
+    moves an edited key is listed from the repository's value; one that sets it back keeps
+    the change so the promoted file is the run's."""
+    from otonom_trader.app.promote import _DvcBase, _file_edits, _with_edits
+    from otonom_trader.domain.strategy_loader import strategy_from_text
+
+    text = (ROOT / "strategies/baseline_v1.yaml").read_text()
+    current = strategy_from_text(text, "current.yaml")
+    edited_text = (text.replace("take_profit_pct: 6.0", "take_profit_pct: 8")
+                   .replace("risk_pct: 1.0 ", "risk_pct: 1.5 ")
+                   .replace("fast_window: 20", "fast_window: 10")
+                   .replace("description: Five", "description: Edited five"))
+    edited = strategy_from_text(edited_text, "edited.yaml")
+    edits = _file_edits(current, edited)
+    assert edits == {"analysts.tech.fast_window": (20, 10), "risk.risk_pct": (1.0, 1.5),
+                     "risk.take_profit_pct": (6.0, 8)}
+    assert _file_edits(current, current) == {}
+    base = _DvcBase(edited, edited_text, edits)
+    assert _with_edits({}, None) == {}
+    assert _with_edits({"risk.stop_loss_pct": (2.0, 8.0)}, base) == {
+        "risk.stop_loss_pct": (2.0, 8.0), **edits}
+    moved = _with_edits({"risk.risk_pct": (1.5, 2.0)}, base)  # the run moved an edited key
+    assert moved["risk.risk_pct"] == (1.0, 2.0)
+    back = _with_edits({"risk.risk_pct": (1.5, 1.0)}, base)  # ... back to the repository's
+    assert back["risk.risk_pct"] == (1.5, 1.0)

@@ -77,8 +77,15 @@ def _from_store(exp_id: int, name: str, fingerprint: Any, db_url: str | None) ->
     return Record(n_trials, variance, f"experiment store, experiment #{exp_id}")
 
 
-def _from_outputs(exp_id: int, name: str, fingerprint: Any, root: Path) -> Record:
-    rel = f"{OUTPUTS_DIR}/{name}/metrics.json"
+def dvc_record_path(name: str, dvc_name: str) -> str:
+    """Where ``promote --dvc-exp`` commits the DVC experiment's metrics.json (the pipeline's
+    own ``experiments/<name>/metrics.json`` is main's experiment, not this one)."""
+    return f"{OUTPUTS_DIR}/{name}/dvc_exps/{dvc_name}/metrics.json"
+
+
+def _from_outputs(exp_id: int, name: str, fingerprint: Any, root: Path,
+                  rel: str | None = None) -> Record:
+    rel = rel or f"{OUTPUTS_DIR}/{name}/metrics.json"
     try:
         path = inside(root, rel, "experiment record")
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -108,5 +115,14 @@ def find_record(meta: Mapping[str, Any], db_url: str | None = None,
     :class:`MissingRecord` says why there is none."""
     exp_id, name = _identity(meta)
     fingerprint = meta.get("data_fingerprint")
+    dvc = meta.get("dvc_experiment")
+    if isinstance(dvc, Mapping):  # promoted from a DVC experiment: its own committed record
+        try:
+            rel = dvc_record_path(name, check_name(dvc.get("name"),
+                                                   "`metadata.dvc_experiment.name`"))
+        except InputError as exc:
+            raise MissingRecord(str(exc)) from None
+        record = _from_store(exp_id, name, fingerprint, db_url) if db_url else None
+        return record or _from_outputs(exp_id, name, fingerprint, Path(root), rel)
     record = _from_store(exp_id, name, fingerprint, db_url)
     return record or _from_outputs(exp_id, name, fingerprint, Path(root))

@@ -11,6 +11,7 @@ re-running the command, or ``promote --resume NAME``, finishes or rolls back.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from otonom_trader.domain.split import ALL_SPLIT_KEYS
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
     apply_overrides,
+    get_value,
     load_strategy,
     strategy_from_mapping,
     strategy_from_text,
@@ -128,22 +130,101 @@ def _load_base(path: str) -> tuple[Strategy, str]:
     return strategy, Path(path).read_text(encoding="utf-8")
 
 
-def _with_dvc_experiment(req: PromoteRequest, root: Path) -> tuple[PromoteRequest, dict | None]:
+@dataclass(frozen=True)
+class _DvcBase:
+    """The strategy file as a DVC experiment had it, and what it changed (``dvc exp run -S
+    <file>:<key>=...``) against the repository's file: ``{dotted: (repository, experiment)}``."""
+
+    strategy: Strategy
+    text: str
+    edits: dict[str, tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class _DvcRun:
+    """What ``--dvc-exp`` adds: the metadata's ``dvc_experiment``, the experiment's record
+    (its metrics.json, committed with the promotion for ``validate``) and its strategy file."""
+
+    record: dict
+    evidence: dict[str, str]  # {repository path: text}
+    base: _DvcBase | None  # None with an explicit --base-strategy
+
+
+def _with_dvc_experiment(req: PromoteRequest, root: Path
+                         ) -> tuple[PromoteRequest, _DvcRun | None]:
     """With ``--dvc-exp``: the DVC experiment's own store (one otonom experiment, ID 1) and
-    strategy file become the defaults; the metadata records the DVC experiment."""
+    its strategy file, as it had it (``git show <exp-rev>:<file>``), become the defaults; the
+    metadata records the DVC experiment."""
     if not req.dvc_exp:
         if req.experiment_id is None or not req.base_strategy:
             raise InputError("promote needs --experiment-id and --base-strategy (or --dvc-exp)")
         return req, None
     from otonom_trader.adapters.dvc_exp import materialise
+    from otonom_trader.app.experiment_record import dvc_record_path
 
     exp = materialise(req.dvc_exp, repo=root)
+    evidence = dvc_record_path(exp.experiment_name, exp.dvc_name)
+    record = {"name": exp.dvc_name, "rev": exp.rev, "baseline": exp.baseline_rev,
+              "params": exp.params, "record": evidence}
+    base = None
+    if not req.base_strategy:
+        text = exp.strategy_file.read_text(encoding="utf-8")
+        strategy = strategy_from_text(text, f"{exp.strategy_path} at {exp.rev[:7]}")
+        edits: dict[str, tuple[Any, Any]] = {}
+        try:
+            current = load_strategy(root / exp.strategy_path)
+        except (InputError, OSError):
+            current = None  # deleted or broken since: nothing to compare with
+        if current is not None:
+            edits = _file_edits(current, strategy)
+        base = _DvcBase(strategy, text, edits)
     req = replace(req, db_url=req.db_url or exp.store_url,
                   experiment_id=req.experiment_id or 1,
                   base_strategy=req.base_strategy or exp.strategy_path)
-    record = {"name": exp.dvc_name, "rev": exp.rev, "baseline": exp.baseline_rev,
-              "params": exp.params}
-    return req, record
+    metrics = json.dumps(exp.metrics, indent=2, ensure_ascii=False) + "\n" if exp.metrics else ""
+    return req, _DvcRun(record, {evidence: metrics} if metrics else {}, base)
+
+
+def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict) or not node:
+        return {prefix: node} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _file_edits(current: Strategy, edited: Strategy) -> dict[str, tuple[Any, Any]]:
+    """``{dotted: (current value, edited value)}`` for every parameter the two files set
+    differently (name, description and metadata aside)."""
+    a, b = _leaves(dict(current.raw)), _leaves(dict(edited.raw))
+    edits: dict[str, tuple[Any, Any]] = {}
+    for key in [*b, *(k for k in a if k not in b)]:
+        if key.split(".")[0] in ("name", "description", "metadata") or a.get(key) == b.get(key):
+            continue
+        try:
+            old, new = get_value(current, key), get_value(edited, key)
+        except InputError:
+            continue  # not a parameter path (e.g. a list item): shown in the file's diff only
+        if old != new:
+            edits[key] = (old, new)
+    return edits
+
+
+def _with_edits(changes: dict[str, tuple[Any, Any]], base: _DvcBase | None
+                ) -> dict[str, tuple[Any, Any]]:
+    """The run's changes plus the DVC experiment's edits of the strategy file, each against
+    the repository's file (so the log and the pull request show ``-S`` values too)."""
+    if base is None:
+        return changes
+    out = dict(changes)
+    for key, (old, new) in base.edits.items():
+        if key not in out:
+            out[key] = (old, new)
+        elif old != out[key][1]:  # the run changed an edited key: from the repository's value
+            out[key] = (old, out[key][1])
+        # else the run sets the repository's value back: still a change of the edited file
+    return out
 
 
 def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = None
@@ -154,8 +235,10 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     from otonom_trader.engine.data import data_fingerprint, load_bars
 
     name = check_name(req.output_name, "--output-name")
-    req, dvc_record = _with_dvc_experiment(req, root)
-    parent, base_text = _load_base(req.base_strategy)
+    req, dvc = _with_dvc_experiment(req, root)
+    dvc_base = dvc.base if dvc else None
+    parent, base_text = ((dvc_base.strategy, dvc_base.text) if dvc_base
+                         else _load_base(req.base_strategy))
     rule = selection_rule(root / "params.yaml", req.select_by, req.select_on,
                           req.allow_overfit)
     with ExperimentStore(req.db_url) as store:
@@ -170,7 +253,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     params = dict(run.params)
     if info.symbol and (parent.data.symbol or "").upper() != info.symbol.upper():
         params["data.symbol"] = info.symbol
-    changes = changed_values(parent, params)
+    changes = _with_edits(changed_values(parent, params), dvc_base)
     variant = apply_overrides(parent, {path: new for path, (_, new) in changes.items()})
 
     bars = load_bars(info.symbol, req.data_dir, variant.data.on_bad_bars)
@@ -227,7 +310,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         "overfitting": overfitting.as_dict(),
         "promoted_at": promoted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "expected_impact": req.expected_impact,
-        "dvc_experiment": dvc_record,
+        "dvc_experiment": dvc.record if dvc else None,
     }
     if forced:
         metadata["forced"] = {"flag": "--allow-overfit", "failed_gates": list(forced)}
@@ -237,7 +320,8 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     strategy = _check_written(text, path, variant, name)
     return Promotion(name, path, text, strategy, parent, info, selection, changes, overfitting,
                      parent_metrics, capital, req.expected_impact, promoted_at, tuple(notes),
-                     metadata, holdout=holdout, forced=forced)
+                     metadata, holdout=holdout, forced=forced,
+                     evidence=dvc.evidence if dvc else {})
 
 
 def _check_written(text: str, path: str, variant: Strategy, name: str) -> Strategy:
@@ -403,7 +487,8 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
 
         log_path = git.root / LOG_FILE
         files = {rel: p.text, LOG_FILE: append_entry(
-            log_path.read_text(encoding="utf-8") if log_path.is_file() else None, log_entry(p))}
+            log_path.read_text(encoding="utf-8") if log_path.is_file() else None, log_entry(p)),
+            **p.evidence}
         if req.deploy:
             prod = git.root / PRODUCTION_FILE
             files[PRODUCTION_FILE] = with_shadow_entry(
@@ -419,7 +504,7 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
                   base=base_branch, remote=req.remote)
         # The experiment's record goes with the promotion: CI checks the DSR against it.
         record = f"experiments/{p.experiment.name}/metrics.json"
-        evidence = [record] if (git.root / record).is_file() else []
+        evidence = [record] if not p.evidence and (git.root / record).is_file() else []
         git.create_branch(branch)
         try:
             for path, text in files.items():

@@ -34,3 +34,4 @@ class Promotion:
     metadata: dict = field(repr=False, default_factory=dict)
     holdout: dict | None = None  # the promoted run on the hold-out window (None: no hold-out)
     forced: tuple[str, ...] = ()  # failed gates promoted anyway (--allow-overfit)
+    evidence: dict[str, str] = field(default_factory=dict)  # a DVC experiment's record

@@ -19,6 +19,8 @@ COMMANDS = {
     "compare": ("otonom_trader.cli.compare:compare", "Compare two strategies on the same data."),
     "promote": ("otonom_trader.cli.promote:promote",
                 "Promote an experiment's best run to a strategy file and pull request."),
+    "plots": ("otonom_trader.cli.plots:plots",
+              "The offline page template for `dvc plots show` / `dvc plots diff`."),
     "pr": ("otonom_trader.cli.pr:pr", "Finish a promotion's push and pull request."),
     "validate": ("otonom_trader.cli.validate:validate",
                  "The CI gate: reproduce and check strategies against params.yaml gates."),
