@@ -81,6 +81,11 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                   params_path: Path | str = "params.yaml") -> dict[str, Path]:
     """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml, best_equity.csv,
     sweep.csv}`` from all runs; ``blocks`` (the done runs' block statistics) gives the PBO."""
+    return _write(info, runs, root, pbo(blocks), data_dir, params_path)
+
+
+def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value: float | None,
+           data_dir: Path | str, params_path: Path | str) -> dict[str, Path]:
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
     inside(root, name, "--outputs-dir/<name>")  # no link or `..` leads out of root
     folder = Path(root) / name
@@ -99,7 +104,7 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
     paths |= plots
     selected_by = None if selection is None else selection.rule.label
     summary = {
-        **flat_metrics(runs, best, info, pbo(blocks)),
+        **flat_metrics(runs, best, info, pbo_value),
         "experiment": {
             "id": info.id, "name": info.name, "strategy": info.strategy_path,
             "symbol": info.symbol, "search": info.search, "split": info.split,
@@ -144,15 +149,26 @@ def _timings(info: ExperimentInfo) -> str:
 
 def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
                    data_dir: Path | str = "data", params_path: Path | str = "params.yaml",
-                   snapshot: bool = False) -> dict[str, Path]:
+                   snapshot: bool = False, runs: pd.DataFrame | None = None,
+                   blocks=None) -> dict[str, Path]:
     """Rebuild every output of experiment ``exp_id`` from the store (``snapshot`` adds
-    store.db, the experiment alone for DVC) and record their digests."""
+    store.db, the experiment alone for DVC) and record their digests. ``runs``/``blocks``:
+    what ``store.runs_frame``/``block_stats`` would return, when the caller has them in
+    memory. A finished experiment also gets its columnar snapshot and PBO in the store, for
+    ``experiments show``."""
+    from otonom_trader.app.show import pbo_record
+    from otonom_trader.engine.overfitting import pbo_with_notes
+
     root = Path(root)
     info = store.get(exp_id)
-    runs = store.runs_frame(info.id)
-    _, blocks = store.block_stats(info.id)
-    paths = write_outputs(info, runs, root, blocks=blocks, data_dir=data_dir,
-                          params_path=params_path)
+    if runs is None or blocks is None:
+        runs = store.runs_frame(info.id)
+        _, blocks = store.block_stats(info.id)
+    result, notes = pbo_with_notes(blocks)
+    paths = _write(info, runs, root, None if result is None else _clean(float(result.pbo)),
+                   data_dir, params_path)
+    if info.status == "done":
+        store.save_snapshot(info.id, runs, *pbo_record(result, notes))
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})

@@ -199,7 +199,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
     import numpy as np
 
-    from otonom_trader.adapters.store import lease_owner
+    from otonom_trader.adapters.store import lease_owner, runs_frame_of
     from otonom_trader.app.experiment_outputs import export_outputs
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
@@ -259,11 +259,14 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     # each chunk is one transaction, so a kill loses at most the chunks in flight.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-store")
     pending = None
+    kept: list[RunBatch] | None = [] if len(done_before) == 0 else None  # every run, in memory
     try:
         for chunk in combos.chunks(req.chunk_size, skip=done_before):
             result = evaluator.evaluate(chunk.run_numbers, chunk.values)
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
+            if kept is not None:
+                kept.append(batch)
             if pending is not None:
                 events.advanced(pending.result())
             pending = writer.submit(write, batch)
@@ -281,8 +284,11 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     writer.shutdown(wait=True)
     events.notes(evaluator.notes)
     store.set_status(exp_id, "done", since_last())
+    runs, blocks = runs_frame_of(kept) if kept else (None, None)  # no reading back
+    del kept
     outputs = export_outputs(store, exp_id, req.outputs_dir, data_dir=req.data_dir,
-                             params_path=req.params_path, snapshot=req.snapshot)
+                             params_path=req.params_path, snapshot=req.snapshot, runs=runs,
+                             blocks=blocks)
     info = store.get(exp_id)
     done, failed = store.run_counts(exp_id)
     return GridSearchOutcome(info, combos.total, done, failed, info.elapsed_seconds, outputs)

@@ -38,9 +38,10 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from otonom_trader.kernels.enums import ZERO_VARIANCE
+from otonom_trader.kernels.jit import njit
 
 GROUP_SIZE = 4
 N_GROUPS = 4
