@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench crosscheck clean
+.PHONY: demo test test-fast lint bench crosscheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,21 @@ demo: $(STAMP)
 	  --strategy-path strategies/baseline_v1.yaml --grid-path grids/baseline_grid.yaml \
 	  --train-start 2008-01-01 --train-end 2015-12-31 --test-start 2016-01-01 --test-end 2018-12-31
 
+# The unit tests: no git repositories, forge, DVC, act or peers; about a minute on 2 cores.
+UNIT_TESTS := tests/test_golden_candles.py tests/test_kernel_twin.py tests/test_no_lookahead.py \
+	tests/test_numerics.py tests/test_grid.py tests/test_strategy.py tests/test_data.py \
+	tests/test_store.py tests/test_overfitting.py tests/test_layers.py \
+	tests/test_hostile_input.py tests/test_compare.py tests/test_cli_backtest.py
+XDIST ?= -n auto
+
 test: $(STAMP)
 	$(PY) -m ruff check otonom_trader tests benchmarks
-	$(PY) -m pytest
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest $(XDIST)
+
+test-fast: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q $(XDIST) -m "not slow" $(UNIT_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check otonom_trader tests benchmarks

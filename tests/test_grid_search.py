@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from otonom_trader.adapters.store import ExperimentStore
-from otonom_trader.cli import main
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy
 from otonom_trader.engine.backtest import backtest
 from otonom_trader.engine.data import load_bars
+from tests.helpers import run_cli
 
 SPLIT = ["--train-start", "2004-01-01", "--train-end", "2011-12-31",
          "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
@@ -34,13 +34,6 @@ def grid_args(tmp_path, grid, name="sweep", strategy="strategies/sma_cross.yaml"
     return ["experiments", "grid-search", "--name", name, "--strategy-path", strategy,
             "--grid-path", grid, "--db", f"sqlite:///{tmp_path}/store.db",
             "--outputs-dir", str(tmp_path / "experiments"), *SPLIT, *extra]
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 SMALL = {

@@ -16,6 +16,7 @@ from otonom_trader.adapters.report import FIGURE_IDS, SECTIONS
 from otonom_trader.adapters.store import ExperimentStore
 from otonom_trader.app.show import MAX_LEVELS, parameter_effects, show_experiment
 from otonom_trader.cli import main
+from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 STRATEGY = str(REPO / "strategies" / "sma_cross.yaml")
@@ -29,13 +30,6 @@ GRID = {
     "risk.take_profit_pct": [400.0, 800.0],
 }
 N_RUNS = 24
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def grid_search(folder: Path, name: str, grid: dict) -> None:

@@ -32,3 +32,8 @@ def njit(*args, **kwargs):
         _configured.append(str(cache_dir()))
         numba.config.CACHE_DIR = _configured[0]
     return numba.njit(*args, **kwargs)
+
+
+def set_threads(workers: int) -> None:
+    """Run parallel kernels on ``workers`` threads (at most numba's thread count)."""
+    numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
