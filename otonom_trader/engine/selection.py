@@ -149,14 +149,13 @@ def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule) -> Selectio
     gaps = ranked["train_sharpe"].to_numpy(np.float64) - ranked["test_sharpe"].to_numpy(
         np.float64)
     notes: list[str] = []
-    skipped: list[tuple[int, float]] = []
     chosen = None
-    for (_, row), gap in zip(ranked.iterrows(), gaps, strict=True):
-        if gap > max_gap and not allow_overfit:
-            skipped.append((int(row["run_number"]), float(gap)))
-            continue
-        chosen, chosen_gap = row, gap
-        break
+    over = np.zeros(len(gaps), bool) if allow_overfit else gaps > max_gap  # NaN: not over
+    first = int(np.argmin(over)) if not over.all() else len(gaps)  # the first within the gate
+    numbers = ranked["run_number"].to_numpy()[:first]
+    skipped = [(int(n), float(g)) for n, g in zip(numbers, gaps[:first], strict=True)]
+    if first < len(gaps):
+        chosen, chosen_gap = ranked.iloc[first], gaps[first]
     if skipped:
         shown = ", ".join(f"#{n} (gap {g:.2f})" for n, g in skipped[:_SHOWN_SKIPS])
         more = f" and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
