@@ -417,27 +417,30 @@ def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
     """What ``runs_frame`` and ``block_stats`` return once ``batches`` (every run of an
     experiment) are stored, without reading them back: the same values, types and order."""
     numbers = np.concatenate([np.asarray(b.run_numbers, np.int64).reshape(-1) for b in batches])
-    order = np.argsort(numbers, kind="stable")
+    in_order = bool(np.all(numbers[1:] > numbers[:-1]))
+    order = slice(None) if in_order else np.argsort(numbers, kind="stable")
     k = len(METRIC_KEYS)
     metrics = np.concatenate([np.concatenate([np.asarray(b.train, np.float64).reshape(-1, k),
                                               np.asarray(b.test, np.float64).reshape(-1, k)],
                                              axis=1) for b in batches])[order]
-    metrics = np.where(np.isfinite(metrics), metrics, np.nan)  # stored as NULL
+    metrics[~np.isfinite(metrics)] = np.nan  # stored as NULL
     metrics[:, _INT_METRICS] = np.rint(metrics[:, _INT_METRICS])
     params = _encode_params([p for b in batches for p in b.params])
     status = [s for b in batches for s in b.status]
     errors = [e for b in batches for e in b.errors]
-    picked = order.tolist()
-    data = {"run_number": numbers[order], "status": [status[i] for i in picked],
-            "error": [errors[i] for i in picked],
-            "params": [params[i] for i in picked]}
+    if not in_order:
+        picked = order.tolist()
+        params = [params[i] for i in picked]
+        status = [status[i] for i in picked]
+        errors = [errors[i] for i in picked]
+    data = {"run_number": numbers[order], "status": status, "error": errors, "params": params}
     data |= {c: metrics[:, j] for j, c in enumerate(_METRIC_COLUMNS)}
     runs = _build_frame(data)
-    done = runs["status"].to_numpy() == "done"
     if any(b.blocks is None for b in batches):
         return runs, np.empty((0, 0, BLOCK_FIELDS))
     blocks = np.concatenate([np.asarray(b.blocks, np.float64) for b in batches])[order]
-    return runs, blocks[done]
+    done = runs["status"].to_numpy() == "done"
+    return runs, (blocks if done.all() else blocks[done])
 
 
 def _build_frame(data: dict) -> pd.DataFrame:
