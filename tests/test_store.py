@@ -313,3 +313,27 @@ def test_snapshot_is_ignored_once_the_runs_change(store):
     store.write_runs(exp, batch(range(6, 8)))  # a resumed search added runs
     assert store.load_snapshot(exp) is None
     assert store.load_snapshot(exp + 1) is None
+
+
+def _run_indexes(store) -> set[str]:
+    return {ix["name"] for ix in inspect(store.engine).get_indexes("experiment_runs")}
+
+
+def test_a_load_builds_the_indexes_after_the_runs(store):
+    """The first experiment's runs are written without the secondary indexes, which are
+    built once at the end; a second experiment's load keeps them (other runs need them)."""
+    full = _run_indexes(store)
+    assert {f"ix_run_experiment_test_{m}" for m in SELECTION_METRICS} <= full
+    first = create(store, "first")
+    store.begin_load(first)
+    assert _run_indexes(store) < full
+    store.write_runs(first, batch(range(10), sharpe=np.linspace(-1, 1, 10)))
+    store.end_load()
+    assert _run_indexes(store) == full
+    second = create(store, "second")
+    store.begin_load(second)
+    assert _run_indexes(store) == full
+    store.write_runs(second, batch(range(10)))
+    store.end_load()
+    assert _run_indexes(store) == full
+    assert store.top_runs(first, "sharpe", 1)["run_number"].tolist() == [9]

@@ -311,6 +311,27 @@ class ExperimentStore:
             raise RunError(f"experiment {exp_id}: a batch of {len(rows)} runs was not stored "
                            f"({_one_line(exc)})") from None
 
+    def begin_load(self, exp_id: int) -> None:
+        """Before writing every run of experiment ``exp_id``: on SQLite, when no other
+        experiment has runs, drop the secondary indexes of the runs table, so the load does
+        not update them row by row; ``end_load`` builds them again in one pass each.
+        Otherwise (and on a resume) make sure they exist."""
+        if self._sqlite:
+            others = (select(_RUNS.c.id).where(_RUNS.c.experiment_id != int(exp_id)).limit(1))
+            with self.engine.begin() as conn:
+                if conn.execute(others).first() is None:
+                    for index in _RUNS.indexes:
+                        index.drop(conn, checkfirst=True)
+                    return
+        self.end_load()
+
+    def end_load(self) -> None:
+        """Build any secondary index of the runs table that is missing (after ``begin_load``,
+        or a load that was killed)."""
+        with self.engine.begin() as conn:
+            for index in _RUNS.indexes:
+                index.create(conn, checkfirst=True)
+
     def runs_frame(self, exp_id: int) -> pd.DataFrame:
         """Every stored run by run number: run_number, status, error, one column per
         parameter (dotted path), then train_* and test_* metrics as float64 (NaN = missing)."""

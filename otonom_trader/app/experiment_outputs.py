@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from concurrent.futures import Future
 from pathlib import Path
 
 import pandas as pd
@@ -84,8 +85,10 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
     return _write(info, runs, root, pbo(blocks), data_dir, params_path)
 
 
-def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value: float | None,
+def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
            data_dir: Path | str, params_path: Path | str) -> dict[str, Path]:
+    """``pbo_value``: the PBO (float or None), or a callable giving it, called only once the
+    other files are written (the PBO may still be computing meanwhile)."""
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
     inside(root, name, "--outputs-dir/<name>")  # no link or `..` leads out of root
     folder = Path(root) / name
@@ -104,7 +107,7 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value: floa
     paths |= plots
     selected_by = None if selection is None else selection.rule.label
     summary = {
-        **flat_metrics(runs, best, info, pbo_value),
+        **flat_metrics(runs, best, info, pbo_value() if callable(pbo_value) else pbo_value),
         "experiment": {
             "id": info.id, "name": info.name, "strategy": info.strategy_path,
             "symbol": info.symbol, "search": info.search, "split": info.split,
@@ -150,25 +153,32 @@ def _timings(info: ExperimentInfo) -> str:
 def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
                    data_dir: Path | str = "data", params_path: Path | str = "params.yaml",
                    snapshot: bool = False, runs: pd.DataFrame | None = None,
-                   blocks=None) -> dict[str, Path]:
+                   blocks=None, pbo: Future | None = None) -> dict[str, Path]:
     """Rebuild every output of experiment ``exp_id`` from the store (``snapshot`` adds
     store.db, the experiment alone for DVC) and record their digests. ``runs``/``blocks``:
     what ``store.runs_frame``/``block_stats`` would return, when the caller has them in
-    memory. A finished experiment also gets its columnar snapshot and PBO in the store, for
-    ``experiments show``."""
+    memory; ``pbo``: ``engine.overfitting.pbo_with_notes`` of those blocks, computing in
+    another thread. A finished experiment also gets its columnar snapshot and PBO in the
+    store, for ``experiments show``."""
     from otonom_trader.app.show import pbo_record
     from otonom_trader.engine.overfitting import pbo_with_notes
 
     root = Path(root)
     info = store.get(exp_id)
-    if runs is None or blocks is None:
+    if runs is None or blocks is None or pbo is None:
         runs = store.runs_frame(info.id)
         _, blocks = store.block_stats(info.id)
-    result, notes = pbo_with_notes(blocks)
-    paths = _write(info, runs, root, None if result is None else _clean(float(result.pbo)),
-                   data_dir, params_path)
+        pbo = None
+    answer: list = []  # (PBOResult or None, notes), once known
+
+    def pbo_value() -> float | None:
+        answer.append(pbo_with_notes(blocks) if pbo is None else pbo.result())
+        result = answer[0][0]
+        return None if result is None else _clean(float(result.pbo))
+
+    paths = _write(info, runs, root, pbo_value, data_dir, params_path)
     if info.status == "done":
-        store.save_snapshot(info.id, runs, *pbo_record(result, notes))
+        store.save_snapshot(info.id, runs, *pbo_record(*answer[0]))
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})

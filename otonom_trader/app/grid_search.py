@@ -204,6 +204,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
+    from otonom_trader.engine.overfitting import pbo_with_notes
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
@@ -242,6 +243,10 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.created(info, existing is not None)
 
     done_before = store.done_run_numbers(exp_id)
+    if len(done_before) == 0:
+        store.begin_load(exp_id)  # indexes are built after the load, not row by row
+    else:
+        store.end_load()  # a killed load may have left them missing
     events.started(combos.total, len(done_before), spec.search)
     clock = [time.perf_counter()]  # time of the last heartbeat
 
@@ -274,21 +279,29 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
             events.advanced(pending.result())
     except KeyboardInterrupt:
         writer.shutdown(wait=True)  # the chunk being written is saved whole, or not at all
+        store.end_load()
         store.set_status(exp_id, "interrupted", since_last())
         saved = len(store.done_run_numbers(exp_id))
         raise GridSearchInterrupted(exp_id, saved, combos.total) from None
     except BaseException:
         writer.shutdown(wait=True, cancel_futures=True)
+        store.end_load()
         store.set_status(exp_id, "failed", since_last())
         raise
     writer.shutdown(wait=True)
+    runs, blocks, pbo = None, None, None
+    if kept:  # no reading back; the PBO computes (GIL-free) while the outputs are written
+        runs, blocks = runs_frame_of(kept)
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-pbo")
+        pbo = background.submit(pbo_with_notes, blocks)
+        background.shutdown(wait=False)
+    del kept
+    store.end_load()
     events.notes(evaluator.notes)
     store.set_status(exp_id, "done", since_last())
-    runs, blocks = runs_frame_of(kept) if kept else (None, None)  # no reading back
-    del kept
     outputs = export_outputs(store, exp_id, req.outputs_dir, data_dir=req.data_dir,
                              params_path=req.params_path, snapshot=req.snapshot, runs=runs,
-                             blocks=blocks)
+                             blocks=blocks, pbo=pbo)
     info = store.get(exp_id)
     done, failed = store.run_counts(exp_id)
     return GridSearchOutcome(info, combos.total, done, failed, info.elapsed_seconds, outputs)
