@@ -10,7 +10,11 @@ scores is computed once; then a small ``@njit(parallel=True)`` driver (``bench_g
 below) calls ``simulate_nb`` for every combination with ``numba.prange`` and no equity,
 trade or block recording (zero-length arrays). The package's own ``kernels.grid.grid_nb``
 (train + test windows and 16 return blocks per combination, as the grid search runs it) is
-timed on the same bars for comparison. Threads are set with ``numba.set_num_threads``. Each
+timed on the same bars for comparison, and so is a *limit* kernel
+(``limit_total_return_nb`` below): the same trades, but only the final cash, no metrics,
+equity, trade book or blocks; its total returns are checked equal to the engine's, and the
+engine's bar-steps per second are reported as a share of the limit's (target ≥ 40 %).
+Threads are set with ``numba.set_num_threads``. Each
 driver is compiled and run once first (warm-up), then timed best of ``--repeat`` (3) per
 thread count. A bar-step is one kernel bar for one combination: 6,400 × 5,031 = 32.2 M per
 grid.
