@@ -27,7 +27,9 @@ UNIT_TESTS := tests/test_golden_candles.py tests/test_kernel_twin.py tests/test_
 	tests/test_numerics.py tests/test_grid.py tests/test_strategy.py tests/test_data.py \
 	tests/test_store.py tests/test_overfitting.py tests/test_layers.py \
 	tests/test_hostile_input.py tests/test_compare.py tests/test_cli_backtest.py
-XDIST ?= -n auto
+# One test file per worker at a time: module- and session-scoped fixtures (a grid search, the
+# CI venv of the act tests) are built once, not once per worker.
+XDIST ?= -n auto --dist loadfile
 
 test: $(STAMP)
 	$(PY) -m ruff check otonom_trader tests benchmarks
