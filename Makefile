@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-daemon crosscheck clean
+.PHONY: demo test test-fast lint bench bench-daemon crosscheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,27 @@ demo: $(STAMP)
 	  --journal sqlite:///.otonom/$(DEMO_NAME)_daemon.db
 	$(PY) -m otonom_trader.cli daemon status --journal sqlite:///.otonom/$(DEMO_NAME)_daemon.db
 
+# The unit tests: no git repositories, forge, DVC, act or peers; about a minute on 2 cores.
+UNIT_TESTS := tests/test_golden_candles.py tests/test_kernel_twin.py tests/test_no_lookahead.py \
+	tests/test_numerics.py tests/test_grid.py tests/test_strategy.py tests/test_data.py \
+	tests/test_store.py tests/test_overfitting.py tests/test_layers.py \
+	tests/test_hostile_input.py tests/test_compare.py tests/test_cli_backtest.py \
+	tests/test_live_stats.py
+# One test file per worker at a time: module- and session-scoped fixtures (a grid search, the
+# CI venv of the act tests) are built once, not once per worker.
+XDIST ?= -n auto --dist loadfile
+
 test: $(STAMP)
-	$(PY) -m ruff check otonom_trader tests benchmarks
-	$(PY) -m pytest
+	$(PY) -m ruff check otonom_trader tests benchmarks examples
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest $(XDIST)
+
+test-fast: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q $(XDIST) -m "not slow" $(UNIT_TESTS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check otonom_trader tests benchmarks
+	$(PY) -m ruff check otonom_trader tests benchmarks examples
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py

@@ -10,7 +10,11 @@ scores is computed once; then a small ``@njit(parallel=True)`` driver (``bench_g
 below) calls ``simulate_nb`` for every combination with ``numba.prange`` and no equity,
 trade or block recording (zero-length arrays). The package's own ``kernels.grid.grid_nb``
 (train + test windows and 16 return blocks per combination, as the grid search runs it) is
-timed on the same bars for comparison. Threads are set with ``numba.set_num_threads``. Each
+timed on the same bars for comparison, and so is a *limit* kernel
+(``limit_total_return_nb`` below): the same trades, but only the final cash, no metrics,
+equity, trade book or blocks; its total returns are checked equal to the engine's, and the
+engine's bar-steps per second are reported as a share of the limit's (target ≥ 40 %).
+Threads are set with ``numba.set_num_threads``. Each
 driver is compiled and run once first (warm-up), then timed best of ``--repeat`` (3) per
 thread count. A bar-step is one kernel bar for one combination: 6,400 × 5,031 = 32.2 M per
 grid.
@@ -80,6 +84,87 @@ def bench_grid_nb(open_, high, low, close, dsi, scores, score_idx, sl, tp, start
         simulate_nb(open_, high, low, close, scores[score_idx[k]], dsi, start, end, years,
                     periods_per_year, p, metrics_out[k], no_equity, no_trades, no_block_of,
                     no_blocks)
+
+
+@njit(cache=True)
+def limit_total_return_nb(open_, high, low, close, score, dsi, start, end, p):
+    """The limit the engine is measured against: the same trades (signals at the close fill
+    at the next open; gaps through a level fill at the open; intrabar stop-loss before
+    take-profit; fees, slippage, DSI-blocked entries, reversals), but nothing besides the
+    final cash: no per-bar equity, return statistics, drawdown, trade book or blocks.
+    Returns the total return (final equity / initial cash - 1)."""
+    cash = p.init_cash
+    pos = 0
+    units = 0.0
+    sl_px = 0.0
+    tp_px = 0.0
+    pending_exit = False
+    pending_side = 0
+    for t in range(start, end + 1):
+        entered = False
+        exit_px = -1.0
+        if pending_exit:
+            exit_px = open_[t] * (1.0 - p.slippage * pos)
+            pending_exit = False
+        elif pos == 1 and (open_[t] <= sl_px or open_[t] >= tp_px):
+            exit_px = open_[t] * (1.0 - p.slippage)
+        elif pos == -1 and (open_[t] >= sl_px or open_[t] <= tp_px):
+            exit_px = open_[t] * (1.0 + p.slippage)
+        if exit_px >= 0.0:
+            cash += pos * units * exit_px - units * exit_px * p.fee
+            pos = 0
+            units = 0.0
+        if pending_side != 0:
+            fill = open_[t] * (1.0 + p.slippage * pending_side)
+            if fill > 0.0 and cash > 0.0:
+                pos = pending_side
+                units = p.fraction * cash / (fill * (1.0 + p.fee))
+                cash -= pos * units * fill + units * fill * p.fee
+                sl_px = fill * (1.0 - pos * p.sl)
+                tp_px = fill * (1.0 + pos * p.tp)
+                entered = True
+            pending_side = 0
+        if pos != 0 and (not entered or p.entry_bar_stops):
+            exit_px = -1.0
+            if pos == 1:
+                if low[t] <= sl_px:
+                    exit_px = sl_px
+                elif high[t] >= tp_px:
+                    exit_px = tp_px
+            else:
+                if high[t] >= sl_px:
+                    exit_px = sl_px
+                elif low[t] <= tp_px:
+                    exit_px = tp_px
+            if exit_px >= 0.0:
+                exit_px = exit_px * (1.0 - p.slippage * pos)
+                cash += pos * units * exit_px - units * exit_px * p.fee
+                pos = 0
+                units = 0.0
+        if t < end and t > 0:
+            s0 = score[t - 1]
+            s1 = score[t]
+            pending_exit = (pos == 1 and s0 > p.exit_threshold and s1 < p.exit_threshold) or (
+                pos == -1 and s0 < -p.exit_threshold and s1 > -p.exit_threshold)
+            if (pos == 0 or pending_exit) and dsi[t] >= p.min_dsi:
+                if pos != 1 and s0 < p.entry_threshold and s1 > p.entry_threshold:
+                    pending_side = 1
+                elif (p.allow_short and pos != -1 and s0 > -p.entry_threshold
+                      and s1 < -p.entry_threshold):
+                    pending_side = -1
+    return (cash + pos * units * close[end]) / p.init_cash - 1.0
+
+
+@njit(parallel=True, cache=True)
+def limit_grid_nb(open_, high, low, close, dsi, scores, score_idx, sl, tp, start, end,
+                  years, periods_per_year, base, total_out):
+    """``bench_grid_nb`` with the limit kernel: the total return of every combination."""
+    for k in prange(score_idx.shape[0]):
+        p = SimParams(base.entry_threshold, base.exit_threshold, base.fraction, sl[k], tp[k],
+                      base.fee, base.slippage, base.allow_short, base.entry_bar_stops,
+                      base.init_cash, base.min_dsi)
+        total_out[k] = limit_total_return_nb(open_, high, low, close, scores[score_idx[k]],
+                                             dsi, start, end, p)
 
 
 def machine() -> dict:
@@ -208,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     steps = n_combos * n_bars
     metrics = np.empty((n_combos, N_METRICS))
 
-    drivers = {"bench_grid_nb": lambda: bench_grid_nb(*args, metrics)}
+    totals = np.empty(n_combos)
+    drivers = {"bench_grid_nb": lambda: bench_grid_nb(*args, metrics),
+               "limit (total return only)": lambda: limit_grid_nb(*args, totals)}
     if not opts.no_package:
         from otonom_trader.engine.grid import N_BLOCKS
         from otonom_trader.kernels.grid import grid_nb
@@ -228,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         call()
         warmup[name] = time.perf_counter() - t0
     spot_check(base, data, pairs, args, metrics)
+    gap = np.max(np.abs(totals - metrics[:, 0]) / np.maximum(1.0, np.abs(metrics[:, 0])))
+    if not gap <= 1e-12:  # the limit must trade exactly as the engine does
+        raise SystemExit(f"the limit kernel's total returns differ from the engine's by {gap}")
 
     results = {}
     for name, call in drivers.items():
@@ -239,7 +329,15 @@ def main(argv: list[str] | None = None) -> int:
             r["bar_steps_per_cpu_s"] = steps / r["cpu_s"]
         results[name] = rows
 
+    engine_best = min(r["best_s"] for r in results["bench_grid_nb"])
+    limit_best = min(r["best_s"] for r in results["limit (total return only)"])
     out = {
+        "engine_vs_limit": limit_best / engine_best,  # engine bar-steps/s ÷ the limit's
+        # the same per second of process CPU time, which other processes do not inflate
+        "engine_vs_limit_cpu": (max(r["bar_steps_per_cpu_s"] for r in results["bench_grid_nb"])
+                                / max(r["bar_steps_per_cpu_s"]
+                                      for r in results["limit (total return only)"])),
+        "limit_max_rel_gap": float(gap),
         "benchmark": "sma_cross 6,400-combination grid on SPX, simulate_nb, numba prange",
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python benchmarks/bench_engine.py " + " ".join(argv or sys.argv[1:]),
@@ -272,18 +370,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scores: {len(pairs)} distinct (fast, slow) computed once in {score_s:.2f}s; "
           "warm-up (compile or cache load + 1 run): "
           + ", ".join(f"{k} {v:.2f}s" for k, v in warmup.items()))
-    print("spot check: bench_grid_nb metrics identical to run_window on 8 combinations")
-    print(f"\n{'driver':<22}{'threads':>8}{'best s':>9}{'combos/s':>11}{'bar-steps/s':>14}"
+    print("spot check: bench_grid_nb metrics identical to run_window on 8 combinations; "
+          f"limit kernel total returns equal the engine's (max relative gap {gap:.1e})")
+    print(f"\n{'driver':<27}{'threads':>8}{'best s':>9}{'combos/s':>11}{'bar-steps/s':>14}"
           f"{'speedup':>9}{'per CPU-s':>13}")
     for name, rows in results.items():
         for r in rows:
-            print(f"{name:<22}{r['threads']:>8}{r['best_s']:>9.4f}{r['combos_per_s']:>11,.0f}"
+            print(f"{name:<27}{r['threads']:>8}{r['best_s']:>9.4f}{r['combos_per_s']:>11,.0f}"
                   f"{r['bar_steps_per_s'] / 1e6:>12.1f} M{r['speedup']:>8.2f}x"
                   f"{r['bar_steps_per_cpu_s'] / 1e6:>11.1f} M")
     print(f"(wall clock, best of {opts.repeat}; 'per CPU-s' = bar-steps per second of process "
           "CPU time, which other processes on the machine do not inflate;\n "
           "kernels.grid.grid_nb runs the same bars as a train/test split with 16 return "
           "blocks, as the grid search does)")
+    print(f"engine / limit bar-steps per second (best of each): {out['engine_vs_limit']:.0%} "
+          f"wall, {out['engine_vs_limit_cpu']:.0%} per CPU-s (target ≥ 40%)")
     return 0
 
 

@@ -61,3 +61,15 @@ def candles(rows: list[tuple[float, float, float, float]]) -> pd.DataFrame:
     frame["Volume"] = 1.0
     frame.index = pd.bdate_range("2020-01-01", periods=len(rows), name="Date")
     return frame
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    """Run ``otonom argv`` in this process: (exit code, stdout, stderr)."""
+    import pytest
+
+    from otonom_trader.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err

@@ -6,14 +6,7 @@ import sys
 
 import pytest
 
-from otonom_trader.cli import main
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
+from tests.helpers import run_cli
 
 
 def test_json_metrics_for_the_reference_strategy(capsys):

@@ -16,8 +16,8 @@ from otonom_trader.app.compare import (
     paired_sharpe_bootstrap,
     run_compare,
 )
-from otonom_trader.cli import main
 from otonom_trader.engine.stats import eta_squared, optimal_block_length
+from tests.helpers import run_cli
 
 STRATEGY = """\
 name: {name}
@@ -71,13 +71,6 @@ def synth(tmp_path):
                               "tech: {fast_window: 5, slow_window: 20, ma_type: sma}",
                               "tech: 1.0", symbol="SPX"),
     }
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def compare_json(synth, baseline, candidate, capsys, *extra):

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from otonom_trader.cli import main
 from otonom_trader.domain.errors import DataError
 from otonom_trader.engine.data import (
     BUNDLED,
@@ -22,6 +21,7 @@ from otonom_trader.engine.data import (
     prepare,
 )
 from otonom_trader.engine.quality import dsi
+from tests import helpers
 
 LENGTHS = {"SPX": 5031, "NASDAQ": 5031, "VIX": 1259, "GOOG": 2148, "EURUSD": 5000, "BTC-USD": 156}
 
@@ -46,10 +46,7 @@ def synthetic(index, seed: int = 0) -> pd.DataFrame:
 
 def run_cli(args, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
+    return helpers.run_cli(args, capsys)
 
 
 # --- bundled data --------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import yaml
 
 from otonom_trader.adapters.store import ExperimentStore
 from otonom_trader.app.pipeline_outputs import best_equity_frame
-from tests.test_store_versions import git, run_cli
+from tests.helpers import run_cli
+from tests.test_store_versions import git
 
 # 2012–2014 trained, 2015 tested: the 4% stop (run 1) has the best test Sharpe and a
 # train−test gap above params.yaml's gates.max_sharpe_gap (1.0); run 2 is the best within it.

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,11 @@ import pytest
 import yaml
 
 from otonom_trader.adapters.store import ExperimentStore
-from otonom_trader.cli import main
-from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
 from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy
 from otonom_trader.engine.backtest import backtest
 from otonom_trader.engine.data import load_bars
+from tests.helpers import run_cli
 
 SPLIT = ["--train-start", "2004-01-01", "--train-end", "2011-12-31",
          "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
@@ -34,13 +35,6 @@ def grid_args(tmp_path, grid, name="sweep", strategy="strategies/sma_cross.yaml"
     return ["experiments", "grid-search", "--name", name, "--strategy-path", strategy,
             "--grid-path", grid, "--db", f"sqlite:///{tmp_path}/store.db",
             "--outputs-dir", str(tmp_path / "experiments"), *SPLIT, *extra]
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 SMALL = {
@@ -218,6 +212,12 @@ def _comparable(frame):
     return frame.sort_values("run_number").reset_index(drop=True)
 
 
+def _indexes(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     cwd = os.getcwd()
@@ -233,6 +233,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc.communicate()
     partial = _count(killed_dir / "store.db")
     assert 0 < partial < 6400
+    indexes = {f"ix_run_experiment_test_{m}" for m in SELECTION_METRICS}
+    assert not indexes & _indexes(killed_dir / "store.db")  # built after the load: not yet
     killed_store = ExperimentStore(f"sqlite:///{killed_dir}/store.db")
     killed_time = killed_store.get(1).elapsed_seconds  # recorded batch by batch
     assert killed_time > 0
@@ -243,6 +245,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     total = killed_store.get(1).elapsed_seconds
     assert total > killed_time  # both sessions
     assert f"Time: {total:.2f}s" in resumed.stdout
+    assert indexes <= _indexes(killed_dir / "store.db")  # the resume built them
 
     clean = grid_args(clean_dir, grid)
     done = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *clean], cwd=cwd,

@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from otonom_trader.app.grid_search import check_size
-from otonom_trader.cli import main
 from otonom_trader.domain.combinations import Combinations
 from otonom_trader.domain.deployment import load_deployment
 from otonom_trader.domain.errors import InputError, StrategyError
@@ -25,17 +24,11 @@ from otonom_trader.domain.grid import grid_from_mapping, load_grid
 from otonom_trader.domain.json_text import dumps
 from otonom_trader.domain.safe_yaml import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH, read_yaml
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_from_mapping
+from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "strategies" / "baseline_v1.yaml"
 SMA = REPO / "strategies" / "sma_cross.yaml"
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def one_line(code, out, err, *needles):

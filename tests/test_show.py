@@ -16,6 +16,7 @@ from otonom_trader.adapters.report import FIGURE_IDS, SECTIONS
 from otonom_trader.adapters.store import ExperimentStore
 from otonom_trader.app.show import MAX_LEVELS, parameter_effects, show_experiment
 from otonom_trader.cli import main
+from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 STRATEGY = str(REPO / "strategies" / "sma_cross.yaml")
@@ -29,13 +30,6 @@ GRID = {
     "risk.take_profit_pct": [400.0, 800.0],
 }
 N_RUNS = 24
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def grid_search(folder: Path, name: str, grid: dict) -> None:
@@ -282,6 +276,7 @@ AWKWARD_NOTES = {"equal-up-to-rounding": "Test Sharpe: all 24 values are equal: 
 @pytest.mark.parametrize("case", AWKWARD)
 def test_html_report_handles_awkward_run_data(db, tmp_path, monkeypatch, capsys, case):
     original = ExperimentStore.runs_frame
+    monkeypatch.setattr(ExperimentStore, "load_snapshot", lambda self, exp_id: None)  # read runs
     monkeypatch.setattr(ExperimentStore, "runs_frame",
                         lambda self, exp_id: AWKWARD[case](original(self, exp_id)))
     out = tmp_path / "report.html"
@@ -332,3 +327,28 @@ def test_experiments_list_fits_80_columns(tmp_path, capsys, monkeypatch):
     assert any("broken" in ln and "2/2 (2)" in ln and "done" in ln for ln in lines), out
     assert any("a_rather_long" in ln and "1/1 " in ln for ln in lines), out
     assert "Runs: stored/total (failed)" in out
+
+
+@pytest.mark.parametrize("exp_id", [1, 2])
+def test_show_from_the_snapshot_equals_show_from_every_run(db, monkeypatch, exp_id):
+    """The grid search stores a columnar snapshot and the PBO; `show` reads them instead of
+    every run and their block statistics, and must tell exactly the same."""
+    from otonom_trader.app.show import NoDoneRuns
+
+    def analyse():
+        try:
+            report = show_experiment(ExperimentStore(db), exp_id)
+        except NoDoneRuns as exc:
+            return str(exc), None
+        return report.to_dict(), report
+
+    fast, fast_report = analyse()
+    assert ExperimentStore(db).load_snapshot(exp_id) is not None
+    monkeypatch.setattr(ExperimentStore, "load_snapshot", lambda self, exp_id: None)
+    slow, slow_report = analyse()
+    assert fast == slow
+    if fast_report is not None:
+        pd.testing.assert_frame_equal(fast_report.runs, slow_report.runs)
+        assert np.array_equal(fast_report.overfitting.pbo.logits,
+                              slow_report.overfitting.pbo.logits)
+        assert fast_report.notes == slow_report.notes

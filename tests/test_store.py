@@ -7,6 +7,7 @@ import os
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import event, inspect
 
@@ -278,3 +279,62 @@ def test_store_in_a_read_only_directory(tmp_path):
         assert str(folder) in message
     finally:
         folder.chmod(0o700)
+
+
+@pytest.mark.parametrize("order", ["in order", "shuffled batches"])
+def test_runs_in_memory_equal_the_runs_read_back(store, order):
+    """The grid search builds its outputs from the runs it just wrote, without reading them
+    back: the frame and block statistics must be exactly what the store returns."""
+    from otonom_trader.adapters.store import runs_frame_of
+
+    exp = create(store, total_runs=12)
+    first = batch(range(0, 6), status=["done", "failed"] * 3,
+                  sharpe=[np.inf, np.nan, -np.inf, 1.25, 0.1, 3.0])
+    first.train[:, METRIC_KEYS.index("n_trades")] = [3, 0, 7, np.nan, 2, np.inf]
+    second = batch(range(6, 12), sharpe=[0.5, np.nan, 2.0, -1.0, 0.0, 1e-300])
+    batches = [first, second] if order == "in order" else [second, first]
+    for b in batches:
+        store.write_runs(exp, b)
+    runs, blocks = runs_frame_of(batches)
+    stored = store.runs_frame(exp)
+    numbers, stored_blocks = store.block_stats(exp)
+    pd.testing.assert_frame_equal(runs, stored)
+    assert np.array_equal(blocks, stored_blocks)
+    assert numbers.tolist() == [0, 2, 4, *range(6, 12)]
+
+
+def test_snapshot_is_ignored_once_the_runs_change(store):
+    exp = create(store, total_runs=12)
+    store.write_runs(exp, batch(range(6)))
+    runs = store.runs_frame(exp)
+    store.save_snapshot(exp, runs, {"pbo": 0.25, "notes": []}, np.array([0.5, -1.0]))
+    kept, pbo, logits = store.load_snapshot(exp)
+    pd.testing.assert_frame_equal(kept, runs)
+    assert pbo == {"pbo": 0.25, "notes": []} and logits.tolist() == [0.5, -1.0]
+    store.write_runs(exp, batch(range(6, 8)))  # a resumed search added runs
+    assert store.load_snapshot(exp) is None
+    assert store.load_snapshot(exp + 1) is None
+
+
+def _run_indexes(store) -> set[str]:
+    return {ix["name"] for ix in inspect(store.engine).get_indexes("experiment_runs")}
+
+
+def test_a_load_builds_the_indexes_after_the_runs(store):
+    """The first experiment's runs are written without the secondary indexes, which are
+    built once at the end; a second experiment's load keeps them (other runs need them)."""
+    full = _run_indexes(store)
+    assert {f"ix_run_experiment_test_{m}" for m in SELECTION_METRICS} <= full
+    first = create(store, "first")
+    store.begin_load(first)
+    assert _run_indexes(store) < full
+    store.write_runs(first, batch(range(10), sharpe=np.linspace(-1, 1, 10)))
+    store.end_load()
+    assert _run_indexes(store) == full
+    second = create(store, "second")
+    store.begin_load(second)
+    assert _run_indexes(store) == full
+    store.write_runs(second, batch(range(10)))
+    store.end_load()
+    assert _run_indexes(store) == full
+    assert store.top_runs(first, "sharpe", 1)["run_number"].tolist() == [9]

@@ -17,8 +17,8 @@ from alembic.migration import MigrationContext
 from otonom_trader.adapters import migrations
 from otonom_trader.adapters.store import ExperimentStore, lease_owner
 from otonom_trader.adapters.store_models import Base
-from otonom_trader.cli import main
 from otonom_trader.domain.errors import InputError
+from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SPLIT = ["--train-start", "2008-01-01", "--train-end", "2015-12-31",
@@ -54,13 +54,6 @@ OLD_EXPERIMENT_COLUMNS = ("id, name, strategy_path, strategy_hash, strategy_name
                           "search, symbol, data_fingerprint, periods_per_year, git_commit, "
                           "status, total_runs, created_at, started_at, finished_at, "
                           "elapsed_seconds, command")
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def git(cwd: Path, *args: str) -> str:

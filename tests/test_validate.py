@@ -17,6 +17,7 @@ from otonom_trader.cli import main
 from otonom_trader.domain.deployment import load_deployment, parse_deployment
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.gates import load_gate_params
+from tests.helpers import run_cli
 from tests.promotion import REPO, promoted, write_promoted, write_record
 
 MARKER = "<!-- otonom-validate -->"
@@ -26,13 +27,6 @@ GATES = {"min_test_sharpe": 0.5, "max_drawdown_pct": -25.0, "max_sharpe_gap": 1.
                    "baseline_v1:min_dsr"]}  # as the repository's params.yaml
 PRODUCTION = {"strategies": [{"name": "baseline_v1", "path": "strategies/baseline_v1.yaml",
                               "stage": "live", "capital_pct": 100}]}
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def statuses(report: dict) -> dict[str, str]:
@@ -479,7 +473,6 @@ def test_deployed_output_json_and_no_fail(tmp_path, capsys, monkeypatch):
     even when a gate fails, with the verdict in `ok`."""
     import json as _json
 
-    from otonom_trader.cli import main
 
     params = tmp_path / "params.yaml"
     text = Path("params.yaml").read_text().replace("min_test_sharpe: 0.5", "min_test_sharpe: 50")

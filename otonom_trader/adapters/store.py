@@ -16,11 +16,10 @@ import sys
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -33,6 +32,7 @@ from otonom_trader.adapters.store_models import (
     Experiment,
     ExperimentInfo,
     ExperimentRun,
+    ExperimentSnapshot,
     ExperimentSummary,
     RunBatch,
 )
@@ -40,10 +40,14 @@ from otonom_trader.domain.errors import InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.redact import redact
 
+if TYPE_CHECKING:  # pandas loads only where a frame is built: `experiments list` needs none
+    import pandas as pd
+
 DEFAULT_URL = "sqlite:///.otonom/experiments.db"
 BLOCK_FIELDS = 3  # count, sum, sum of squares of the per-bar returns of one time block
 _EXP = Experiment.__table__
 _RUNS = ExperimentRun.__table__
+_SNAP = ExperimentSnapshot.__table__
 _METRIC_COLUMNS = TRAIN_COLUMNS + TEST_COLUMNS
 _INT_METRICS = [i for i, c in enumerate(_METRIC_COLUMNS) if c.endswith("_n_trades")]
 _INSERT_COLUMNS = ("experiment_id", "run_number", "params", "status", "error",
@@ -53,7 +57,7 @@ _HINT = "choose another store with --db or OTONOM_DB"
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged file
 LEASE_TIMEOUT = 600.0  # seconds without a heartbeat after which another host's lease lapses
 __all__ = ["DEFAULT_URL", "ExperimentInfo", "ExperimentStore", "ExperimentSummary", "RunBatch",
-           "lease_owner"]
+           "lease_owner", "runs_frame_of"]
 
 
 def _now() -> datetime:
@@ -293,7 +297,7 @@ class ExperimentStore:
 
     def write_runs(self, exp_id: int, batch: RunBatch) -> None:
         """Store a batch in one transaction: all of it or (on any error) none of it."""
-        rows = _batch_rows(int(exp_id), batch)
+        rows = _batch_rows(int(exp_id), batch, nan_as_null=self._sqlite)
         if not rows:
             return
         try:
@@ -308,6 +312,27 @@ class ExperimentStore:
         except SQLAlchemyError as exc:
             raise RunError(f"experiment {exp_id}: a batch of {len(rows)} runs was not stored "
                            f"({_one_line(exc)})") from None
+
+    def begin_load(self, exp_id: int) -> None:
+        """Before writing every run of experiment ``exp_id``: on SQLite, when no other
+        experiment has runs, drop the secondary indexes of the runs table, so the load does
+        not update them row by row; ``end_load`` builds them again in one pass each.
+        Otherwise (and on a resume) make sure they exist."""
+        if self._sqlite:
+            others = (select(_RUNS.c.id).where(_RUNS.c.experiment_id != int(exp_id)).limit(1))
+            with self.engine.begin() as conn:
+                if conn.execute(others).first() is None:
+                    for index in _RUNS.indexes:
+                        index.drop(conn, checkfirst=True)
+                    return
+        self.end_load()
+
+    def end_load(self) -> None:
+        """Build any secondary index of the runs table that is missing (after ``begin_load``,
+        or a load that was killed)."""
+        with self.engine.begin() as conn:
+            for index in _RUNS.indexes:
+                index.create(conn, checkfirst=True)
 
     def runs_frame(self, exp_id: int) -> pd.DataFrame:
         """Every stored run by run number: run_number, status, error, one column per
@@ -374,12 +399,83 @@ class ExperimentStore:
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(_FRAME_COLUMNS)
-        data = dict(zip(_FRAME_COLUMNS, columns, strict=True))
-        base = pd.DataFrame({"run_number": np.array(data["run_number"], dtype=np.int64),
-                             "status": list(data["status"]), "error": list(data["error"])})
-        metrics = pd.DataFrame({c: np.array(data[c], dtype=np.float64)  # None -> NaN
-                                for c in _METRIC_COLUMNS})
-        return pd.concat([base, _params_frame(data["params"]), metrics], axis=1)
+        return _build_frame(dict(zip(_FRAME_COLUMNS, columns, strict=True)))
+
+    def save_snapshot(self, exp_id: int, runs: pd.DataFrame, pbo: dict | None,
+                      pbo_logits: np.ndarray | None) -> None:
+        """Keep ``runs`` (``runs_frame`` layout, every stored run) as Parquet with the PBO
+        (``PBOResult`` fields but the logits, or ``{"note": ...}``), replacing any older one."""
+        import io
+
+        buffer = io.BytesIO()
+        runs.to_parquet(buffer, index=False)
+        logits = None if pbo_logits is None else np.ascontiguousarray(pbo_logits, "<f8").tobytes()
+        values = dict(experiment_id=int(exp_id), n_runs=len(runs), runs=buffer.getvalue(),
+                      pbo=None if pbo is None else _plain(pbo), pbo_logits=logits)
+        with self.engine.begin() as conn:
+            conn.execute(delete(_SNAP).where(_SNAP.c.experiment_id == int(exp_id)))
+            conn.execute(insert(_SNAP).values(**values))
+
+    def load_snapshot(self, exp_id: int) -> tuple[pd.DataFrame, dict | None,
+                                                  np.ndarray | None] | None:
+        """(runs, pbo, logits) saved by ``save_snapshot``, or None when there is none or the
+        stored runs changed since (their count differs)."""
+        import io
+
+        import pandas as pd
+
+        count = (select(func.count()).where(_RUNS.c.experiment_id == int(exp_id))
+                 .scalar_subquery())
+        stmt = select(_SNAP.c.n_runs, count, _SNAP.c.runs, _SNAP.c.pbo, _SNAP.c.pbo_logits
+                      ).where(_SNAP.c.experiment_id == int(exp_id))
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None or row[0] != row[1]:
+            return None
+        runs = pd.read_parquet(io.BytesIO(row[2]))
+        logits = None if row[4] is None else np.frombuffer(row[4], "<f8").astype(np.float64)
+        return runs, row[3], logits
+
+
+def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
+    """What ``runs_frame`` and ``block_stats`` return once ``batches`` (every run of an
+    experiment) are stored, without reading them back: the same values, types and order."""
+    numbers = np.concatenate([np.asarray(b.run_numbers, np.int64).reshape(-1) for b in batches])
+    in_order = bool(np.all(numbers[1:] > numbers[:-1]))
+    order = slice(None) if in_order else np.argsort(numbers, kind="stable")
+    k = len(METRIC_KEYS)
+    metrics = np.concatenate([np.concatenate([np.asarray(b.train, np.float64).reshape(-1, k),
+                                              np.asarray(b.test, np.float64).reshape(-1, k)],
+                                             axis=1) for b in batches])[order]
+    metrics[~np.isfinite(metrics)] = np.nan  # stored as NULL
+    metrics[:, _INT_METRICS] = np.rint(metrics[:, _INT_METRICS])
+    params = _encode_params([p for b in batches for p in b.params])
+    status = [s for b in batches for s in b.status]
+    errors = [e for b in batches for e in b.errors]
+    if not in_order:
+        picked = order.tolist()
+        params = [params[i] for i in picked]
+        status = [status[i] for i in picked]
+        errors = [errors[i] for i in picked]
+    data = {"run_number": numbers[order], "status": status, "error": errors, "params": params}
+    data |= {c: metrics[:, j] for j, c in enumerate(_METRIC_COLUMNS)}
+    runs = _build_frame(data)
+    if any(b.blocks is None for b in batches):
+        return runs, np.empty((0, 0, BLOCK_FIELDS))
+    blocks = np.concatenate([np.asarray(b.blocks, np.float64) for b in batches])[order]
+    done = runs["status"].to_numpy() == "done"
+    return runs, (blocks if done.all() else blocks[done])
+
+
+def _build_frame(data: dict) -> pd.DataFrame:
+    """The ``runs_frame`` layout from its columns (``_FRAME_COLUMNS``; params as JSON text)."""
+    import pandas as pd
+
+    base = pd.DataFrame({"run_number": np.array(data["run_number"], dtype=np.int64),
+                         "status": list(data["status"]), "error": list(data["error"])})
+    metrics = pd.DataFrame({c: np.array(data[c], dtype=np.float64)  # None -> NaN
+                            for c in _METRIC_COLUMNS})
+    return pd.concat([base, _params_frame(data["params"]), metrics], axis=1)
 
 
 def lease_owner() -> str:
@@ -426,6 +522,8 @@ def _check_status(status: str, allowed: tuple[str, ...]) -> None:
 
 def _params_frame(texts: tuple[str, ...]) -> pd.DataFrame:
     """Decode all params JSON in one call; nested objects flatten to dotted paths."""
+    import pandas as pd
+
     if not texts:
         return pd.DataFrame()
     decoded = json.loads("[" + ",".join(texts) + "]")
@@ -434,8 +532,10 @@ def _params_frame(texts: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(decoded)
 
 
-def _batch_rows(exp_id: int, batch: RunBatch) -> list[tuple]:
-    """DBAPI parameter tuples in ``_INSERT_COLUMNS`` order, NaN/inf as None."""
+def _batch_rows(exp_id: int, batch: RunBatch, *, nan_as_null: bool = False) -> list[tuple]:
+    """DBAPI parameter tuples in ``_INSERT_COLUMNS`` order, NaN/inf as None. With
+    ``nan_as_null`` (SQLite, which stores a bound NaN as NULL and an integral float in an
+    INTEGER column as an integer) the metrics go as floats, NaN for NULL: no per-value work."""
     numbers = np.asarray(batch.run_numbers, dtype=np.int64).reshape(-1)
     n, k = len(numbers), len(METRIC_KEYS)
     if not (len(batch.params) == len(batch.status) == len(batch.errors) == n):
@@ -445,19 +545,15 @@ def _batch_rows(exp_id: int, batch: RunBatch) -> list[tuple]:
         raise ValueError(f"RunBatch: run status must be done or failed, not {sorted(bad)}")
     if n == 0:
         return []
-    columns: list[list] = [[exp_id] * n, numbers.tolist(), _encode_params(batch.params),
-                           list(batch.status), list(batch.errors)]
     metrics = np.concatenate([np.asarray(batch.train, np.float64).reshape(n, k),
                               np.asarray(batch.test, np.float64).reshape(n, k)], axis=1)
-    finite = np.isfinite(metrics)
-    for j in range(2 * k):
-        column = metrics[:, j]
-        if j in _INT_METRICS:
-            column = np.rint(np.where(finite[:, j], column, 0.0)).astype(np.int64)
-        values = column.tolist()
-        for i in np.flatnonzero(~finite[:, j]).tolist():
-            values[i] = None
-        columns.append(values)
+    metrics = np.where(np.isfinite(metrics), metrics, np.nan)
+    metrics[:, _INT_METRICS] = np.rint(metrics[:, _INT_METRICS])
+    if nan_as_null:
+        values: list = metrics.tolist()
+    else:
+        values = [[None if v != v else int(v) if j in _INT_METRICS else v
+                   for j, v in enumerate(row)] for row in metrics.tolist()]
     blobs: list[bytes | None] = [None] * n
     if batch.blocks is not None:
         blocks = np.ascontiguousarray(batch.blocks, dtype="<f8")
@@ -468,8 +564,10 @@ def _batch_rows(exp_id: int, batch: RunBatch) -> list[tuple]:
         for i, status in enumerate(batch.status):
             if status == "failed":
                 blobs[i] = None
-    columns.append(blobs)
-    return list(zip(*columns, strict=True))
+    return [(exp_id, number, text, status, error, *row, blob)
+            for number, text, status, error, row, blob in zip(
+                numbers.tolist(), _encode_params(batch.params), batch.status, batch.errors,
+                values, blobs, strict=True)]
 
 
 def _encode_params(params: list[dict]) -> list[str]:

@@ -185,6 +185,20 @@ class ExperimentRun(Base):
     )
 
 
+class ExperimentSnapshot(Base):
+    """A finished experiment's runs as Parquet (``runs_frame`` layout) and its PBO, so
+    ``experiments show`` need not read every run; valid while ``n_runs`` rows are stored."""
+
+    __tablename__ = "experiment_snapshots"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
+    n_runs: Mapped[int] = mapped_column(Integer)
+    runs: Mapped[bytes] = mapped_column(LargeBinary)
+    pbo: Mapped[Any | None] = mapped_column(JSON, nullable=True)  # PBOResult fields, or a note
+    pbo_logits: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float64
+
+
 TRAIN_COLUMNS = tuple(f"train_{m}" for m in METRIC_KEYS)
 TEST_COLUMNS = tuple(f"test_{m}" for m in METRIC_KEYS)
 _missing = set(TRAIN_COLUMNS + TEST_COLUMNS) - set(ExperimentRun.__table__.columns.keys())

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -75,16 +75,16 @@ def _best(runs: pd.DataFrame, info: ExperimentInfo, params_path: Path):
     return row, selection, None
 
 
-def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, blocks,
+def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, pbo_value,
                  data_dir: Path | str) -> tuple[dict, list[str]]:
     """THE overfitting summary (``engine.selection.overfitting_stats``) of the selected run,
     its test window re-run by the checked re-run; without a selected run, the experiment's
-    trials and PBO only."""
-    blocks = np.empty((0, 0, 3)) if blocks is None else blocks
+    trials and PBO only. ``pbo_value``: the PBO, or a callable that waits for it (it may be
+    computing in a thread meanwhile)."""
     if selection is None:
         n_trials, variance = trial_stats(runs, info.periods_per_year)
-        return {"sharpe_gap": None, "dsr": None, "pbo": pbo(blocks), "n_trials": n_trials,
-                "sharpe_variance": variance, "min_btl_years": None}, []
+        return {"sharpe_gap": None, "dsr": None, "pbo": _resolve(pbo_value),
+                "n_trials": n_trials, "sharpe_variance": variance, "min_btl_years": None}, []
     notes: list[str] = []
     try:
         result, _ = checked_rerun(info, selection.run.params, info.split["test_start"],
@@ -93,8 +93,13 @@ def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, blocks,
     except OtonomError as exc:
         equity = pd.Series(dtype=float)
         notes.append(f"best run not re-run: {exc}")
-    stats, more = overfitting_stats(runs, selection.run, equity, info.periods_per_year, blocks)
+    stats, more = overfitting_stats(runs, selection.run, equity, info.periods_per_year, None,
+                                    pbo=_resolve(pbo_value))
     return stats.as_dict(), notes + more
+
+
+def _resolve(pbo_value):
+    return pbo_value() if callable(pbo_value) else pbo_value
 
 
 def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
@@ -102,6 +107,13 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                   params_path: Path | str = "params.yaml") -> dict[str, Path]:
     """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml, best_equity.csv,
     sweep.csv}`` from all runs; ``blocks`` (the done runs' block statistics) gives the PBO."""
+    return _write(info, runs, root, pbo(blocks), data_dir, params_path)
+
+
+def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
+           data_dir: Path | str, params_path: Path | str) -> dict[str, Path]:
+    """``pbo_value``: the PBO (float or None), or a callable giving it, called only once the
+    other files are written (the PBO may still be computing meanwhile)."""
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
     inside(root, name, "--outputs-dir/<name>")  # no link or `..` leads out of root
     folder = Path(root) / name
@@ -119,7 +131,7 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                                         data_dir, info.initial_capital)
     paths |= plots
     selected_by = None if selection is None else selection.rule.label
-    overfitting, overfitting_notes = _overfitting(info, runs, selection, blocks, data_dir)
+    overfitting, overfitting_notes = _overfitting(info, runs, selection, pbo_value, data_dir)
     summary = {
         **flat_metrics(runs, best, info, overfitting["pbo"]),
         "experiment": {
@@ -167,15 +179,33 @@ def _timings(info: ExperimentInfo) -> str:
 
 def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
                    data_dir: Path | str = "data", params_path: Path | str = "params.yaml",
-                   snapshot: bool = False) -> dict[str, Path]:
+                   snapshot: bool = False, runs: pd.DataFrame | None = None,
+                   blocks=None, pbo: Future | None = None) -> dict[str, Path]:
     """Rebuild every output of experiment ``exp_id`` from the store (``snapshot`` adds
-    store.db, the experiment alone for DVC) and record their digests."""
+    store.db, the experiment alone for DVC) and record their digests. ``runs``/``blocks``:
+    what ``store.runs_frame``/``block_stats`` would return, when the caller has them in
+    memory; ``pbo``: ``engine.overfitting.pbo_with_notes`` of those blocks, computing in
+    another thread. A finished experiment also gets its columnar snapshot and PBO in the
+    store, for ``experiments show``."""
+    from otonom_trader.app.show import pbo_record
+    from otonom_trader.engine.overfitting import pbo_with_notes
+
     root = Path(root)
     info = store.get(exp_id)
-    runs = store.runs_frame(info.id)
-    _, blocks = store.block_stats(info.id)
-    paths = write_outputs(info, runs, root, blocks=blocks, data_dir=data_dir,
-                          params_path=params_path)
+    if runs is None or blocks is None or pbo is None:
+        runs = store.runs_frame(info.id)
+        _, blocks = store.block_stats(info.id)
+        pbo = None
+    answer: list = []  # (PBOResult or None, notes), once known
+
+    def pbo_value() -> float | None:
+        answer.append(pbo_with_notes(blocks) if pbo is None else pbo.result())
+        result = answer[0][0]
+        return None if result is None else finite(float(result.pbo))
+
+    paths = _write(info, runs, root, pbo_value, data_dir, params_path)
+    if info.status == "done":
+        store.save_snapshot(info.id, runs, *pbo_record(*answer[0]))
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})

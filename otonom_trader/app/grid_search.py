@@ -188,11 +188,12 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
     import numpy as np
 
-    from otonom_trader.adapters.store import lease_owner
+    from otonom_trader.adapters.store import lease_owner, runs_frame_of
     from otonom_trader.app.experiment_outputs import export_outputs
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
+    from otonom_trader.engine.overfitting import pbo_with_notes
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
@@ -234,6 +235,10 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.created(info, existing is not None)
 
     done_before = store.done_run_numbers(exp_id)
+    if len(done_before) == 0:
+        store.begin_load(exp_id)  # indexes are built after the load, not row by row
+    else:
+        store.end_load()  # a killed load may have left them missing
     events.started(combos.total, len(done_before), spec.search)
     clock = [time.perf_counter()]  # time of the last heartbeat
 
@@ -251,11 +256,14 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     # each chunk is one transaction, so a kill loses at most the chunks in flight.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-store")
     pending = None
+    kept: list[RunBatch] | None = [] if len(done_before) == 0 else None  # every run, in memory
     try:
         for chunk in combos.chunks(req.chunk_size, skip=done_before):
             result = evaluator.evaluate(chunk.run_numbers, chunk.values)
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
+            if kept is not None:
+                kept.append(batch)
             if pending is not None:
                 events.advanced(pending.result())
             pending = writer.submit(write, batch)
@@ -263,18 +271,29 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
             events.advanced(pending.result())
     except KeyboardInterrupt:
         writer.shutdown(wait=True)  # the chunk being written is saved whole, or not at all
+        store.end_load()
         store.set_status(exp_id, "interrupted", since_last())
         saved = len(store.done_run_numbers(exp_id))
         raise GridSearchInterrupted(exp_id, saved, combos.total) from None
     except BaseException:
         writer.shutdown(wait=True, cancel_futures=True)
+        store.end_load()
         store.set_status(exp_id, "failed", since_last())
         raise
     writer.shutdown(wait=True)
+    runs, blocks, pbo = None, None, None
+    if kept:  # no reading back; the PBO computes (GIL-free) while the outputs are written
+        runs, blocks = runs_frame_of(kept)
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-pbo")
+        pbo = background.submit(pbo_with_notes, blocks)
+        background.shutdown(wait=False)
+    del kept
+    store.end_load()
     events.notes(evaluator.notes)
     store.set_status(exp_id, "done", since_last())
     outputs = export_outputs(store, exp_id, req.outputs_dir, data_dir=req.data_dir,
-                             params_path=req.params_path, snapshot=req.snapshot)
+                             params_path=req.params_path, snapshot=req.snapshot, runs=runs,
+                             blocks=blocks, pbo=pbo)
     info = store.get(exp_id)
     done, failed = store.run_counts(exp_id)
     return GridSearchOutcome(info, combos.total, done, failed, info.elapsed_seconds, outputs)

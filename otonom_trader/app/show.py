@@ -205,7 +205,8 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     info = store.get(exp_id)
-    runs = store.runs_frame(exp_id)
+    snapshot = store.load_snapshot(exp_id) if info.status == "done" else None
+    runs = store.runs_frame(exp_id) if snapshot is None else snapshot[0]
     timings["load_runs"] = time.perf_counter() - t0
     done_mask = (runs["status"] == "done").to_numpy()
     n_done, n_rows = int(done_mask.sum()), len(runs)
@@ -254,7 +255,7 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     timings["analysis"] = time.perf_counter() - t1
 
     overfitting = _overfitting(store, info, runs, done_mask, best, data_dir, GAP_WARNING,
-                               notes, timings)
+                               notes, timings, None if snapshot is None else snapshot[1:])
     return ExperimentReport(info=info, summary=summary, sort_by=sort_by, parameters=parameters,
                             top=top_runs, best=best, rule=rule, effects=effects,
                             overfitting=overfitting,
@@ -356,11 +357,12 @@ def best_params(report: ExperimentReport) -> dict:
 
 
 def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, notes,
-                 timings) -> Overfitting:
+                 timings, stored_pbo=None) -> Overfitting:
+    """``stored_pbo``: (pbo fields, logits) from the store's snapshot, else PBO is computed."""
     from otonom_trader.engine.overfitting import (
         deflated_sharpe_ratio,
         minimum_backtest_length,
-        pbo_cscv,
+        pbo_with_notes,
         trial_sharpe_variance,
     )
 
@@ -400,19 +402,14 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
     timings["dsr"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    pbo = None
-    numbers, blocks = store.block_stats(info.id)
-    timings["load_blocks"] = time.perf_counter() - t
-    t = time.perf_counter()
-    if len(numbers) < 2:
-        notes.append("PBO needs block statistics of at least 2 done runs")
+    if stored_pbo is None:
+        _, blocks = store.block_stats(info.id)
+        timings["load_blocks"] = time.perf_counter() - t
+        t = time.perf_counter()
+        pbo, pbo_notes = pbo_with_notes(blocks)
     else:
-        try:
-            pbo = pbo_cscv(blocks)
-        except (ValueError, OtonomError) as exc:
-            notes.append(f"PBO not computed: {exc}")
-        if pbo is not None and getattr(pbo, "reason", ""):
-            notes.append(f"PBO undefined: {pbo.reason}")
+        pbo, pbo_notes = pbo_from_record(*stored_pbo)
+    notes += pbo_notes
     timings["pbo"] = time.perf_counter() - t
     min_btl = minimum_backtest_length(n_trials) if n_trials > 1 else None
 
@@ -445,6 +442,29 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
 
 
 # -- exports -----------------------------------------------------------------------------
+
+
+def pbo_record(pbo, notes: list[str]) -> tuple[dict, np.ndarray | None]:
+    """What the store's snapshot keeps of ``engine.overfitting.pbo_with_notes``'s answer."""
+    if pbo is None:
+        return {"notes": notes}, None
+    value = pbo.pbo if math.isfinite(pbo.pbo) else None
+    return {"pbo": value, "n_splits": pbo.n_splits, "n_runs": pbo.n_runs,
+            "n_blocks": pbo.n_blocks, "reason": pbo.reason, "notes": notes}, pbo.logits
+
+
+def pbo_from_record(record: dict | None, logits: np.ndarray | None):
+    """``pbo_record``'s inverse: (PBOResult or None, notes)."""
+    from otonom_trader.engine.overfitting import PBOResult
+
+    record = record or {"notes": []}
+    if "pbo" not in record:
+        return None, list(record["notes"])
+    pbo = PBOResult(pbo=float("nan") if record["pbo"] is None else float(record["pbo"]),
+                    logits=np.empty(0) if logits is None else logits,
+                    n_splits=record["n_splits"], n_runs=record["n_runs"],
+                    n_blocks=record["n_blocks"], reason=record["reason"])
+    return pbo, list(record["notes"])
 
 
 def best_run_curve(report: ExperimentReport, data_dir: str | Path = "data"):

@@ -67,9 +67,9 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
     from otonom_trader.domain.redact import redact
 
     if workers:
-        import numba
+        from otonom_trader.kernels.jit import set_threads
 
-        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+        set_threads(workers)
     split = dict(zip(SPLIT_FLAGS, (train_start, train_end, test_start, test_end, holdout_start,
                                    holdout_end), strict=True))
     request = GridSearchRequest(

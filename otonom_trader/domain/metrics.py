@@ -1,10 +1,11 @@
-"""Metric names and their user-facing form (percent where the name says so)."""
+"""Metric names and their user-facing form (percent where the name says so).
+
+The domain owns the names: the kernels' metrics vector has one slot per ``PUBLIC_METRICS``
+row, in this order (``kernels.enums.M_*``; a test checks that both agree)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from otonom_trader.kernels.enums import METRIC_NAMES
 
 # (public name, kernel slot name, scale) — max drawdown is shown negative, as -12.3%.
 PUBLIC_METRICS = (
@@ -21,16 +22,16 @@ PUBLIC_METRICS = (
     ("final_equity", "final_equity", 1.0),
 )
 METRIC_KEYS = tuple(name for name, _, _ in PUBLIC_METRICS)
+METRIC_NAMES = tuple(slot for _, slot, _ in PUBLIC_METRICS)  # the metrics vector's slots
 # What the best run can be selected by (`promote --select-by`, `experiments show --sort-by`).
 SELECTION_METRICS = ("sharpe", "cagr_pct", "sortino", "calmar")
 
 
 def public_metrics(vector: Sequence[float]) -> dict[str, float | int]:
     """Turn a kernel metrics vector into named, display-scaled metrics."""
-    raw = dict(zip(METRIC_NAMES, vector, strict=True))
     out: dict[str, float | int] = {}
-    for name, slot, scale in PUBLIC_METRICS:
-        value = float(raw[slot])
+    for (name, _, scale), raw in zip(PUBLIC_METRICS, vector, strict=True):
+        value = float(raw)
         out[name] = int(value) if name == "n_trades" else value * scale + 0.0
     return out
 

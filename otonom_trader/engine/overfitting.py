@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from otonom_trader.domain.errors import InputError
+from otonom_trader.domain.errors import InputError, OtonomError
 
 GAP_WARNING = 1.0  # train Sharpe - test Sharpe above this warns
 EULER_GAMMA = 0.5772156649015329  # Euler–Mascheroni constant
@@ -196,6 +196,18 @@ def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
 def _undefined(n_runs: int, n_blocks: int, n_splits: int, reason: str) -> PBOResult:
     return PBOResult(pbo=math.nan, logits=np.empty(0), n_splits=n_splits, n_runs=n_runs,
                      n_blocks=n_blocks, reason=reason)
+
+
+def pbo_with_notes(block_stats: np.ndarray) -> tuple[PBOResult | None, list[str]]:
+    """``pbo_cscv`` of the done runs' block statistics, or None, with what to tell the user
+    (fewer than 2 runs, an error, an undefined PBO)."""
+    if len(block_stats) < 2:
+        return None, ["PBO needs block statistics of at least 2 done runs"]
+    try:
+        result = pbo_cscv(block_stats)
+    except (ValueError, OtonomError) as exc:
+        return None, [f"PBO not computed: {exc}"]
+    return result, ([f"PBO undefined: {result.reason}"] if result.reason else [])
 
 
 def pbo_cscv(block_stats: np.ndarray) -> PBOResult:

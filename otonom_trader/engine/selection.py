@@ -142,14 +142,13 @@ def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule) -> Selectio
     gaps = ranked["train_sharpe"].to_numpy(np.float64) - ranked["test_sharpe"].to_numpy(
         np.float64)
     notes: list[str] = []
-    skipped: list[tuple[int, float]] = []
     chosen = None
-    for (_, row), gap in zip(ranked.iterrows(), gaps, strict=True):
-        if gap > max_gap and not allow_overfit:
-            skipped.append((int(row["run_number"]), float(gap)))
-            continue
-        chosen, chosen_gap = row, gap
-        break
+    over = np.zeros(len(gaps), bool) if allow_overfit else gaps > max_gap  # NaN: not over
+    first = int(np.argmin(over)) if not over.all() else len(gaps)  # the first within the gate
+    numbers = ranked["run_number"].to_numpy()[:first]
+    skipped = [(int(n), float(g)) for n, g in zip(numbers, gaps[:first], strict=True)]
+    if first < len(gaps):
+        chosen, chosen_gap = ranked.iloc[first], gaps[first]
     if skipped:
         shown = ", ".join(f"#{n} (gap {g:.2f})" for n, g in skipped[:_SHOWN_SKIPS])
         more = f" and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
@@ -195,6 +194,9 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_COMPUTE = object()  # overfitting_stats: compute the PBO from the block statistics
+
+
 def trial_stats(runs: pd.DataFrame, periods_per_year: float) -> tuple[int, float | None]:
     """The DSR's number of trials (done runs) and the variance (ddof=1) of their per-period
     test Sharpe ratios (None with fewer than 2 finite ones): the experiment's record."""
@@ -208,8 +210,8 @@ def trial_stats(runs: pd.DataFrame, periods_per_year: float) -> tuple[int, float
 
 
 def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd.Series,
-                      periods_per_year: float, block_stats: np.ndarray
-                      ) -> tuple[Overfitting, list[str]]:
+                      periods_per_year: float, block_stats: np.ndarray | None, *,
+                      pbo: float | object | None = _COMPUTE) -> tuple[Overfitting, list[str]]:
     """THE overfitting summary of a selected run: train−test gap, Deflated Sharpe Ratio of its
     test returns with the done runs as trials, PBO by CSCV over the runs' block statistics,
     and the minimum backtest length for that many trials; a statistic that cannot be
@@ -235,20 +237,28 @@ def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd
             if dsr is None:
                 notes.append("DSR is undefined (constant test returns or inconsistent moments)")
 
-    pbo = None
-    if block_stats.ndim != 3 or block_stats.shape[0] < 2:
-        notes.append("PBO needs the block statistics of at least 2 done runs")
-    else:
-        try:
-            result = of.pbo_cscv(block_stats)
-        except InputError as exc:
-            notes.append(f"PBO not computed: {exc}")
-        else:
-            pbo = _finite(result.pbo)
-            if pbo is None:
-                notes.append(f"PBO is undefined: {result.reason or 'no reason given'}")
+    if pbo is _COMPUTE:  # else computed by the caller (e.g. in a thread over the outputs)
+        pbo = _pbo(block_stats, notes)
     min_btl = _finite(of.minimum_backtest_length(n_trials)) if n_trials > 1 else None
     return Overfitting(gap, dsr, pbo, n_trials, variance, min_btl), notes
+
+
+def _pbo(block_stats: np.ndarray | None, notes: list[str]) -> float | None:
+    """PBO by CSCV over the runs' block statistics, or None with a note."""
+    from otonom_trader.engine import overfitting as of
+
+    if block_stats is None or block_stats.ndim != 3 or block_stats.shape[0] < 2:
+        notes.append("PBO needs the block statistics of at least 2 done runs")
+        return None
+    try:
+        result = of.pbo_cscv(block_stats)
+    except InputError as exc:
+        notes.append(f"PBO not computed: {exc}")
+        return None
+    pbo = _finite(result.pbo)
+    if pbo is None:
+        notes.append(f"PBO is undefined: {result.reason or 'no reason given'}")
+    return pbo
 
 
 def param_value(path: str, value: Any) -> Any:

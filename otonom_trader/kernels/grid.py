@@ -1,9 +1,10 @@
 """Many backtests at once: every combination runs its train and test windows in parallel."""
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from otonom_trader.kernels.enums import TRADE_FIELDS, SimParams
+from otonom_trader.kernels.jit import njit
 from otonom_trader.kernels.simulate import simulate_nb
 
 

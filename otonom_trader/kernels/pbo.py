@@ -38,9 +38,10 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from otonom_trader.kernels.enums import ZERO_VARIANCE
+from otonom_trader.kernels.jit import njit
 
 GROUP_SIZE = 4
 N_GROUPS = 4
@@ -142,7 +143,7 @@ def _scratch_nb():
             np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK))
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, cache=True, error_model="numpy", nogil=True)  # overlaps the outputs
 def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
     """CSCV logits for every split pair: ``pair_masks[k]`` is an IS mask over
     ``counts.shape[0]`` ≤ 16 blocks; ``logits_out[k, 0]`` is λ of that split and

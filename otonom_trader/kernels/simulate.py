@@ -7,7 +7,6 @@ readable pure-Python twin and the tests check that both agree.
 import math
 
 import numpy as np
-from numba import njit
 
 from otonom_trader.kernels.enums import (
     EXIT_OPEN,
@@ -37,6 +36,7 @@ from otonom_trader.kernels.enums import (
     T_UNITS,
     ZERO_VARIANCE,
 )
+from otonom_trader.kernels.jit import njit
 
 # Slots of the trade book.
 B_ROWS = 0
