@@ -102,6 +102,8 @@ def test_grid_search_records_the_strategy_repository_and_show_prints_it(tmp_path
     the repository holding the strategy file, and whether it had uncommitted changes."""
     import shutil
 
+    monkeypatch.setenv("COLUMNS", "200")  # the summary line unwrapped, whatever the terminal
+
     from otonom_trader.cli import main
 
     root = Path(__file__).resolve().parents[1]
