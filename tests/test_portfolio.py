@@ -142,3 +142,44 @@ def test_bad_portfolios_are_one_line_exit_2(repo, capsys):
                          ([], "pass --strategy-path FILE")):
         code, _, err = run_cli(["backtest", *argv], capsys)
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_monitor_shows_the_portfolio_the_journal_holds(tmp_path, capsys, monkeypatch):
+    """Two paper strategies at 40% and 30% replayed by the daemon: monitor's combined journal
+    equity is `backtest --portfolio` over the same bars."""
+    from otonom_trader.app.production.daemon import DaemonConfig
+    from otonom_trader.app.production.run import run_daemon
+    from tests.test_daemon import git, make_prod_repo
+
+    repo, _ = make_prod_repo(tmp_path)
+    members = (("a", "baseline_v1", "paper", 40), ("b", "sma_cross", "paper", 30))
+    path = write_production(repo, *members, capital=20_000)
+    (repo / "params.yaml").write_text(yaml.safe_dump({
+        "split": {"train_start": "2008-01-01", "train_end": "2015-12-31",
+                  "test_start": "2016-01-01", "test_end": "2018-12-31"},
+        "gates": {"min_test_sharpe": 0.5, "max_drawdown_pct": -25.0, "max_sharpe_gap": 1.0,
+                  "min_dsr": 0.5, "min_trades": 5, "production_margin": 0.1}}))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two paper strategies")
+    git(repo, "push", "-q", "origin", "main")
+    journal = f"sqlite:///{tmp_path}/j.db"
+    run_daemon(DaemonConfig(root=repo, feed="replay:SPX:2016-03-01:2016-03-31",
+                            journal_url=journal, fetch_every=3600.0), speed=0)
+    write_production(repo, *members, ("s", "sma_cross", "shadow", 0), capital=20_000)
+    monkeypatch.chdir(repo)
+    code, out, err = run_cli(["monitor", "--journal", journal, "--json"], capsys)
+    assert code == 0, err
+    p = json.loads(out)["portfolio"]
+    assert p["members"] == ["a", "b"] and p["excluded"] == ["s"] and p["cash"] == 6_000
+    backtested = run_portfolio(path, "2016-03-01", "2016-03-31")
+    assert p["bars"] == len(backtested.equity) == 22
+    assert p["equity"] == pytest.approx(backtested.equity.iloc[-1], rel=1e-12)
+    assert p["start_equity"] == pytest.approx(20_000)
+    assert p["return"] == pytest.approx(backtested.metrics["total_return_pct"] / 100, rel=1e-9)
+    peak = np.maximum.accumulate(backtested.equity.to_numpy())
+    assert p["max_drawdown"] == pytest.approx(np.max(1 - backtested.equity / peak), rel=1e-9)
+    assert p["expected_mean_annualised"] is not None and p["missing"] == []
+    code, out, _ = run_cli(["monitor", "--journal", journal], capsys)
+    assert code == 0 and "portfolio: a, b on 20,000.00 (6,000.00 unallocated)" in out
+    code, out, _ = run_cli(["monitor", "a", "--journal", journal, "--json"], capsys)
+    assert code == 0 and "portfolio" not in json.loads(out)  # one strategy asked for
