@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = ["LOG_FILE", "LOG_TITLE", "LogEntry", "append_entry", "format_value",
-           "headline_metrics", "reason_text"]
+           "headline_metrics", "reason_text", "set_actual_impact"]
 
 LOG_FILE = "STRATEGY_LOG.md"
 LOG_TITLE = ("# Strategy log\n\nEvery promoted strategy version, newest last. Written by "
@@ -93,3 +93,21 @@ def append_entry(existing: str | None, entry: LogEntry) -> str:
     if not text.endswith("\n\n"):
         text += "\n"
     return text + entry.markdown()
+
+
+def set_actual_impact(text: str, name: str, impact: str) -> str:
+    """The log with the **Actual Impact** paragraph of ``## name`` (its last entry, if the
+    name was promoted more than once) replaced by ``impact``; ``KeyError`` naming what is
+    missing when there is no such entry or paragraph."""
+    lines = text.split("\n")
+    heads = [i for i, line in enumerate(lines) if line.rstrip() == f"## {name}"]
+    if not heads:
+        raise KeyError(f"no entry `## {name}`")
+    start = heads[-1] + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
+    at = next((i for i in range(start, end) if lines[i].startswith("**Actual Impact**:")), None)
+    if at is None:
+        raise KeyError(f"no **Actual Impact** paragraph in the entry `## {name}`")
+    stop = next((i for i in range(at, end) if not lines[i].strip()), end)
+    paragraph = "**Actual Impact**: " + " ".join(impact.split())
+    return "\n".join([*lines[:at], paragraph, *lines[stop:]])

@@ -33,13 +33,18 @@ def monitor(name, as_json, journal_url, production, params_path, data_dir):
     from rich.table import Table
 
     from otonom_trader.app.production.monitor import monitor as run_monitor
+    from otonom_trader.app.production.monitor import portfolio
     from otonom_trader.domain.json_text import dumps
 
     reports = run_monitor(journal_url, name, production=production, data_dir=data_dir,
                           params_path=params_path)
     rows = [r.as_dict() for r in reports]
+    combined = None if name else portfolio(reports, journal_url, production=production)
     if as_json:
-        click.echo(dumps({"strategies": rows}))
+        payload = {"strategies": rows}
+        if combined is not None:
+            payload["portfolio"] = combined.as_dict()
+        click.echo(dumps(payload))
         return
     console = Console(highlight=False)
     for r in rows:
@@ -67,3 +72,26 @@ def monitor(name, as_json, journal_url, production, params_path, data_dir):
         console.print(table)
         for reason in r["reasons"]:
             console.print(f"  {reason}")
+    if combined is not None:
+        _portfolio_table(console, combined.as_dict())
+
+
+def _portfolio_table(console, p: dict) -> None:
+    from rich.table import Table
+
+    title = (f"portfolio: {', '.join(p['members'])} on {p['capital']:,.2f} "
+             f"({p['cash']:,.2f} unallocated)")
+    table = Table(title=title, title_justify="left",
+                  caption="journal equity summed on the bars every member has; expected = the "
+                          "allocation-weighted mean of the members' test windows")
+    for column in ("", "live", "expected"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row("bars", str(p["bars"]), "")
+    table.add_row("equity", _num(p["equity"], ",.2f"), "")
+    table.add_row("return", _num(p["return"], ".2%"), _num(p["expected_return"], ".2%"))
+    table.add_row("mean return (annualised)", _num(p["live_mean_annualised"], ".2%"),
+                  _num(p["expected_mean_annualised"], ".2%"))
+    table.add_row("max drawdown", _num(p["max_drawdown"], ".2%"), "")
+    console.print(table)
+    if p["missing"]:
+        console.print(f"  no journal equity yet for {', '.join(p['missing'])}")

@@ -91,23 +91,35 @@ def thresholds_from(params_path: Path) -> Thresholds:
     return Thresholds(**values)
 
 
-def _expected(strategy, data_dir: str, params_path: Path) -> tuple[Expected, str, float]:
+def test_window(strategy, params_path: Path) -> tuple[dict, str]:
+    """The window a strategy's expectation comes from: ``metadata.split`` of a promoted file,
+    else ``split`` of params.yaml; and which of the two it is."""
+    meta = strategy.metadata or {}
+    split = meta.get("split") if isinstance(meta.get("split"), dict) else None
+    if split is not None:
+        return split, "metadata.split"
+    from otonom_trader.domain.gates import load_gate_params
+
+    params = load_gate_params(params_path)
+    return ({"test_start": params.split.test_start, "test_end": params.split.test_end},
+            f"{params_path} split")
+
+
+def test_backtest(strategy, data_dir: str, params_path: Path):
+    """The strategy backtested now over its test window: (result, split, source)."""
     from otonom_trader.engine.backtest import backtest
     from otonom_trader.engine.data import load_bars
 
-    meta = strategy.metadata or {}
-    split = meta.get("split") if isinstance(meta.get("split"), dict) else None
-    source = "metadata.split"
-    if split is None:
-        from otonom_trader.domain.gates import load_gate_params
-
-        params = load_gate_params(params_path)
-        split = {"test_start": params.split.test_start, "test_end": params.split.test_end}
-        source = f"{params_path} split"
-    symbol = meta.get("symbol") or strategy.data.symbol
+    split, source = test_window(strategy, params_path)
+    symbol = (strategy.metadata or {}).get("symbol") or strategy.data.symbol
     bars = load_bars(symbol, data_dir, strategy.data.on_bad_bars)
     result = backtest(strategy, bars, symbol=symbol, start=split["test_start"],
                       end=split["test_end"], data_dir=data_dir)
+    return result, split, source
+
+
+def _expected(strategy, data_dir: str, params_path: Path) -> tuple[Expected, str, float]:
+    result, split, source = test_backtest(strategy, data_dir, params_path)
     r = result.equity.pct_change().to_numpy()[1:]
     win = result.metrics.get("win_rate_pct")
     expected = Expected(float(r.mean()), float(r.std(ddof=1)),
@@ -167,3 +179,79 @@ def monitor(journal_url: str | None = None, name: str | None = None, *,
         return out
     finally:
         journal.close()
+
+
+@dataclass(frozen=True)
+class PortfolioMonitor:
+    """The deployments that trade the capital (paper or live at capital_pct > 0, as in
+    ``backtest --portfolio``) taken together: their journal equity summed on the bars they all
+    have, plus the unallocated cash, against the allocation-weighted expected mean return (cash
+    earns nothing). Only the mean is compared: the members' expected covariance is not known."""
+
+    members: tuple[str, ...]
+    excluded: tuple[str, ...]
+    capital: float
+    cash: float
+    bars: int  # bars every member has equity for
+    start_equity: float | None
+    equity: float | None
+    max_drawdown: float | None
+    live_mean: float | None  # per bar
+    expected_mean: float  # per bar: Σ capital_pct/100 × the member's expected mean
+    periods_per_year: float
+    missing: tuple[str, ...]  # members without journal equity
+
+    def as_dict(self) -> dict[str, Any]:
+        from otonom_trader.domain.json_text import finite
+
+        ret = None if self.equity is None else self.equity / self.start_equity - 1
+        expected_ret = None if self.bars < 2 else \
+            (1 + self.expected_mean) ** (self.bars - 1) - 1
+        live_ann = None if self.live_mean is None else self.live_mean * self.periods_per_year
+        return finite({
+            "members": list(self.members), "excluded": list(self.excluded),
+            "capital": self.capital, "cash": self.cash, "bars": self.bars,
+            "start_equity": self.start_equity, "equity": self.equity, "return": ret,
+            "expected_return": expected_ret, "max_drawdown": self.max_drawdown,
+            "live_mean_annualised": live_ann,
+            "expected_mean_annualised": self.expected_mean * self.periods_per_year,
+            "missing": list(self.missing),
+        })
+
+
+def portfolio(reports: list[StrategyMonitor], journal_url: str | None = None, *,
+              production: str = "deployments/production.yaml") -> PortfolioMonitor | None:
+    """The portfolio of the deployments in ``reports`` (None when none trades capital)."""
+    import pandas as pd
+
+    from otonom_trader.adapters.journal import Journal
+    from otonom_trader.domain.deployment import load_deployment
+
+    deployment = load_deployment(production)
+    by_name = {r.deployment: r for r in reports}
+    members = [e for e in deployment.entries
+               if e.stage != "shadow" and e.capital_pct > 0 and e.name in by_name]
+    if not members:
+        return None
+    excluded = tuple(e.name for e in deployment.entries if e not in members)
+    cash = deployment.capital * (100.0 - sum(e.capital_pct for e in members)) / 100.0
+    expected = sum(e.capital_pct / 100 * by_name[e.name].expected.mean for e in members)
+    journal = Journal(journal_url)
+    try:
+        series = {e.name: pd.Series({row["bar_time"]: row["equity"]
+                                     for row in journal.equity(e.name)}, dtype=float)
+                  for e in members}
+    finally:
+        journal.close()
+    missing = tuple(n for n, s in series.items() if s.empty)
+    frame = pd.DataFrame(series).dropna() if not missing else pd.DataFrame()
+    ppy = by_name[members[0].name].periods_per_year
+    if frame.empty:
+        return PortfolioMonitor(tuple(e.name for e in members), excluded, deployment.capital,
+                                cash, 0, None, None, None, None, expected, ppy, missing)
+    combined = (frame.sum(axis=1) + cash).to_numpy()
+    r = combined[1:] / combined[:-1] - 1
+    drawdown = float(np.max(1 - combined / np.maximum.accumulate(combined)))
+    return PortfolioMonitor(tuple(e.name for e in members), excluded, deployment.capital, cash,
+                            len(combined), float(combined[0]), float(combined[-1]), drawdown,
+                            float(r.mean()) if len(r) else None, expected, ppy, missing)
