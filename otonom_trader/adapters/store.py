@@ -454,7 +454,7 @@ class ExperimentStore:
             return int(row[0])
 
     def walk_forward(self, wf_id: int) -> dict:
-        """Walk-forward ``wf_id`` as {id, name, created_at, settings, result}."""
+        """Walk-forward ``wf_id`` as {id, name, created_at (UTC text), settings, result}."""
         with self.engine.connect() as conn:
             row = conn.execute(select(_WF).where(_WF.c.id == int(wf_id))).mappings().first()
             if row is None:
@@ -464,7 +464,10 @@ class ExperimentStore:
             listing = ", ".join(f"{i} ({n})" for i, n in names) or "none yet"
             raise InputError(f"no walk-forward with ID {wf_id} in {self.url}; recent "
                              f"walk-forwards: {listing}")
-        return dict(row)
+        record = dict(row)
+        if record["created_at"] is not None:
+            record["created_at"] = f"{record['created_at']:%Y-%m-%d %H:%M:%S}"
+        return record
 
 def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
     """What ``runs_frame`` and ``block_stats`` return once ``batches`` (every run of an

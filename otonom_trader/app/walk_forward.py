@@ -299,3 +299,26 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
                                "equity": [float(v) for v in stitched]}}
     wf_id = store.save_walk_forward(req.name, settings, result_doc)
     return WalkForwardOutcome(wf_id, req.name, settings, result_doc, stitched)
+
+
+def export_walk_forward(record: dict, fmt: str, output: str | Path | None = None,
+                        data_dir: str | Path = "data") -> Path:
+    """Write walk-forward ``record`` as HTML (folds, stitched equity vs buy & hold) or JSON."""
+    from otonom_trader.adapters.output import check_output, write_atomic_text
+    from otonom_trader.domain.json_text import dumps
+
+    if fmt not in ("html", "json"):
+        raise InputError(f"--export {fmt}: a walk-forward exports as html or json")
+    path = Path(output or f"reports/walk_forward_{record['id']}.{fmt}")
+    check_output(path, "--output")
+    if fmt == "json":
+        return write_atomic_text(path, "--output", dumps(record, ensure_ascii=False) + "\n")
+    from otonom_trader.adapters.report import walk_forward_html
+    from otonom_trader.engine.data import load_bars
+
+    dates = record["result"]["stitched"]["dates"]
+    try:
+        close = load_bars(record["settings"]["symbol"], data_dir)["Close"].loc[dates[0]:dates[-1]]
+    except OtonomError:
+        close = None  # the data moved: the page shows the strategy alone
+    return write_atomic_text(path, "--output", walk_forward_html(record, close))

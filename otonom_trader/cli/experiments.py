@@ -196,6 +196,8 @@ def walk_forward(name, strategy_path, grid_path, train_years, test_years, step_y
     with ExperimentStore(db_url) as store:
         outcome = run_walk_forward(request, store, events)
     _print_walk_forward(outcome.id, outcome.name, outcome.settings, outcome.result)
+    click.echo(f"Show it again with: otonom experiments show {outcome.id} --walk-forward"
+               + (f" --db {shlex.quote(redact(db_url))}" if db_url else ""))
 
 
 def _print_walk_forward(wf_id, name, settings, result) -> None:
@@ -312,7 +314,10 @@ def list_(db_url, limit):
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
 @click.option("--data-dir", default="data", show_default=True,
               help="Market data, to re-run the best run (DSR, equity curve).")
-def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
+@click.option("--walk-forward", "walk_forward", is_flag=True,
+              help="EXP_ID is a walk-forward's ID: its folds and stitched out-of-sample "
+                   "figures (--export html|json).")
+def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, walk_forward):
     """Summary, top runs, parameter analysis and overfitting checks of experiment EXP_ID."""
     from pathlib import Path
 
@@ -326,6 +331,20 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
         if export_fmt not in EXPORT_FORMATS:
             raise InputError(f"--output {output}: pass --export html|csv|json (or end the "
                              "path in .html, .csv or .json)")
+    if walk_forward:
+        from otonom_trader.app.walk_forward import export_walk_forward
+
+        with ExperimentStore(db_url) as store:
+            record = store.walk_forward(exp_id)
+        if as_json:
+            click.echo(dumps(record, ensure_ascii=False))
+        else:
+            _print_walk_forward(record["id"], record["name"], record["settings"],
+                                record["result"])
+        if export_fmt:
+            path = export_walk_forward(record, export_fmt, output, data_dir)
+            click.echo(f"📁 Report: {path}", err=as_json)
+        return
     try:
         report = show_experiment(ExperimentStore(db_url), exp_id, sort_by, top, data_dir)
     except NoDoneRuns as exc:
