@@ -247,6 +247,9 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         runs = store.runs_frame(info.id)
         selection = select_run(runs, info.id, rule)
         _, blocks = store.block_stats(info.id)
+        from otonom_trader.app.refine import chain_runs
+
+        ancestors = chain_runs(store, info)  # a refined grid: the whole chain's trials
     notes += list(selection.notes)
     run = selection.run
 
@@ -283,7 +286,8 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
             parent_metrics[window] = None
             notes.append(f"parent {parent.name} on the {window} window: {exc}")
     overfitting, of_notes = overfitting_stats(runs, run, test.equity,
-                                              info.periods_per_year, blocks)
+                                              info.periods_per_year, blocks,
+                                              ancestors=ancestors)
     notes += of_notes
     # The hold-out window: never ranked; measured for this run only, now.
     holdout = (_metrics(run_window(variant, "holdout").metrics)

@@ -244,6 +244,34 @@ def _print_walk_forward(wf_id, name, settings, result) -> None:
                       f"{100 * s['mode_share']:.0f}% of folds{spread})")
 
 
+@experiments.command("refine")
+@click.argument("exp_id", type=ranges.EXPERIMENT_ID)
+@click.option("--top", required=True, type=ranges.ROWS,
+              help="How many of the best done runs define the region to refine.")
+@click.option("--shrink", type=ranges.FiniteRange(0, 1, min_open=True), default=0.5,
+              show_default=True, help="Least width of a new range, as a share of the old.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False),
+              help="The refined grid file, e.g. grids/refinement_grid.yaml.")
+@click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True,
+              help="experiment.select_by/select_on: the metric the top runs are ranked by.")
+def refine(exp_id, top, shrink, output, db_url, params_path):
+    """Write a smaller grid around the best region of experiment EXP_ID (coarse to fine);
+    its `parent_experiment` makes the next experiment's DSR count the whole chain's trials."""
+    from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.refine import refine_experiment
+
+    with ExperimentStore(db_url) as store:
+        outcome = refine_experiment(store, exp_id, top, shrink, output, params_path)
+    click.echo(f"✓ Refined grid of experiment {exp_id} around its top {outcome.n_top} runs: "
+               + ", ".join(outcome.refined))
+    for path, value in outcome.grid["params"].items():
+        click.echo(f"  {path}: {value}")
+    click.echo(f"📁 Grid: {outcome.path}")
+    click.echo(f"Next: otonom experiments grid-search --name <name> --strategy-path "
+               f"<strategy> --grid-path {shlex.quote(str(outcome.path))}")
+
+
 @experiments.command("export")
 @click.argument("exp_id", type=int)
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
