@@ -138,3 +138,51 @@ def test_folds_too_short_for_the_indicators_say_how_many_bars(project, capsys):
     code, _, err = run_cli(wf("--train-years", "1", "--test-years", "1"), capsys)
     assert code == 2 and "more than 402 bars" in err and "--train-years" in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_promote_from_a_walk_forward_takes_the_last_fold_and_records_it(project, capsys,
+                                                                         monkeypatch):
+    import shutil
+
+    from tests.helpers import REPO, git_init
+
+    root, _ = project
+    (root / "strategies").mkdir()
+    shutil.move(root / "strategy.yaml", root / "strategies" / "planted.yaml")
+    for name in ("params.yaml", "STRATEGY_LOG.md"):
+        shutil.copy(REPO / name, root / name)
+    (root / ".gitignore").write_text(".otonom/\nexperiments/\nstore.db\n")
+    git_init(root)
+    for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "OTONOM_DB"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(root.parent))
+    args = wf("--train-years", "1", "--test-years", "1")
+    args[args.index("strategy.yaml")] = "strategies/planted.yaml"
+    code, _, err = run_cli(args, capsys)
+    assert code in (None, 0), err
+    record = json.loads(run_cli(["experiments", "show", "1", "--walk-forward", "--db",
+                                 "sqlite:///store.db", "--json"], capsys)[1])
+    last = record["result"]["folds"][-1]
+
+    promote = ["promote", "--walk-forward", "1", "--output-name", "planted_v2",
+               "--base-strategy", "strategies/planted.yaml", "--db", "sqlite:///store.db"]
+    code, _, err = run_cli([*promote, "--experiment-id", "1"], capsys)
+    assert code == 2 and "--walk-forward" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli([*promote, "--select-on", "test"], capsys)
+    assert code == 2 and "best train sharpe" in err
+    code, out, err = run_cli(promote, capsys)
+    assert code in (None, 0), err
+    assert f"Successfully promoted experiment {last['experiment_id']}" in out
+    import subprocess
+
+    import yaml
+
+    text = subprocess.run(["git", "show", "promote/planted_v2:strategies/planted_v2.yaml"],
+                          cwd=root, capture_output=True, text=True, check=True).stdout
+    meta = yaml.safe_load(text)["metadata"]
+    assert meta["run_number"] == last["run_number"] and meta["selected_on"] == "train"
+    assert meta["walk_forward"]["last_fold"]["experiment_id"] == last["experiment_id"]
+    assert meta["walk_forward"]["oos"]["psr"] == record["result"]["oos"]["psr"]
+    assert yaml.safe_load(text)["risk"]["take_profit_pct"] == 8  # regime B's, the last fold's
+    body = (root / ".otonom" / "pr" / "planted_v2.md").read_text()
+    assert "**Walk-forward** wf (ID 1)" in body and "walk-forward efficiency" in body
