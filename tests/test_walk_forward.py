@@ -186,3 +186,18 @@ def test_promote_from_a_walk_forward_takes_the_last_fold_and_records_it(project,
     assert yaml.safe_load(text)["risk"]["take_profit_pct"] == 8  # regime B's, the last fold's
     body = (root / ".otonom" / "pr" / "planted_v2.md").read_text()
     assert "**Walk-forward** wf (ID 1)" in body and "walk-forward efficiency" in body
+
+
+def test_an_unfinished_or_changed_walk_forward_says_what_to_do(project, capsys):
+    code, _, err = run_cli(wf("--train-years", "4", "--test-years", "1"), capsys)
+    assert code in (None, 0), err
+    code, _, err = run_cli(wf("--train-years", "3", "--test-years", "1"), capsys)
+    assert code == 2 and "already exists with other settings" in err, err
+    from otonom_trader.adapters.store import ExperimentStore
+
+    with ExperimentStore("sqlite:///store.db") as store:
+        store.save_walk_forward("half", {"command": "otonom experiments walk-forward ..."},
+                                None)
+    code, _, err = run_cli(["experiments", "show", "2", "--walk-forward", "--db",
+                            "sqlite:///store.db"], capsys)
+    assert code == 2 and "has not finished" in err and "walk-forward ..." in err, err

@@ -453,8 +453,15 @@ class ExperimentStore:
                 settings=_plain(settings), result=_plain(result)))
             return int(row[0])
 
+    def walk_forward_settings(self, name: str) -> dict | None:
+        """The settings of walk-forward ``name``, or None when there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_WF.c.settings).where(_WF.c.name == name)).first()
+        return None if row is None else row[0]
+
     def walk_forward(self, wf_id: int) -> dict:
-        """Walk-forward ``wf_id`` as {id, name, created_at (UTC text), settings, result}."""
+        """Walk-forward ``wf_id`` as {id, name, created_at (UTC text), settings, result}; an
+        unfinished one (no result yet) is an ``InputError`` saying how to finish it."""
         with self.engine.connect() as conn:
             row = conn.execute(select(_WF).where(_WF.c.id == int(wf_id))).mappings().first()
             if row is None:
@@ -465,6 +472,10 @@ class ExperimentStore:
             raise InputError(f"no walk-forward with ID {wf_id} in {self.url}; recent "
                              f"walk-forwards: {listing}")
         record = dict(row)
+        if record["result"] is None:
+            command = record["settings"].get("command") or "the walk-forward command"
+            raise InputError(f"walk-forward {wf_id} ({record['name']}) has not finished: run "
+                             f"`{command}` again to complete it")
         if record["created_at"] is not None:
             record["created_at"] = f"{record['created_at']:%Y-%m-%d %H:%M:%S}"
         return record

@@ -249,6 +249,13 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
                 "gap_days": req.gap_days, "select_by": rule.metric, "select_on": "train",
                 "initial_capital": req.initial_capital, "command": req.command}
 
+    same = {k: v for k, v in settings.items() if k != "command"}
+    before = store.walk_forward_settings(req.name)
+    if before is not None and {k: v for k, v in before.items() if k != "command"} != same:
+        raise InputError(f"walk-forward '{req.name}' already exists with other settings "
+                         "(windows, grid, symbol or selection metric): choose another --name, "
+                         "or run it again with its own settings to complete it")
+    store.save_walk_forward(req.name, settings, None)  # the folds' runs belong to it from now
     rows, equities, selections = [], [], []
     ppy = None
     for fold in folds:
