@@ -132,6 +132,14 @@ def test_bad_walk_forward_input_is_one_line_exit_2(project, capsys, extra, needl
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_a_grid_with_a_hold_out_is_refused(project, capsys):
+    root, _ = project
+    (root / "grid.yaml").write_text(GRID + "split: {holdout_start: 2006-01-02, holdout_end: "
+                                           "2006-06-01}\n")
+    code, _, err = run_cli(wf("--train-years", "1", "--test-years", "1"), capsys)
+    assert code == 2 and "holdout_start" in err and "grid.yaml" in err, err
+
+
 def test_folds_too_short_for_the_indicators_say_how_many_bars(project, capsys):
     root, _ = project
     (root / "grid.yaml").write_text("analysts.momentum.lookback: [1, 400]\n")

@@ -227,6 +227,10 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
     events = events or WalkForwardEvents()
     strategy = load_strategy(req.strategy_path)
     spec = load_grid(req.grid_path, strategy)
+    if spec.split.holdout is not None:
+        raise InputError(f"{req.grid_path}: `split.holdout_start`/`holdout_end` do not apply "
+                         "to a walk-forward (its folds' test windows are out of sample): "
+                         "remove them or use a copy of the grid without them")
     symbol = (req.symbol or strategy.data.symbol or "").upper()
     if not symbol:
         raise InputError(f"{req.strategy_path}: no `data.symbol`; pass --symbol")
