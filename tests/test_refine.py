@@ -181,3 +181,11 @@ def test_bad_refine_input_is_one_line_exit_2(project, capsys):
                             "--strategy-path", "strategy.yaml", "--grid-path", "orphan.yaml",
                             "--db", DB], capsys)
     assert code == 2 and "parent_experiment: 99" in err, err
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "x", "1.5", "true"])
+def test_a_bad_parent_experiment_is_refused_by_the_grid(project, capsys, value):
+    (project / "bad.yaml").write_text(f"parent_experiment: {value}\n" + GRID)
+    code, _, err = run_cli(["experiments", "grid-search", "--name", "bad", "--strategy-path",
+                            "strategy.yaml", "--grid-path", "bad.yaml", "--db", DB], capsys)
+    assert code == 2 and "`parent_experiment`: expected an experiment ID" in err, err
