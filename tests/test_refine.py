@@ -65,6 +65,9 @@ def test_floats_categoricals_fixed_values_and_distributions():
     assert new == [3.5, 4.5, 5.5, 6.5] and all(isinstance(v, float) for v in new)
     new, _ = refine_parameter("risk.stop_loss_pct", (1.0, 2.0, 3.0), [2.0], 0.1, "grid")
     assert new == [1.9, 2.0, 2.1]  # no float noise (1.9000000000000001)
+    new, _ = refine_parameter("risk.stop_loss_pct", (3.0, 5.0, 8.0, 10.0), [3.0, 10.0], 0.5,
+                              "grid")
+    assert new == [3.0, 5.3, 7.7, 10.0]  # one digit finer than the spacing, ends exact
     assert refine_parameter("analysts.tech.ma_type", ("sma", "ema"), ["ema", "ema"], 0.5,
                             "grid") == (["ema"], True)
     assert refine_parameter("risk.risk_pct", (1.0,), [1.0], 0.5, "grid") == ([1.0], False)

@@ -79,10 +79,16 @@ def _new_range(lo: float, hi: float, orig_lo: float, orig_hi: float,
 
 
 def _points(a: float, b: float, n: int, integer: bool) -> list:
+    """``n`` points from ``a`` to ``b``: integers rounded; between the (exact) ends, numbers
+    rounded to one decimal digit finer than their spacing (5.3, not 5.333333333)."""
     values = np.linspace(a, b, max(n, 1)) if b > a else np.array([a])
     if integer:
         return sorted({round(v) for v in values.tolist()})
-    return [_plain(float(v)) for v in dict.fromkeys(values.tolist())]
+    out = values.tolist()
+    if len(out) > 2:
+        digits = max(0, 1 - math.floor(math.log10((b - a) / (len(out) - 1))))
+        out[1:-1] = [round(v, digits) for v in out[1:-1]]
+    return [_plain(float(v)) for v in dict.fromkeys(out)]
 
 
 def refine_parameter(path: str, spec_value: Any, top: list, shrink: float,
