@@ -209,3 +209,21 @@ def test_an_unfinished_or_changed_walk_forward_says_what_to_do(project, capsys):
     code, _, err = run_cli(["experiments", "show", "2", "--walk-forward", "--db",
                             "sqlite:///store.db"], capsys)
     assert code == 2 and "has not finished" in err and "walk-forward ..." in err, err
+
+
+def test_the_same_command_again_reuses_the_folds_and_gives_the_same_record(project, capsys):
+    args = wf("--train-years", "2", "--test-years", "1", "--anchored", "--gap-days", "5")
+    assert run_cli(args, capsys)[0] in (None, 0)
+    show = ["experiments", "show", "1", "--walk-forward", "--db", "sqlite:///store.db",
+            "--json"]
+    first = json.loads(run_cli(show, capsys)[1])
+    code, out, err = run_cli(args, capsys)
+    assert code in (None, 0), err
+    again = json.loads(run_cli(show, capsys)[1])
+    assert again["result"] == first["result"] and again["settings"] == first["settings"]
+    folds = first["result"]["folds"]
+    assert len(folds) == 3 and len({f["train_start"] for f in folds}) == 1  # anchored
+    assert all((pd.Timestamp(f["test_start"]) - pd.Timestamp(f["train_end"])).days > 5
+               for f in folds)
+    code, out, _ = run_cli(["experiments", "list", "--db", "sqlite:///store.db"], capsys)
+    assert "wf_fold03" in out and "wf_fold04" not in out

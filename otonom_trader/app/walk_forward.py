@@ -276,7 +276,8 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
             chosen = select_run(store.runs_frame(info.id), info.id, rule).run
         except InputError as exc:
             raise InputError(f"fold {fold.number} ({fold.train_start:{DATE}} → "
-                             f"{fold.train_end:{DATE}}): {exc}") from None
+                             f"{fold.train_end:{DATE}}): {str(exc).removeprefix('❌ ')}"
+                             ) from None
         result, _ = checked_rerun(info, chosen.params, fold.test_start, fold.test_end,
                                   req.data_dir)
         equities.append(result.equity)
