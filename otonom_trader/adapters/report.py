@@ -539,3 +539,46 @@ def report_html(report: ExperimentReport, curve=None, extra_notes: Iterable[str]
             f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
             f"<body><header><h1>{_e(title)}</h1><div>{_e(s.strategy_name)} on {_e(s.symbol)}"
             f" · {s.done:,} done runs</div></header><nav>{nav}</nav>{body}</body></html>\n")
+
+
+# -- walk-forward ------------------------------------------------------------------------
+
+
+def walk_forward_html(record: dict, close: pd.Series | None) -> str:
+    """A walk-forward's page: settings, the folds table, the stitched out-of-sample figures
+    and equity against buy & hold (plotly.js embedded, opens offline)."""
+    import plotly.io as pio
+
+    from otonom_trader.adapters.equity_plot import equity_figure
+
+    s, r = record["settings"], record["result"]
+    stitched = pd.Series(r["stitched"]["equity"], index=pd.to_datetime(r["stitched"]["dates"]))
+    fig = equity_figure(stitched, close, title="Stitched out-of-sample equity vs buy & hold")
+    heads = ("Fold", "Experiment", "Train", "Test", "Parameters", "IS Sharpe", "OOS Sharpe",
+             "OOS CAGR", "WFE")
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{c}</td>" for c in (
+            f["fold"], f["experiment_id"], _e(f"{f['train_start']} → {f['train_end']}"),
+            _e(f"{f['test_start']} → {f['test_end']}"),
+            _e(", ".join(f"{k}={v}" for k, v in f["params"].items())),
+            _f(f["train_sharpe"], ".2f"), _f(f["test_sharpe"], ".2f"),
+            _f(f["test_cagr_pct"], "+.1f", "%"), _f(f["wfe"], ".2f"))) + "</tr>"
+        for f in r["folds"])
+    o = r["oos"]
+    figures = (f"Stitched OOS Sharpe {_f(o['sharpe'])} (t = {_f(o['t_stat'], '.2f')}, "
+               f"PSR(0) = {_f(o['psr'])}); CAGR {_f(o['cagr_pct'], '+.2f', '%')}, max drawdown "
+               f"{_f(o['max_drawdown_pct'], '.1f', '%')}; walk-forward efficiency "
+               f"{_f(r['wfe'], '.2f')}; buy & hold {_f(r['buy_hold_return_pct'], '+.1f', '%')}")
+    stability = "".join(
+        f"<li>{_e(path)}: {_e(' → '.join(map(str, v['values'])))} (mode share "
+        f"{_f(100 * v['mode_share'], '.0f', '%')})</li>" for path, v in r["stability"].items())
+    title = _e(f"Walk-forward {record['id']}: {record['name']}")
+    kind = "anchored" if s["anchored"] else "rolling"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{_e(s['symbol'])}, {kind}: train {s['train_years']:g} "
+            f"y, test {s['test_years']:g} y, step {s['step_years']:g} y, gap {s['gap_days']} "
+            f"days; selection: best train {_e(s['select_by'])}</p><p>{figures}</p>"
+            f"<table border='1' cellpadding='4'><tr>{''.join(f'<th>{h}</th>' for h in heads)}"
+            f"</tr>{rows}</table><h2>Parameter paths</h2><ul>{stability}</ul>"
+            + pio.to_html(fig, full_html=False, include_plotlyjs=True, div_id="wf-equity")
+            + "</body></html>\n")

@@ -35,6 +35,7 @@ from otonom_trader.adapters.store_models import (
     ExperimentSnapshot,
     ExperimentSummary,
     RunBatch,
+    WalkForward,
 )
 from otonom_trader.domain.errors import InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
@@ -48,6 +49,7 @@ BLOCK_FIELDS = 3  # count, sum, sum of squares of the per-bar returns of one tim
 _EXP = Experiment.__table__
 _RUNS = ExperimentRun.__table__
 _SNAP = ExperimentSnapshot.__table__
+_WF = WalkForward.__table__
 _METRIC_COLUMNS = TRAIN_COLUMNS + TEST_COLUMNS
 _INT_METRICS = [i for i, c in enumerate(_METRIC_COLUMNS) if c.endswith("_n_trades")]
 _INSERT_COLUMNS = ("experiment_id", "run_number", "params", "status", "error",
@@ -436,6 +438,47 @@ class ExperimentStore:
         logits = None if row[4] is None else np.frombuffer(row[4], "<f8").astype(np.float64)
         return runs, row[3], logits
 
+
+    # -- walk-forwards -----------------------------------------------------------------
+
+    def save_walk_forward(self, name: str, settings: dict, result: dict | None) -> int:
+        """Insert or replace walk-forward ``name``'s settings and result; returns its ID."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(_WF.c.id).where(_WF.c.name == name)).first()
+            if row is None:
+                return int(conn.execute(insert(_WF).values(
+                    name=name, created_at=_now(), settings=_plain(settings),
+                    result=_plain(result))).inserted_primary_key[0])
+            conn.execute(update(_WF).where(_WF.c.id == row[0]).values(
+                settings=_plain(settings), result=_plain(result)))
+            return int(row[0])
+
+    def walk_forward_settings(self, name: str) -> dict | None:
+        """The settings of walk-forward ``name``, or None when there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_WF.c.settings).where(_WF.c.name == name)).first()
+        return None if row is None else row[0]
+
+    def walk_forward(self, wf_id: int) -> dict:
+        """Walk-forward ``wf_id`` as {id, name, created_at (UTC text), settings, result}; an
+        unfinished one (no result yet) is an ``InputError`` saying how to finish it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_WF).where(_WF.c.id == int(wf_id))).mappings().first()
+            if row is None:
+                names = conn.execute(select(_WF.c.id, _WF.c.name).order_by(_WF.c.id.desc())
+                                     .limit(5)).all()
+        if row is None:
+            listing = ", ".join(f"{i} ({n})" for i, n in names) or "none yet"
+            raise InputError(f"no walk-forward with ID {wf_id} in {self.url}; recent "
+                             f"walk-forwards: {listing}")
+        record = dict(row)
+        if record["result"] is None:
+            command = record["settings"].get("command") or "the walk-forward command"
+            raise InputError(f"walk-forward {wf_id} ({record['name']}) has not finished: run "
+                             f"`{command}` again to complete it")
+        if record["created_at"] is not None:
+            record["created_at"] = f"{record['created_at']:%Y-%m-%d %H:%M:%S}"
+        return record
 
 def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
     """What ``runs_frame`` and ``block_stats`` return once ``batches`` (every run of an

@@ -204,3 +204,17 @@ TEST_COLUMNS = tuple(f"test_{m}" for m in METRIC_KEYS)
 _missing = set(TRAIN_COLUMNS + TEST_COLUMNS) - set(ExperimentRun.__table__.columns.keys())
 if _missing:  # METRIC_KEYS grew: add the columns above and a revision in migrations/versions
     raise RuntimeError(f"experiment_runs lacks metric columns {sorted(_missing)}")
+
+
+class WalkForward(Base):
+    """A walk-forward: its settings (windows, selection rule, grid) and its result (the
+    folds with their experiment IDs, selections and test metrics; the stitched out-of-sample
+    figures). Each fold's search is an ordinary experiment."""
+
+    __tablename__ = "walk_forwards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    settings: Mapped[Any] = mapped_column(JSON)
+    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)

@@ -76,13 +76,13 @@ def _best(runs: pd.DataFrame, info: ExperimentInfo, params_path: Path):
 
 
 def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, pbo_value,
-                 data_dir: Path | str) -> tuple[dict, list[str]]:
+                 data_dir: Path | str, ancestors=None) -> tuple[dict, list[str]]:
     """THE overfitting summary (``engine.selection.overfitting_stats``) of the selected run,
     its test window re-run by the checked re-run; without a selected run, the experiment's
     trials and PBO only. ``pbo_value``: the PBO, or a callable that waits for it (it may be
-    computing in a thread meanwhile)."""
+    computing in a thread meanwhile). ``ancestors``: the parent chain's runs (refine)."""
     if selection is None:
-        n_trials, variance = trial_stats(runs, info.periods_per_year)
+        n_trials, variance = trial_stats(runs, info.periods_per_year, ancestors)
         return {"sharpe_gap": None, "dsr": None, "pbo": _resolve(pbo_value),
                 "n_trials": n_trials, "sharpe_variance": variance, "min_btl_years": None}, []
     notes: list[str] = []
@@ -94,7 +94,7 @@ def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, pbo_value,
         equity = pd.Series(dtype=float)
         notes.append(f"best run not re-run: {exc}")
     stats, more = overfitting_stats(runs, selection.run, equity, info.periods_per_year, None,
-                                    pbo=_resolve(pbo_value))
+                                    pbo=_resolve(pbo_value), ancestors=ancestors)
     return stats.as_dict(), notes + more
 
 
@@ -111,7 +111,7 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
 
 
 def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
-           data_dir: Path | str, params_path: Path | str) -> dict[str, Path]:
+           data_dir: Path | str, params_path: Path | str, ancestors=None) -> dict[str, Path]:
     """``pbo_value``: the PBO (float or None), or a callable giving it, called only once the
     other files are written (the PBO may still be computing meanwhile)."""
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
@@ -131,7 +131,8 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
                                         data_dir, info.initial_capital)
     paths |= plots
     selected_by = None if selection is None else selection.rule.label
-    overfitting, overfitting_notes = _overfitting(info, runs, selection, pbo_value, data_dir)
+    overfitting, overfitting_notes = _overfitting(info, runs, selection, pbo_value, data_dir,
+                                                  ancestors)
     summary = {
         **flat_metrics(runs, best, info, overfitting["pbo"]),
         "experiment": {
@@ -203,7 +204,9 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
         result = answer[0][0]
         return None if result is None else finite(float(result.pbo))
 
-    paths = _write(info, runs, root, pbo_value, data_dir, params_path)
+    from otonom_trader.app.refine import chain_runs
+
+    paths = _write(info, runs, root, pbo_value, data_dir, params_path, chain_runs(store, info))
     if info.status == "done":
         store.save_snapshot(info.id, runs, *pbo_record(*answer[0]))
     if snapshot:

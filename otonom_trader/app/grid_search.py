@@ -121,6 +121,14 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
     symbol = (req.symbol or strategy.data.symbol or "").upper()
     if not symbol:
         raise InputError(f"{req.strategy_path}: no `data.symbol`; pass --symbol")
+    parent = spec.raw.get("parent_experiment")
+    if parent is not None:
+        try:
+            store.get(parent)
+        except InputError:
+            raise InputError(f"{req.grid_path}: `parent_experiment: {parent}` is not in "
+                             f"{store.url}: run the search on the store that holds it "
+                             "(its trials count in this experiment's DSR)") from None
     return None, strategy, spec, split.as_dict(), symbol
 
 

@@ -112,6 +112,28 @@ def _window_note(p: Promotion) -> list[str]:
             "(never ranked; this run only): " + _short(p.holdout)]
 
 
+def _walk_forward_lines(p: Promotion) -> list[str]:
+    """The walk-forward this run is the last fold's selection of: its stitched figures."""
+    wf = p.metadata.get("walk_forward")
+    if not wf:
+        return []
+    o, last = wf["oos"], wf["last_fold"]
+
+    def num(value, spec):
+        return "n/a" if value is None else format(value, spec)
+
+    paths = "; ".join(f"`{k}`: {' → '.join(map(str, v))}"
+                      for k, v in wf["parameter_paths"].items())
+    return ["", f"**Walk-forward** {wf['name']} (ID {wf['id']}): {wf['n_folds']} folds "
+            f"({'anchored' if wf['anchored'] else 'rolling'}, train {wf['train_years']:g} y, "
+            f"test {wf['test_years']:g} y, gap {wf['gap_days']} days); this is fold "
+            f"{last['fold']}'s selection. Stitched out-of-sample: Sharpe "
+            f"{num(o['sharpe'], '.2f')} (t = {num(o['t_stat'], '.2f')}, PSR "
+            f"{num(o['psr'], '.3f')}), CAGR {num(o['cagr_pct'], '+.2f')}%, max drawdown "
+            f"{num(o['max_drawdown_pct'], '.1f')}%; walk-forward efficiency "
+            f"{num(wf['wfe'], '.2f')}. Parameters per fold: {paths}."]
+
+
 def _forced_lines(p: Promotion) -> list[str]:
     if not p.forced:
         return []
@@ -143,6 +165,7 @@ def pr_body(p: Promotion, promote_command: str) -> str:
         f"Best `done` run by **{sel.rule.label}** of experiment **{exp.name}** "
         f"(ID {exp.id}): run #{run.run_number} of {sel.n_done}.{skipped}",
         *_window_note(p),
+        *_walk_forward_lines(p),
         *_dvc_line(p),
         *_forced_lines(p),
         "",

@@ -37,6 +37,7 @@ from otonom_trader.domain.strategy_loader import (
 )
 from otonom_trader.engine.selection import (
     overfitting_stats,
+    select_metric,
     select_run,
     selection_rule,
 )
@@ -66,6 +67,7 @@ class PromoteRequest:
     dvc_exp: str | None = None  # promote what this DVC experiment produced (its own store)
     command: str = ""  # the promote command as typed, for the pull request's reproduce block
     now: datetime | None = None  # promotion time (UTC); None = now
+    walk_forward_id: int | None = None  # promote the last fold's selection of this walk-forward
 
 
 def branch_for(name: str) -> str:
@@ -148,6 +150,34 @@ class _DvcRun:
     record: dict
     evidence: dict[str, str]  # {repository path: text}
     base: _DvcBase | None  # None with an explicit --base-strategy
+
+
+def _with_walk_forward(req: PromoteRequest) -> tuple[PromoteRequest, dict | None]:
+    """With ``--walk-forward ID``: the last fold's experiment, selected as the walk-forward
+    selected (best train metric), and the walk-forward's figures for the metadata."""
+    if req.walk_forward_id is None:
+        return req, None
+    if req.experiment_id is not None or req.dvc_exp:
+        raise InputError("--walk-forward: promotes the last fold's experiment; leave out "
+                         "--experiment-id and --dvc-exp")
+    with ExperimentStore(req.db_url) as store:
+        record = store.walk_forward(req.walk_forward_id)
+    settings, result = record["settings"], record["result"]
+    metric = settings["select_by"]
+    if req.select_on == "test" or (req.select_by and select_metric(req.select_by) != metric):
+        raise InputError(f"--walk-forward {record['id']}: its folds were selected by the best "
+                         f"train {metric}; leave out --select-by/--select-on")
+    last = result["folds"][-1]
+    figures = {"id": record["id"], "name": record["name"], "n_folds": len(result["folds"]),
+               "train_years": settings["train_years"], "test_years": settings["test_years"],
+               "step_years": settings["step_years"], "anchored": settings["anchored"],
+               "gap_days": settings["gap_days"], "oos": result["oos"], "wfe": result["wfe"],
+               "last_fold": {k: last[k] for k in ("fold", "experiment_id", "run_number",
+                                                  "train_start", "train_end", "test_start",
+                                                  "test_end")},
+               "parameter_paths": {p: s["values"] for p, s in result["stability"].items()}}
+    return replace(req, experiment_id=last["experiment_id"], select_by=metric,
+                   select_on="train"), figures
 
 
 def _with_dvc_experiment(req: PromoteRequest, root: Path
@@ -235,20 +265,29 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
     from otonom_trader.engine.data import data_fingerprint, load_bars
 
     name = check_name(req.output_name, "--output-name")
+    req, walk_forward = _with_walk_forward(req)
     req, dvc = _with_dvc_experiment(req, root)
     dvc_base = dvc.base if dvc else None
     parent, base_text = ((dvc_base.strategy, dvc_base.text) if dvc_base
                          else _load_base(req.base_strategy))
     rule = selection_rule(root / "params.yaml", req.select_by, req.select_on,
                           req.allow_overfit)
+    if walk_forward is not None:  # the walk-forward's rule: no gap gate (the gates still apply)
+        rule = replace(rule, allow_overfit=True)
     with ExperimentStore(req.db_url) as store:
         info = store.get(req.experiment_id)
         notes = _check_origin(info, parent, req.base_strategy, req.force)
         runs = store.runs_frame(info.id)
         selection = select_run(runs, info.id, rule)
         _, blocks = store.block_stats(info.id)
+        from otonom_trader.app.refine import chain_runs
+
+        ancestors = chain_runs(store, info)  # a refined grid: the whole chain's trials
     notes += list(selection.notes)
     run = selection.run
+    if walk_forward is not None and run.run_number != walk_forward["last_fold"]["run_number"]:
+        raise RunError(f"experiment {info.id}: run #{run.run_number} selected, the walk-forward "
+                       f"recorded #{walk_forward['last_fold']['run_number']} (a bug: report it)")
 
     params = dict(run.params)
     if info.symbol and (parent.data.symbol or "").upper() != info.symbol.upper():
@@ -283,7 +322,8 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
             parent_metrics[window] = None
             notes.append(f"parent {parent.name} on the {window} window: {exc}")
     overfitting, of_notes = overfitting_stats(runs, run, test.equity,
-                                              info.periods_per_year, blocks)
+                                              info.periods_per_year, blocks,
+                                              ancestors=ancestors)
     notes += of_notes
     # The hold-out window: never ranked; measured for this run only, now.
     holdout = (_metrics(run_window(variant, "holdout").metrics)
@@ -312,6 +352,8 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         "expected_impact": req.expected_impact,
         "dvc_experiment": dvc.record if dvc else None,
     }
+    if walk_forward is not None:
+        metadata["walk_forward"] = walk_forward
     if forced:
         metadata["forced"] = {"flag": "--allow-overfit", "failed_gates": list(forced)}
     path = output_path or f"{STRATEGIES_DIR}/{name}.yaml"

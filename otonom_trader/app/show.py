@@ -363,7 +363,6 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
         deflated_sharpe_ratio,
         minimum_backtest_length,
         pbo_with_notes,
-        trial_sharpe_variance,
     )
 
     gap = runs["sharpe_gap"].to_numpy()[done_mask]
@@ -374,11 +373,12 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
     split = info.split
     train_years = _years(split["train_start"], split["train_end"])
     test_years = _years(split["test_start"], split["test_end"])
-    test_sharpe = runs["test_sharpe"].to_numpy()[done_mask]
-    n_defined = int(np.isfinite(test_sharpe).sum())
-    n_trials = int(done_mask.sum())
-    variance = (trial_sharpe_variance(test_sharpe, info.periods_per_year) if n_defined > 1
-                else math.nan)
+    from otonom_trader.app.refine import chain_runs
+    from otonom_trader.engine.selection import trial_stats
+
+    # a refined grid's DSR counts its parent chain's trials too (app/refine.py)
+    n_trials, chain_variance = trial_stats(runs, info.periods_per_year, chain_runs(store, info))
+    variance = math.nan if chain_variance is None else chain_variance
     run_no = int(best["run_number"])
 
     t = time.perf_counter()

@@ -140,6 +140,138 @@ def _summary(run) -> str:
             f"MaxDD={_fmt(run['test_max_drawdown_pct'], '.1f')}%")
 
 
+YEARS = ranges.FiniteRange(0, 1000, min_open=True)
+
+
+@experiments.command("walk-forward")
+@click.option("--name", required=True, help="Walk-forward name; fold k is experiment "
+              "<name>_foldNN.")
+@click.option("--strategy-path", required=True, type=click.Path(dir_okay=False),
+              help="Base strategy YAML.")
+@click.option("--grid-path", required=True, type=click.Path(dir_okay=False), help="Grid YAML.")
+@click.option("--train-years", required=True, type=YEARS, help="Train window of each fold.")
+@click.option("--test-years", required=True, type=YEARS, help="Test window of each fold.")
+@click.option("--step-years", type=YEARS, help="Shift between folds (default: --test-years).")
+@click.option("--anchored", is_flag=True, help="Every train window starts at the first bar.")
+@click.option("--gap-days", type=click.IntRange(0, 36_500), default=0, show_default=True,
+              help="Purge gap in calendar days between a train window and its test window.")
+@click.option("--symbol", help="Symbol (default: the strategy's data.symbol).")
+@click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
+@click.option("--initial-capital", type=ranges.CAPITAL, default=10_000.0, show_default=True)
+@click.option("--data-dir", default="data", show_default=True)
+@click.option("--outputs-dir", default="experiments", show_default=True)
+@click.option("--params", "params_path", default="params.yaml", show_default=True,
+              help="experiment.select_by: the train metric each fold's selection ranks by.")
+def walk_forward(name, strategy_path, grid_path, train_years, test_years, step_years, anchored,
+                 gap_days, symbol, db_url, initial_capital, data_dir, outputs_dir, params_path):
+    """Walk-forward: per fold, the grid search on the train window, the best run by the train
+    metric, that run on the next test window; the test windows' equity stitched."""
+    from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.grid_search import GridSearchEvents
+    from otonom_trader.app.walk_forward import (
+        WalkForwardEvents,
+        WalkForwardRequest,
+        run_walk_forward,
+    )
+    from otonom_trader.domain.redact import redact
+
+    request = WalkForwardRequest(
+        name=name, strategy_path=strategy_path, grid_path=grid_path, train_years=train_years,
+        test_years=test_years, step_years=step_years, anchored=anchored, gap_days=gap_days,
+        symbol=symbol, initial_capital=initial_capital, data_dir=data_dir,
+        outputs_dir=outputs_dir, params_path=params_path,
+        command=redact(shlex.join(["otonom", *sys.argv[1:]])))
+
+    def started(fold, n_folds):
+        click.echo(f"Fold {fold.number}/{n_folds}: train {fold.train_start:%Y-%m-%d} → "
+                   f"{fold.train_end:%Y-%m-%d}, test {fold.test_start:%Y-%m-%d} → "
+                   f"{fold.test_end:%Y-%m-%d}")
+
+    def done(row):
+        click.echo(f"  experiment {row['experiment_id']}, run #{row['run_number']}: train "
+                   f"Sharpe {_fmt(row['train_sharpe'], '.2f')}, test Sharpe "
+                   f"{_fmt(row['test_sharpe'], '.2f')}")
+
+    events = WalkForwardEvents(started, done, GridSearchEvents())
+    with ExperimentStore(db_url) as store:
+        outcome = run_walk_forward(request, store, events)
+    _print_walk_forward(outcome.id, outcome.name, outcome.settings, outcome.result)
+    click.echo(f"Show it again with: otonom experiments show {outcome.id} --walk-forward"
+               + (f" --db {shlex.quote(redact(db_url))}" if db_url else ""))
+
+
+def _print_walk_forward(wf_id, name, settings, result) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(width=120)
+    console.rule(f"[bold]Walk-forward {wf_id}: {escape(name)}")
+    kind = "anchored" if settings["anchored"] else "rolling"
+    console.print(f"{settings['symbol']}, {kind}: train {settings['train_years']:g} y, test "
+                  f"{settings['test_years']:g} y, step {settings['step_years']:g} y, gap "
+                  f"{settings['gap_days']} days; selection: best train {settings['select_by']}")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for head in ("Fold", "Exp", "Train", "Test", "Params", "IS Sharpe", "OOS Sharpe",
+                 "OOS CAGR", "WFE"):
+        table.add_column(head, justify="left" if head in ("Train", "Test", "Params")
+                         else "right", overflow="fold")
+    for r in result["folds"]:
+        params = " / ".join(_param_text(v) for v in r["params"].values())
+        table.add_row(str(r["fold"]), str(r["experiment_id"]),
+                      f"{r['train_start']} → {r['train_end']}",
+                      f"{r['test_start']} → {r['test_end']}", escape(params),
+                      _fmt(r["train_sharpe"], ".2f"), _fmt(r["test_sharpe"], ".2f"),
+                      _fmt(r["test_cagr_pct"], "+.1f") + "%", _fmt(r["wfe"], ".2f"))
+    console.print(table)
+    o = result["oos"]
+    console.print("[bold]Stitched out-of-sample")
+    console.print(f"  Sharpe {_fmt(o['sharpe'], '.3f')} (t = {_fmt(o['t_stat'], '.2f')}, "
+                  f"PSR(0) = {_fmt(o['psr'], '.3f')}, {o['n_returns']:,} returns over "
+                  f"{o['years']:.1f} years)")
+    console.print(f"  CAGR {_fmt(o['cagr_pct'], '+.2f')}%, total "
+                  f"{_fmt(o['total_return_pct'], '+.1f')}% (buy & hold "
+                  f"{_fmt(result['buy_hold_return_pct'], '+.1f')}%), max drawdown "
+                  f"{_fmt(o['max_drawdown_pct'], '.1f')}%")
+    console.print(f"  Walk-forward efficiency {_fmt(result['wfe'], '.2f')} (OOS CAGR / mean IS "
+                  f"CAGR {_fmt(result['is_cagr_pct_mean'], '+.2f')}%)")
+    console.print("[bold]Parameter stability")
+    for path, s in result["stability"].items():
+        spread = f", cv {_fmt(s['cv'], '.2f')}" if s.get("cv") is not None else ""
+        console.print(f"  {escape(path)}: {' → '.join(_param_text(v) for v in s['values'])} "
+                      f"({s['distinct']} distinct, mode {_param_text(s['mode'])} in "
+                      f"{100 * s['mode_share']:.0f}% of folds{spread})")
+
+
+@experiments.command("refine")
+@click.argument("exp_id", type=ranges.EXPERIMENT_ID)
+@click.option("--top", required=True, type=ranges.ROWS,
+              help="How many of the best done runs define the region to refine.")
+@click.option("--shrink", type=ranges.FiniteRange(0, 1, min_open=True), default=0.5,
+              show_default=True, help="Least width of a new range, as a share of the old.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False),
+              help="The refined grid file, e.g. grids/refinement_grid.yaml.")
+@click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True,
+              help="experiment.select_by/select_on: the metric the top runs are ranked by.")
+def refine(exp_id, top, shrink, output, db_url, params_path):
+    """Write a smaller grid around the best region of experiment EXP_ID (coarse to fine);
+    its `parent_experiment` makes the next experiment's DSR count the whole chain's trials."""
+    from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.refine import refine_experiment
+
+    with ExperimentStore(db_url) as store:
+        outcome = refine_experiment(store, exp_id, top, shrink, output, params_path)
+    click.echo(f"✓ Refined grid of experiment {exp_id} around its top {outcome.n_top} runs: "
+               + ", ".join(outcome.refined))
+    for path, value in outcome.grid["params"].items():
+        click.echo(f"  {path}: {value}")
+    click.echo(f"📁 Grid: {outcome.path}")
+    click.echo(f"Next: otonom experiments grid-search --name <name> --strategy-path "
+               f"<strategy> --grid-path {shlex.quote(str(outcome.path))}")
+
+
 @experiments.command("export")
 @click.argument("exp_id", type=int)
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
@@ -210,7 +342,10 @@ def list_(db_url, limit):
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
 @click.option("--data-dir", default="data", show_default=True,
               help="Market data, to re-run the best run (DSR, equity curve).")
-def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
+@click.option("--walk-forward", "walk_forward", is_flag=True,
+              help="EXP_ID is a walk-forward's ID: its folds and stitched out-of-sample "
+                   "figures (--export html|json).")
+def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, walk_forward):
     """Summary, top runs, parameter analysis and overfitting checks of experiment EXP_ID."""
     from pathlib import Path
 
@@ -224,6 +359,20 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir):
         if export_fmt not in EXPORT_FORMATS:
             raise InputError(f"--output {output}: pass --export html|csv|json (or end the "
                              "path in .html, .csv or .json)")
+    if walk_forward:
+        from otonom_trader.app.walk_forward import export_walk_forward
+
+        with ExperimentStore(db_url) as store:
+            record = store.walk_forward(exp_id)
+        if as_json:
+            click.echo(dumps(record, ensure_ascii=False))
+        else:
+            _print_walk_forward(record["id"], record["name"], record["settings"],
+                                record["result"])
+        if export_fmt:
+            path = export_walk_forward(record, export_fmt, output, data_dir)
+            click.echo(f"📁 Report: {path}", err=as_json)
+        return
     try:
         report = show_experiment(ExperimentStore(db_url), exp_id, sort_by, top, data_dir)
     except NoDoneRuns as exc:

@@ -66,6 +66,10 @@ def promote_options(fn):
         click.option("--data-dir", default="data", show_default=True),
         click.option("--dvc-exp", help="Promote the best run of this DVC experiment (`dvc exp "
                      "show`); its store and strategy file are the defaults."),
+        click.option("--walk-forward", "walk_forward_id", type=ranges.EXPERIMENT_ID,
+                     help="Promote the last fold's selection of walk-forward ID (`otonom "
+                          "experiments walk-forward`); its figures go into the metadata and "
+                          "the pull request."),
         click.option("--resume", metavar="NAME",
                      help="Finish the interrupted promotion NAME (push, pull request), or roll "
                           "it back when it had no commit yet."),
@@ -189,7 +193,7 @@ def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
         allow_overfit=kw["allow_overfit"],
         force=kw["force"], deploy=kw["deploy"], db_url=kw["db_url"], forge_url=kw["forge_url"],
         remote=kw["remote"], repo=kw["repo"], data_dir=kw["data_dir"], dvc_exp=kw["dvc_exp"],
-        command=typed_command(ctx, prefix),
+        command=typed_command(ctx, prefix), walk_forward_id=kw["walk_forward_id"],
     )
     echo_outcome(promote(request), kw["forge_url"])
 

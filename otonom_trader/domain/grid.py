@@ -14,7 +14,8 @@ values or one distribution::
 Reserved keys: ``description``, ``search`` (``grid`` default, or ``random``), ``n_iter``
 (runs to draw, required by random), ``seed`` (default 0), ``constraints`` (list of
 ``<path> <op> <path or number>``, see ``constraints.py``), ``split`` (``train_start``,
-``train_end``, ``test_start``, ``test_end``, any subset).
+``train_end``, ``test_start``, ``test_end``, any subset), ``parent_experiment`` (the ID of the
+experiment a ``refine``d grid came from: the DSR then counts the whole chain's trials).
 
 Run numbers are 1-based and stable. Grid: ``itertools.product`` order over the keys (last key
 fastest), numbered after the constraints filter. Random: run ``i`` draws every parameter in key
@@ -60,7 +61,8 @@ __all__ = [
 ]
 
 BLOCKS = ("params", "parameters")  # names of the one mapping that may hold every parameter
-RESERVED = ("description", "search", "n_iter", "seed", "constraints", "split", *BLOCKS)
+RESERVED = ("description", "search", "n_iter", "seed", "constraints", "split",
+            "parent_experiment", *BLOCKS)
 KINDS = ("uniform", "loguniform", "int", "choice")
 FORMS = (
     "`{uniform: [low, high]}`, `{loguniform: [low, high]}`, `{int: [low, high, step]}` or "
@@ -225,6 +227,10 @@ class _Parser:
             self.fail("`search: random` needs `n_iter`, the number of runs to draw (e.g. 200)")
         if not (_is_int(seed) and 0 <= seed <= MAX_SEED):
             self.fail(f"`seed`: expected an integer between 0 and {MAX_SEED:,}, got {_show(seed)}")
+        parent = data.get("parent_experiment")
+        if parent is not None and not (_is_int(parent) and 1 <= parent <= MAX_SEED):
+            self.fail(f"`parent_experiment`: expected an experiment ID (a positive integer), "
+                      f"got {_show(parent)}")
         description = data.get("description", "")
         if not isinstance(description, str):
             self.fail(f"`description`: expected a string, got {_show(description)}")

@@ -197,11 +197,18 @@ def _finite(value: Any) -> float | None:
 _COMPUTE = object()  # overfitting_stats: compute the PBO from the block statistics
 
 
-def trial_stats(runs: pd.DataFrame, periods_per_year: float) -> tuple[int, float | None]:
+def trial_stats(runs: pd.DataFrame, periods_per_year: float,
+                ancestors: pd.DataFrame | None = None) -> tuple[int, float | None]:
     """The DSR's number of trials (done runs) and the variance (ddof=1) of their per-period
-    test Sharpe ratios (None with fewer than 2 finite ones): the experiment's record."""
+    test Sharpe ratios (None with fewer than 2 finite ones): the experiment's record.
+    ``ancestors``: the runs (``status``, ``test_sharpe``) of the experiments it was refined
+    from (``parent_experiment``, the whole chain): their done runs are trials too, and their
+    test Sharpes enter the variance (at this experiment's periods per year)."""
     from otonom_trader.engine import overfitting as of
 
+    if ancestors is not None and len(ancestors):
+        runs = pd.concat([runs[["status", "test_sharpe"]],
+                          ancestors[["status", "test_sharpe"]]], ignore_index=True)
     done = runs[runs["status"] == "done"]
     test_sharpes = done["test_sharpe"].to_numpy(np.float64)
     variance = (of.trial_sharpe_variance(test_sharpes, periods_per_year)
@@ -211,15 +218,17 @@ def trial_stats(runs: pd.DataFrame, periods_per_year: float) -> tuple[int, float
 
 def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd.Series,
                       periods_per_year: float, block_stats: np.ndarray | None, *,
-                      pbo: float | object | None = _COMPUTE) -> tuple[Overfitting, list[str]]:
+                      pbo: float | object | None = _COMPUTE,
+                      ancestors: pd.DataFrame | None = None) -> tuple[Overfitting, list[str]]:
     """THE overfitting summary of a selected run: train−test gap, Deflated Sharpe Ratio of its
     test returns with the done runs as trials, PBO by CSCV over the runs' block statistics,
     and the minimum backtest length for that many trials; a statistic that cannot be
-    computed is None with a note. Outputs, ``show``'s DSR and ``promote`` agree through it."""
+    computed is None with a note. Outputs, ``show``'s DSR and ``promote`` agree through it.
+    ``ancestors``: as for ``trial_stats`` (a refined experiment's parent chain)."""
     from otonom_trader.engine import overfitting as of
 
     notes: list[str] = []
-    n_trials, variance = trial_stats(runs, periods_per_year)
+    n_trials, variance = trial_stats(runs, periods_per_year, ancestors)
     train_sr, test_sr = (np.nan if v is None else v
                          for v in (selected.train["sharpe"], selected.test["sharpe"]))
     gap = _finite(np.atleast_1d(of.sharpe_gap(train_sr, test_sr))[0])
