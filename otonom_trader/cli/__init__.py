@@ -27,6 +27,8 @@ COMMANDS = {
     "strategy": ("otonom_trader.cli.strategy:strategy", "Validate strategy files."),
     "monitor": ("otonom_trader.cli.monitor:monitor",
                 "Live vs expected per deployed strategy, with a rollout verdict."),
+    "rollout": ("otonom_trader.cli.rollout:rollout",
+                "Staged rollout by pull request: advance, rollback, halt, resume."),
     "daemon": ("otonom_trader.cli.daemon:daemon",
                "Production follows git: run the daemon, show its journal."),
 }
