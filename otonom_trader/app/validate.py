@@ -222,4 +222,30 @@ def run_validate(req: ValidateRequest) -> ValidationResult:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such strategy file")
         reports.append(check_strategy(path, ctx))
+    if req.changed:
+        reports = _with_rollout_checks(req, ctx, reports)
     return ValidationResult(tuple(reports), selection, req.params_path, source)
+
+
+def _with_rollout_checks(req: ValidateRequest, ctx: Context,
+                         reports: list[StrategyReport]) -> list[StrategyReport]:
+    """With production.yaml changed, a rollout-evidence row on every entry whose rollout
+    step went up against ``base`` (``app.validate_rollout``)."""
+    from dataclasses import replace
+
+    from otonom_trader.app.validate_rollout import advanced, rollout_check
+
+    changed = changed_paths(req.base)
+    if req.production_path not in changed:
+        return reports
+    text = _file_at(req.base, req.production_path)
+    base = load_deployment_text(text, f"{req.base}:{req.production_path}: ") if text else None
+    for e, old, frm, to in advanced(base, load_deployment(req.production_path)):
+        check = rollout_check(e, old, frm, to, changed, ctx, production=req.production_path,
+                              params_path=req.params_path)
+        i = next((i for i, r in enumerate(reports) if r.path == e.path), None)
+        if i is None:
+            reports.append(StrategyReport(e.path, e.name, checks=(check,)))
+        else:
+            reports[i] = replace(reports[i], checks=(*reports[i].checks, check))
+    return reports

@@ -216,10 +216,9 @@ def rollout(req: RolloutRequest, cwd: str | Path = ".", report=None) -> RolloutO
                 return RolloutOutcome(req.action, name, *moves, ev, refused)
         files = {req.production: with_entry_changes(text, name, **changes),
                  rel: dumps(ev, indent=2) + "\n"}
-        what = {"halt": "halt (reduce-only)", "resume": "resume (halt lifted)"}.get(
+        detail = {"halt": "(reduce-only)", "resume": "(halt lifted)"}.get(
             req.action, f"{moves[0]} → {moves[1]}")
-        title = f"rollout: {req.action if req.action in ('advance', 'rollback') else ''} "\
-            f"{name} {what}".replace("  ", " ")
+        title = f"rollout: {req.action} {name} {detail}"
         branch_name = f"{name}-{req.action}-{moves[1]}"
         change = open_change(git, name=branch_name, branch=f"rollout/{branch_name}",
                              files=files, message=f"{title}\n\nEvidence: {rel}", title=title,
