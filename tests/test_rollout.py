@@ -262,7 +262,9 @@ def test_failsafe_halts_at_once_and_opens_the_rollback_pull_request(tmp_path, mo
     # A live strategy held to a strict floor: the first verdict (30 returns) rolls it back.
     repo = _repo(tmp_path, monkeypatch, _params(rollback_psr=0.9), stage="live",
                  capital_pct=50)
-    d = Daemon(config(repo, tmp_path, "replay:SPX:2016-01-01:2016-03-31"))
+    cfg = config(repo, tmp_path, "replay:SPX:2016-02-01:2016-06-10")
+    cfg.fetch_every = 3600.0  # the merge below lands on the local branch the daemon follows
+    d = Daemon(cfg)
     try:
         d.start()
         while not d.exhausted() and "baseline_v1" not in d._failsafe:
@@ -280,7 +282,11 @@ def test_failsafe_halts_at_once_and_opens_the_rollback_pull_request(tmp_path, mo
             d.tick()
         later = [o for o in d.journal.orders("baseline_v1")
                  if o["bar_time"] > halted_at.to_pydatetime()]
-        assert all(o["reason"] != "entry" for o in later)  # reduce-only from the halt on
+        # reduce-only from the halt on: the engine's exit of the open trade is sent, its
+        # next entry (2016-06-03) is not
+        assert [o["reason"] for o in later] == ["take_profit"], (halted_at, later)
+        assert any("the fail-safe's local halt (reduce-only): entry on 2016-06-03" in
+                   e["message"] for e in d.journal.events("baseline_v1", limit=200))
         assert "failsafe_cleared" not in [e["kind"] for e in d.journal.events(
             "baseline_v1", limit=200)]
         # Git rules: merging the rollback changes the entry, which lifts the local halt.
@@ -322,3 +328,18 @@ def test_stage_days_parse(tmp_path):
     assert stage_days_from(p) == StageDays(14, 7) and StageDays().needed("live") == 7
     assert stage_days_from(tmp_path / "none.yaml") == StageDays()
     assert isinstance(TODAY, date)
+
+
+def test_pr_open_finishes_a_rollout_whose_pull_request_was_not_opened(
+        tmp_path, monkeypatch, capsys, journals, forge_standin):
+    _repo(tmp_path, monkeypatch)
+    code, out, err = run_cli(["rollout", "halt", "baseline_v1", "--journal", journals["weak"]],
+                             capsys)
+    assert code == 0 and "no pull request opened: GITHUB_TOKEN is not set" in out, err
+    monkeypatch.setenv("GITHUB_TOKEN", forge_standin.token)
+    code, out, err = run_cli(["pr", "open", "rollout/baseline_v1-halt-shadow", "--forge-url",
+                              forge_standin.url, "--repo", "acme/strategies"], capsys)
+    assert code == 0, err
+    (pull,) = forge_standin.pulls["acme/strategies"]
+    assert pull["title"] == "rollout: halt baseline_v1 (reduce-only)"
+    assert "**Monitor verdict: `inconclusive`**" in pull["body"]

@@ -35,7 +35,7 @@ def open_change(git, *, name: str, branch: str, files: dict[str, str], message: 
     """Write ``files`` (repository-relative → text) on new ``branch`` cut from the current
     one, commit them, save the body as ``.otonom/pr/<name>.md``, go back and publish. A
     failure before the commit undoes everything; push or forge failures are in ``result``
-    (``otonom pr open`` cannot finish these: it reads ``promote/`` names)."""
+    (``otonom pr open BRANCH`` finishes them from the saved body)."""
     from otonom_trader.app.promote import _rollback, _write
     from otonom_trader.app.pull_request import publish, remove_saved, save_body
 

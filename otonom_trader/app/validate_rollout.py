@@ -106,12 +106,14 @@ def rollout_check(e: DeploymentEntry, old: DeploymentEntry | None, frm: int, to:
     if not files:
         return missing(GATE, label, f"no advance evidence file under {folder} in this change "
                        "(`otonom rollout advance` commits one)", ctx, e.name, limit)
+    from otonom_trader.app.validate import in_repo
+
     path = files[-1]
     why: list[str] = []
     row: dict[str, Any] = {}
     journal = os.environ.get(JOURNAL_ENV)
     try:
-        ev = _read(path)
+        ev = _read(in_repo(path, path))
         if journal:
             source = f"source: recomputed from the journal ({JOURNAL_ENV}); evidence {path}"
             (report,) = monitor(journal, e.name, production=production,
@@ -120,6 +122,8 @@ def rollout_check(e: DeploymentEntry, old: DeploymentEntry | None, frm: int, to:
         else:
             source = f"source: the committed evidence {path} (no {JOURNAL_ENV} to recompute)"
             row, on = ev.get("monitor") or {}, date.fromisoformat(str(ev.get("date")))
+            if on > datetime.now(UTC).date():
+                why.append(f"it is dated {on}, after today (UTC)")
             want = {**asdict(thresholds), **asdict(stage_days)}
             if ev.get("thresholds") != want:
                 why.append(f"its thresholds {ev.get('thresholds')} are not params.yaml's "
@@ -135,6 +139,12 @@ def rollout_check(e: DeploymentEntry, old: DeploymentEntry | None, frm: int, to:
         source = f"source: {path}"
         why.append(f"unreadable evidence: {exc}")
     verdict = row.get("verdict")
+    verdict = verdict if isinstance(verdict, str) and len(verdict) <= 20 else None
     return Check(GATE, label, FAIL if why else PASS, value=verdict, threshold="advance",
                  shown=str(verdict), limit=limit,
-                 detail="; ".join([source, *why]))
+                 detail="; ".join(_short(x) for x in [source, *why]))
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """A reason as shown in the report: evidence files are user input, bounded here."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -26,6 +26,7 @@ def _options(f):
 
 
 def _run(action: str, name: str, to_shadow: bool = False, **kw) -> None:
+    kw_forge = kw.get("forge_url")
     from otonom_trader.app.production.rollout import RolloutRequest, rollout
     from otonom_trader.domain.errors import GateFailed, RunError
 
@@ -44,9 +45,11 @@ def _run(action: str, name: str, to_shadow: bool = False, **kw) -> None:
     for note in pub.notes:
         click.echo(f"note: {note}")
     if pub.push_error or pub.pull_error:
+        from otonom_trader.app.pull_request import finish_command
+
         raise RunError(f"{pub.push_error or pub.pull_error}: the branch {change.branch} and "
-                       f"its commit stay; push it and open the pull request with the body "
-                       f"in {change.body_path}")
+                       f"its commit stay; run `{finish_command(change.branch, kw_forge)}` "
+                       "to finish")
     if pub.pushed:
         click.echo(f"⬆️  Pushed {change.branch}")
     if pub.pull is not None:
