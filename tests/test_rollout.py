@@ -343,3 +343,20 @@ def test_pr_open_finishes_a_rollout_whose_pull_request_was_not_opened(
     (pull,) = forge_standin.pulls["acme/strategies"]
     assert pull["title"] == "rollout: halt baseline_v1 (reduce-only)"
     assert "**Monitor verdict: `inconclusive`**" in pull["body"]
+
+
+@pytest.mark.slow
+def test_demo_production_runs_and_advances_honestly(tmp_path):
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "OTONOM_"))}
+    done = subprocess.run(["bash", "tools/demo_production.sh"], cwd=REPO, capture_output=True,
+                          text=True, env={**env, "PY": sys.executable, "TMPDIR": str(tmp_path)},
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "monitor verdict hold" in out and "refused (exit 1)" in out  # haircut 0.5
+    assert "monitor verdict advance" in out  # haircut 0.25, stated
+    assert "refs/heads/rollout/baseline_v1-advance-live10" in out
+    assert "1 of 1 strategy passed every gate" in out and "committed evidence" in out
