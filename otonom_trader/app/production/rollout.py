@@ -10,14 +10,14 @@ it. Git stays the source of truth: merging the pull request is the rollout."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from otonom_trader.domain.deployment import PRODUCTION_FILE, DeploymentEntry
 from otonom_trader.domain.errors import InputError
-from otonom_trader.domain.names import check_name
+from otonom_trader.domain.names import check_name, inside
 
 ACTIONS = ("advance", "rollback", "halt", "resume")
 LADDER = (("shadow", 0), ("live", 10), ("live", 50), ("live", 100))
@@ -67,7 +67,6 @@ class RolloutOutcome:
     branch: str | None = None
     evidence_path: str | None = None
     change: Any = None  # app.change_request.ChangeOutcome
-    notes: tuple[str, ...] = field(default=())
 
 
 def _entry(production_text: str, name: str, label: str) -> DeploymentEntry:
@@ -187,12 +186,12 @@ def rollout(req: RolloutRequest, cwd: str | Path = ".", report=None) -> RolloutO
     check_forge_settings(req.forge_url, req.repo)
     today = req.today or datetime.now(UTC).date()
     with GitRepo(cwd) as git:
-        prod = git.root / req.production
+        prod = inside(git.root, req.production, "--production")
         if not prod.is_file():
             raise InputError(f"{req.production}: no such production file")
         text = prod.read_text(encoding="utf-8")
         e = _entry(text, name, req.production)
-        params = git.root / req.params_path
+        params = inside(git.root, req.params_path, "--params")
         thresholds, stage_days = thresholds_from(params), stage_days_from(params)
         from_step, to_step, changes = _target(req, e)
         if changes.get("stage"):
