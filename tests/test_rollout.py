@@ -181,6 +181,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path, monkeypatch, capsys, journals):
         code, _, err = run_cli(["rollout", action, "--journal", journals["good"], "--", name],
                                capsys)
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (name, err)
+    code, _, err = run_cli(["rollout", "advance", "--production", "../p.yaml",
+                            "baseline_v1"], capsys)
+    assert code == 2 and "--production '../p.yaml': must stay inside" in err
     repo = _repo(tmp_path / "dirty", monkeypatch)
     (repo / "deployments" / "production.yaml").write_text(production(capital_pct=10))
     code, _, err = run_cli(["rollout", "advance", "baseline_v1", "--journal",
@@ -219,6 +222,11 @@ def test_gate_passes_a_good_advance_and_refuses_a_weak_one(tmp_path, monkeypatch
     assert "CUSUM alarm" in row["detail"]
     monkeypatch.setenv("OTONOM_JOURNAL", journals["good"])
     assert _validate(repo, capsys)[1]["status"] == "pass"
+    # An unreachable journal fails the gate, and its URL's password never reaches the report.
+    monkeypatch.setenv("OTONOM_JOURNAL", "postgresql://ci:hunter22@127.0.0.1:1/journal")
+    code, row = _validate(repo, capsys, "--report-md", str(tmp_path / "v.md"))
+    assert code == 1 and row["status"] == "fail" and "cannot read the evidence" in row["detail"]
+    assert "hunter22" not in json.dumps(row) + (tmp_path / "v.md").read_text()
     monkeypatch.delenv("OTONOM_JOURNAL")
     # Committed evidence whose figures do not meet params.yaml's thresholds fails.
     (repo / "params.yaml").write_text(_params(haircut=0.5))

@@ -111,6 +111,7 @@ def rollout_check(e: DeploymentEntry, old: DeploymentEntry | None, frm: int, to:
     path = files[-1]
     why: list[str] = []
     row: dict[str, Any] = {}
+    source = f"source: {path}"
     journal = os.environ.get(JOURNAL_ENV)
     try:
         ev = _read(in_repo(path, path))
@@ -136,8 +137,7 @@ def rollout_check(e: DeploymentEntry, old: DeploymentEntry | None, frm: int, to:
         late, _ = _days(old, on, stage_days)
         why += late
     except (OSError, ValueError, TypeError, AttributeError, OtonomError) as exc:
-        source = f"source: {path}"
-        why.append(f"unreadable evidence: {exc}")
+        why.append(f"cannot read the evidence: {exc}")
     verdict = row.get("verdict")
     verdict = verdict if isinstance(verdict, str) and len(verdict) <= 20 else None
     return Check(GATE, label, FAIL if why else PASS, value=verdict, threshold="advance",
@@ -146,5 +146,9 @@ def rollout_check(e: DeploymentEntry, old: DeploymentEntry | None, frm: int, to:
 
 
 def _short(text: str, limit: int = 300) -> str:
-    """A reason as shown in the report: evidence files are user input, bounded here."""
+    """A reason as shown in the report (a pull-request comment): the journal's URL never
+    shows, and evidence files are user input, bounded here."""
+    from otonom_trader.domain.redact import redact
+
+    text = redact(text, *filter(None, [os.environ.get(JOURNAL_ENV)]))
     return text if len(text) <= limit else text[:limit - 3] + "..."
