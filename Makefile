@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench bench-daemon crosscheck clean
+.PHONY: demo demo-production test test-fast lint bench bench-daemon crosscheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(STAMP)
 	$(PY) -m otonom_trader.cli daemon parity --feed replay:SPX:2016-03-01:2016-06-30 \
 	  --journal sqlite:///.otonom/$(DEMO_NAME)_daemon.db
 	$(PY) -m otonom_trader.cli daemon status --journal sqlite:///.otonom/$(DEMO_NAME)_daemon.db
+
+# A shadow replay (SPX 2016-2018) through the daemon, `otonom monitor`, and one rollout advance
+# through a pull request on a local origin, gated by `otonom validate`: tools/demo_production.sh.
+demo-production: $(STAMP)
+	PY=$(PY) bash tools/demo_production.sh
 
 # The unit tests: no git repositories, forge, DVC, act or peers; about a minute on 2 cores.
 UNIT_TESTS := tests/test_golden_candles.py tests/test_kernel_twin.py tests/test_no_lookahead.py \

@@ -70,8 +70,12 @@ def remove_saved(root: Path, name: str) -> None:
 
 
 def _saved_name(branch: str) -> str:
-    """The promotion name of ``promote/<name>`` (the name rule: it names saved files)."""
-    return check_name(branch.removeprefix("promote/"), "BRANCH promote/<name>, name")
+    """The saved name of ``promote/<name>`` or ``rollout/<name>`` (the name rule: it names
+    saved files)."""
+    for prefix in ("promote/", "rollout/"):
+        if branch.startswith(prefix):
+            return check_name(branch.removeprefix(prefix), "BRANCH promote/<name>, name")
+    return check_name(branch, "BRANCH promote/<name>, name")
 
 
 def load_saved(root: Path, branch: str) -> SavedPull:

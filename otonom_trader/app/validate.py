@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from otonom_trader.app.repo_paths import in_repo, open_repo, repo_root
 from otonom_trader.app.validate_checks import (
     Context,
     ProductionEntry,
@@ -23,9 +24,8 @@ from otonom_trader.domain.deployment import (
     load_deployment,
     load_deployment_text,
 )
-from otonom_trader.domain.errors import GitStateError, InputError, OtonomError, RunError
+from otonom_trader.domain.errors import InputError, OtonomError, RunError
 from otonom_trader.domain.gates import load_gate_params
-from otonom_trader.domain.names import inside
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_from_text
 
 MARKER = "<!-- otonom-validate -->"
@@ -68,21 +68,10 @@ class ValidationResult:
 # ---------------------------------------------------------------- git
 
 
-def _repo():
-    """The repository around the current directory (an ``adapters.git_repo.GitRepo``), or
-    None outside one."""
-    from otonom_trader.adapters.git_repo import GitRepo
-
-    try:
-        return GitRepo(".")
-    except GitStateError:
-        return None
-
-
 def changed_paths(base: str) -> list[str]:
     """Paths (relative to the current directory when inside it) added, copied, modified or
     renamed in ``base...HEAD``."""
-    git = _repo()
+    git = open_repo()
     if git is None or git.commit_of(base) is None:
         if git is not None:
             git.close()
@@ -101,31 +90,13 @@ def changed_paths(base: str) -> list[str]:
     return paths
 
 
-def repo_root() -> Path:
-    """The work tree's top folder (the current directory outside a git repository)."""
-    git = _repo()
-    if git is None:
-        return Path.cwd()
-    with git:
-        return git.root
-
-
 def _file_at(rev: str, path: str) -> str | None:
     """``path`` (repository-relative) as it is at ``rev``; None when absent or no repository."""
-    git = _repo()
+    git = open_repo()
     if git is None:
         return None
     with git:
         return git.file_at(rev, path)
-
-
-def in_repo(path: str, what: str, root: Path | None = None) -> str:
-    """``path`` (relative to the current directory) when it resolves inside the repository,
-    symlinks followed; else an ``InputError`` naming ``what`` (the file or key it came from).
-    Paths read from repository files go through here, so no file outside the repository is
-    read into a report or an error."""
-    inside(root or repo_root(), Path.cwd() / path, what)
-    return path
 
 
 def _is_strategy(path: str) -> bool:
@@ -222,4 +193,30 @@ def run_validate(req: ValidateRequest) -> ValidationResult:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such strategy file")
         reports.append(check_strategy(path, ctx))
+    if req.changed:
+        reports = _with_rollout_checks(req, ctx, reports)
     return ValidationResult(tuple(reports), selection, req.params_path, source)
+
+
+def _with_rollout_checks(req: ValidateRequest, ctx: Context,
+                         reports: list[StrategyReport]) -> list[StrategyReport]:
+    """With production.yaml changed, a rollout-evidence row on every entry whose rollout
+    step went up against ``base`` (``app.validate_rollout``)."""
+    from dataclasses import replace
+
+    from otonom_trader.app.validate_rollout import advanced, rollout_check
+
+    changed = changed_paths(req.base)
+    if req.production_path not in changed:
+        return reports
+    text = _file_at(req.base, req.production_path)
+    base = load_deployment_text(text, f"{req.base}:{req.production_path}: ") if text else None
+    for e, old, frm, to in advanced(base, load_deployment(req.production_path)):
+        check = rollout_check(e, old, frm, to, changed, ctx, production=req.production_path,
+                              params_path=req.params_path)
+        i = next((i for i, r in enumerate(reports) if r.path == e.path), None)
+        if i is None:
+            reports.append(StrategyReport(e.path, e.name, checks=(check,)))
+        else:
+            reports[i] = replace(reports[i], checks=(*reports[i].checks, check))
+    return reports

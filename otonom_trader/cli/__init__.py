@@ -28,6 +28,8 @@ COMMANDS = {
                  "Validate strategy files; record a strategy's actual impact."),
     "monitor": ("otonom_trader.cli.monitor:monitor",
                 "Live vs expected per deployed strategy, with a rollout verdict."),
+    "rollout": ("otonom_trader.cli.rollout:rollout",
+                "Staged rollout by pull request: advance, rollback, halt, resume."),
     "daemon": ("otonom_trader.cli.daemon:daemon",
                "Production follows git: run the daemon, show its journal."),
 }

@@ -20,7 +20,7 @@ __all__ = ["WAIVABLE", "GateParams", "Gates", "format_against", "load_gate_param
 
 # The checks whose missing evidence fails the gate unless waived in ``gates.waive``.
 WAIVABLE = ("reproduction", "data_fingerprint", "experiment_record", "min_dsr",
-            "max_sharpe_gap")
+            "max_sharpe_gap", "rollout_evidence")
 
 MAX_TRADES = 1_000_000  # range of `gates.min_trades`
 MAX_GATE = 1e6  # range of the other gates, in their units

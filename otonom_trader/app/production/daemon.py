@@ -40,6 +40,9 @@ class DaemonConfig:
     data_dir: str = "data"
     stall_after: int = 3  # polls without a new bar before the feed counts as stalled
     fetch_every: float = 60.0  # seconds between fetches (a fast replay does not hammer it)
+    failsafe: bool = True  # live strategies whose verdict turns rollback: halt + rollback PR
+    params_path: str = "params.yaml"  # `rollout:` thresholds, relative to root
+    verdict_every: int = 5  # bars between two fail-safe verdicts (and at most one a day)
 
 
 @dataclass
@@ -61,6 +64,11 @@ class Daemon:
         self._idle: dict[str, int] = {}
         self._said: set[str] = set()
         self._fetched = -float("inf")
+        self._failsafe: dict[str, object] = {}  # name -> the git entry it was halted under
+        self._verdict_at: dict[str, tuple] = {}  # name -> (bar date, bars) of the last verdict
+        self._thresholds: tuple = (None, None)  # (commit, thresholds of params.yaml)
+        self._expected: dict[tuple[str, str], tuple] = {}  # (name, version) -> figures
+        self._seen: dict[str, int] = {}  # name -> bars decided by this process
         self.report = TickReport()
 
     # -- setup ----------------------------------------------------------------------
@@ -209,6 +217,13 @@ class Daemon:
                             f"{run.entry.capital_pct:g}% of {new.capital:g}, strategy version "
                             f"{run.version} at {commit and commit[:12]}", "info",
                             run.entry.name)
+        for name, entry in list(self._failsafe.items()):
+            now = next((r.entry for r in new.strategies if r.entry.name == name), None)
+            if now != entry:
+                del self._failsafe[name]
+                self._event("failsafe_cleared", f"{name}: production.yaml changed for it at "
+                            f"{commit and commit[:12]}: the fail-safe's local halt is lifted; "
+                            "git rules again", "info", name)
 
     # -- the tick -------------------------------------------------------------------
 
@@ -234,7 +249,78 @@ class Daemon:
             except OtonomError as exc:  # inside the loop: an event, never a crash
                 self._event("strategy_error", f"{run.entry.name}: {exc}", "error",
                             run.entry.name)
+        if self.cfg.failsafe:
+            self._watch()
         return self.report
+
+    # -- the fail-safe --------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """A live strategy whose monitor verdict turns ``rollback`` stops new entries at once
+        (local reduce-only, until production.yaml changes for it) and gets a rollback pull
+        request. The verdict is evaluated at most once a day of bars and once per
+        ``verdict_every`` bars."""
+        for run in self.state.strategies:
+            e = run.entry
+            last = self._last_bar.get(e.name)
+            day, bars = self._verdict_at.get(e.name, (None, -self.cfg.verdict_every))
+            seen = self._seen.get(e.name, 0)
+            if e.stage != "live" or e.name in self._failsafe or last is None or \
+                    day == last.date() or seen - bars < self.cfg.verdict_every:
+                continue
+            self._verdict_at[e.name] = (last.date(), seen)
+            try:
+                report = self._monitor(run)
+            except OtonomError as exc:
+                self._once(f"monitor{e.name}{exc}", "monitor_error", f"{e.name}: no verdict "
+                           f"for the fail-safe: {exc}", deployment=e.name)
+                continue
+            if report.verdict.verdict != "rollback":
+                continue
+            self._failsafe[e.name] = e
+            self._event("failsafe_halt", f"{e.name}: monitor verdict rollback ("
+                        f"{'; '.join(report.verdict.reasons)}): new entries stopped at once "
+                        "(local reduce-only) until production.yaml changes for it", "error",
+                        e.name)
+            self._rollback_pull(run, report)
+
+    def _monitor(self, run: Running):
+        from otonom_trader.app.production.monitor import (
+            expected_figures,
+            strategy_monitor,
+            thresholds_from,
+        )
+
+        params = Path(self.cfg.root) / self.cfg.params_path
+        key = (run.entry.name, run.version)
+        if key not in self._expected:
+            self._expected[key] = expected_figures(run.strategy, self.cfg.data_dir, params)
+        if self._thresholds[0] != self.state.commit or self._thresholds[1] is None:
+            self._thresholds = (self.state.commit, thresholds_from(params))
+        return strategy_monitor(run.entry, run.strategy, self.journal, self._thresholds[1],
+                                self._expected[key])
+
+    def _rollback_pull(self, run: Running, report) -> None:
+        """Best effort: a failure is an event, never a crash."""
+        from otonom_trader.app.production.rollout import RolloutRequest, rollout
+
+        name = run.entry.name
+        try:
+            out = rollout(RolloutRequest("rollback", name, journal_url=self.cfg.journal_url,
+                                         params_path=self.cfg.params_path,
+                                         data_dir=self.cfg.data_dir,
+                                         trigger="the daemon's fail-safe"),
+                          cwd=self.cfg.root, report=report)
+        except Exception as exc:  # best effort: the daemon keeps running
+            self._event("failsafe_pr_failed", f"{name}: the rollback pull request could not "
+                        f"be opened: {exc}", "error", name)
+            return
+        change, pub = out.change, out.change.result
+        failed = pub.push_error or pub.pull_error
+        where = (pub.pull.url if pub.pull else failed or f"no pull request opened (the body "
+                 f"is in {change.body_path})")
+        self._event("failsafe_pr", f"{name}: rollback {out.from_step} → {out.to_step} on "
+                    f"{change.branch}: {where}", "warning" if failed else "info", name)
 
     def exhausted(self) -> bool:
         """Every feed is a replay that has released its last bar."""
@@ -263,6 +349,7 @@ class Daemon:
         for t in new:
             self._decide(run, bars.loc[:t], feed.symbol)
             self._last_bar[name] = t
+            self._seen[name] = self._seen.get(name, 0) + 1
 
     def _decide(self, run: Running, bars: pd.DataFrame, symbol: str) -> None:
         e, t = run.entry, bars.index[-1]
@@ -278,9 +365,10 @@ class Daemon:
                                self.cfg.data_dir):
             if o.bar_time != t:
                 continue
-            if o.opens and e.halt:
-                self._event("halted", f"{e.name}: halt (reduce-only): entry on {t:%Y-%m-%d} "
-                            "not sent", "info", e.name)
+            if o.opens and (e.halt or e.name in self._failsafe):
+                why = "halt" if e.halt else "the fail-safe's local halt"
+                self._event("halted", f"{e.name}: {why} (reduce-only): entry on "
+                            f"{t:%Y-%m-%d} not sent", "info", e.name)
                 continue
             entry_side = o.side if o.opens else ("sell" if o.side == "buy" else "buy")
             if not o.opens and client_order_id(e.name, seg, o.entry_time, entry_side,

@@ -75,8 +75,11 @@ def thresholds_from(params_path: Path) -> Thresholds:
     names = {f.name: f.type for f in fields(Thresholds)}
     values: dict[str, Any] = {}
     for key, value in block.items():
+        if key in {f.name for f in fields(StageDays)}:
+            continue  # the stage days: stage_days_from, for the rollout command
         if key not in names:
-            continue  # other rollout settings (stage days) belong to the rollout command
+            allowed = ", ".join([*names, *(f.name for f in fields(StageDays))])
+            raise InputError(f"{params_path}: unknown key `rollout.{key}` (allowed: {allowed})")
         ok = isinstance(value, int | float) and not isinstance(value, bool) and \
             math.isfinite(value)
         if key == "min_periods":
@@ -89,6 +92,43 @@ def thresholds_from(params_path: Path) -> Thresholds:
             raise InputError(f"{params_path}: `rollout.{key}` {value!r} is out of range")
         values[key] = value
     return Thresholds(**values)
+
+
+@dataclass(frozen=True)
+class StageDays:
+    """``rollout.min_days_shadow`` / ``min_days_live``: calendar days a strategy stays in its
+    stage (since its ``since`` date) before ``otonom rollout advance`` may move it on."""
+
+    min_days_shadow: int = 7  # the workflow's "Day 1-7: shadow mode"
+    min_days_live: int = 7
+
+    def needed(self, stage: str) -> int:
+        return self.min_days_live if stage == "live" else self.min_days_shadow
+
+
+MAX_STAGE_DAYS = 3650
+
+
+def stage_days_from(params_path: Path) -> StageDays:
+    """The stage days of ``rollout:`` in params.yaml over the defaults; a value that is not
+    an integer from 0 to 3650 is one ``InputError`` line."""
+    from otonom_trader.domain.safe_yaml import read_yaml
+
+    if not params_path.is_file():
+        return StageDays()
+    data = read_yaml(params_path, "params") or {}
+    block = data.get("rollout") if isinstance(data, dict) else None
+    values: dict[str, int] = {}
+    for key in (f.name for f in fields(StageDays)):
+        if not isinstance(block, dict) or key not in block:
+            continue
+        value = block[key]
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not 0 <= value <= MAX_STAGE_DAYS:
+            raise InputError(f"{params_path}: `rollout.{key}` {value!r} is out of range "
+                             f"(expected whole days from 0 to {MAX_STAGE_DAYS})")
+        values[key] = value
+    return StageDays(**values)
 
 
 def test_window(strategy, params_path: Path) -> tuple[dict, str]:
@@ -162,23 +202,36 @@ def monitor(journal_url: str | None = None, name: str | None = None, *,
         out = []
         for entry in entries:
             strategy = load_strategy(entry.path)
-            expected, source, ppy = _expected(strategy, data_dir, Path(params_path))
-            equity = np.array([row["equity"] for row in journal.equity(entry.name)], float)
-            returns = equity[1:] / equity[:-1] - 1.0 if len(equity) > 1 else np.empty(0)
-            fills = journal.fills(entry.name)
-            orders = {o["client_order_id"]: o for o in journal.orders(entry.name)}
-            slips = [abs(f["price"] / orders[f["client_order_id"]]["ref_price"] - 1) * 1e4
-                     for f in fills if orders.get(f["client_order_id"], {}).get("ref_price")]
-            trades, wins = _trades(fills)
-            out.append(StrategyMonitor(
-                entry.name, entry.path, entry.stage, expected, source,
-                assess(returns, expected, thresholds), trades, wins,
-                win_rate_interval(wins, trades, thresholds.confidence),
-                float(np.mean(slips)) if slips else None, strategy.execution.slippage_bps,
-                ppy))
+            out.append(strategy_monitor(entry, strategy, journal, thresholds,
+                                        _expected(strategy, data_dir, Path(params_path))))
         return out
     finally:
         journal.close()
+
+
+def strategy_monitor(entry, strategy, journal, thresholds: Thresholds,
+                     expected: tuple[Expected, str, float]) -> StrategyMonitor:
+    """One deployed strategy's ``StrategyMonitor`` from an open journal and its expected
+    figures (``expected_figures``; the daemon keeps them per strategy version)."""
+    expected_, source, ppy = expected
+    equity = np.array([row["equity"] for row in journal.equity(entry.name)], float)
+    returns = equity[1:] / equity[:-1] - 1.0 if len(equity) > 1 else np.empty(0)
+    fills = journal.fills(entry.name)
+    orders = {o["client_order_id"]: o for o in journal.orders(entry.name)}
+    slips = [abs(f["price"] / orders[f["client_order_id"]]["ref_price"] - 1) * 1e4
+             for f in fills if orders.get(f["client_order_id"], {}).get("ref_price")]
+    trades, wins = _trades(fills)
+    return StrategyMonitor(
+        entry.name, entry.path, entry.stage, expected_, source,
+        assess(returns, expected_, thresholds), trades, wins,
+        win_rate_interval(wins, trades, thresholds.confidence),
+        float(np.mean(slips)) if slips else None, strategy.execution.slippage_bps, ppy)
+
+
+def expected_figures(strategy, data_dir: str, params_path: str | Path
+                     ) -> tuple[Expected, str, float]:
+    """(expected figures, where they come from, periods per year) of a strategy."""
+    return _expected(strategy, data_dir, Path(params_path))
 
 
 @dataclass(frozen=True)
