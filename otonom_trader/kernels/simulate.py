@@ -2,12 +2,13 @@
 
 It follows design.md's engine conventions exactly; ``otonom_trader.engine.reference`` is its
 readable pure-Python twin and the tests check that both agree. ``simulate_nb`` walks the bars
-and calls one small step per rule, in the order of design.md: a pending signal exit
-(``signal_exit_nb``), the open-stop (``open_stop_nb``), a pending entry (``enter_nb``), the
-intrabar stop (``intrabar_stop_nb``), the close-mark (``mark_nb``) and the signals at the
-close (``signals_nb``); every exit goes through ``close_trade_nb``, and ``metrics_nb`` turns
-the sums into the metrics vector. The steps pass their state as NamedTuples by value and are
-inlined into the loop (``inline="always"``), so the split costs no speed.
+and calls one small step per rule, in the order of design.md: a pending signal exit, the
+open-stop (``open_stop_nb``), a pending entry (``enter_nb``), the intrabar stop
+(``intrabar_stop_nb``), the close-mark (``add_return_nb``, ``add_block_nb``,
+``drawdown_nb``) and the signals at the close (``signals_nb``); every exit goes through
+``close_trade_nb``, and ``metrics_nb`` turns the sums into the metrics vector. The steps
+take and return plain values and NamedTuples and are inlined into the loop
+(``inline="always"``); the split costs no speed (BENCHMARKS.md).
 """
 
 import math
@@ -59,14 +60,10 @@ class TradeBook(NamedTuple):
     loss: float
 
 
-class Marks(NamedTuple):
-    """Running statistics of the close-marked equity: the last equity, its peak and the
-    deepest drawdown; the returns' count, sum, sum of squares, Welford mean and sum of
-    squared deviations, and sum of squared negative returns."""
+class ReturnStats(NamedTuple):
+    """The bar returns' count, sum, sum of squares, Welford mean and sum of squared
+    deviations, and sum of squared negative returns."""
 
-    equity: float
-    peak: float
-    max_dd: float
     n: int
     total: float
     total_sq: float
@@ -90,12 +87,6 @@ def crossed_below_nb(prev: float, cur: float, level: float) -> bool:
 @njit(cache=True, inline="always")
 def flat_nb() -> Position:
     return Position(0, 0.0, -1, 0.0, 0.0, 0.0, 0.0)
-
-
-@njit(cache=True, inline="always")
-def signal_exit_nb(open_t: float):
-    """Rule (1): a pending signal exit fills at the open (before slippage)."""
-    return open_t, EXIT_SIGNAL
 
 
 @njit(cache=True, inline="always")
@@ -185,30 +176,36 @@ def enter_nb(cash, side, open_t, t, p):
 
 
 @njit(cache=True, inline="always")
-def mark_nb(m: Marks, equity, has_return, block, blocks_out) -> Marks:
-    """Mark the close: the drawdown, and (when the bar has a return) the return statistics
-    and block ``block``'s (count, sum, sum of squares) if ``block >= 0``."""
-    n, total, total_sq, mean, m2, down_sq = m.n, m.total, m.total_sq, m.mean, m.m2, m.down_sq
-    if has_return:
-        r = equity / m.equity - 1.0
-        n += 1
-        total += r
-        total_sq += r * r
-        delta = r - mean  # Welford: running mean and sum of squared deviations
-        mean += delta / n
-        m2 += delta * (r - mean)
-        if r < 0.0:
-            down_sq += r * r
-        if block >= 0:
-            blocks_out[block, 0] += 1.0
-            blocks_out[block, 1] += r
-            blocks_out[block, 2] += r * r
-    peak, max_dd = m.peak, m.max_dd
+def add_return_nb(n, total, total_sq, mean, m2, down_sq, r):
+    """The return statistics (``ReturnStats`` fields, as scalars) with return ``r`` added;
+    the variance by Welford's update (stable when the mean dwarfs the dispersion)."""
+    n += 1
+    total += r
+    total_sq += r * r
+    delta = r - mean
+    mean += delta / n
+    m2 += delta * (r - mean)
+    if r < 0.0:
+        down_sq += r * r
+    return n, total, total_sq, mean, m2, down_sq
+
+
+@njit(cache=True, inline="always")
+def add_block_nb(blocks_out, b, r):
+    """Add return ``r`` to block ``b``'s (count, sum, sum of squares) for PBO."""
+    blocks_out[b, 0] += 1.0
+    blocks_out[b, 1] += r
+    blocks_out[b, 2] += r * r
+
+
+@njit(cache=True, inline="always")
+def drawdown_nb(peak, max_dd, equity):
+    """(peak, deepest drawdown) after marking ``equity``; divides only on a deeper one."""
     if equity > peak:
         peak = equity
-    elif equity < peak * (1.0 - max_dd):  # a deeper drawdown: divide only then
+    elif equity < peak * (1.0 - max_dd):
         max_dd = 1.0 - equity / peak
-    return Marks(equity, peak, max_dd, n, total, total_sq, mean, m2, down_sq)
+    return peak, max_dd
 
 
 @njit(cache=True, inline="always")
@@ -229,10 +226,10 @@ def signals_nb(s0, s1, dsi_t, side, p):
 
 
 @njit(cache=True, inline="always")
-def metrics_nb(metrics_out, m: Marks, book: TradeBook, exposed_bars, n_bars, years,
-               periods_per_year, init_cash):
-    """Write the 11 metrics from the running statistics (design.md's formulas)."""
-    final = m.equity
+def metrics_nb(metrics_out, final, max_dd, m: ReturnStats, book: TradeBook, exposed_bars,
+               n_bars, years, periods_per_year, init_cash):
+    """Write the 11 metrics from the final equity, the deepest drawdown, the return
+    statistics and the trade book (design.md's formulas)."""
     metrics_out[M_TOTAL_RETURN] = final / init_cash - 1.0
     if years > 0.0:
         metrics_out[M_CAGR] = (final / init_cash) ** (1.0 / years) - 1.0 if final > 0 else -1.0
@@ -247,8 +244,8 @@ def metrics_nb(metrics_out, m: Marks, book: TradeBook, exposed_bars, n_bars, yea
         metrics_out[M_SHARPE] = np.nan
     down = math.sqrt(m.down_sq / n_ret) if n_ret > 0 else 0.0
     metrics_out[M_SORTINO] = mean_ret / down * ann if down > 0.0 else np.nan
-    metrics_out[M_MAX_DRAWDOWN] = m.max_dd
-    metrics_out[M_CALMAR] = metrics_out[M_CAGR] / m.max_dd if m.max_dd > 0.0 else np.nan
+    metrics_out[M_MAX_DRAWDOWN] = max_dd
+    metrics_out[M_CALMAR] = metrics_out[M_CAGR] / max_dd if max_dd > 0.0 else np.nan
     metrics_out[M_WIN_RATE] = book.wins / book.closed if book.closed > 0 else np.nan
     if book.loss > 0.0:
         metrics_out[M_PROFIT_FACTOR] = book.profit / book.loss
@@ -282,7 +279,11 @@ def simulate_nb(
     pending_exit = False
     pending_side = 0
     book = TradeBook(0, 0, 0, 0.0, 0.0)
-    marks = Marks(p.init_cash, p.init_cash, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    # The close-mark statistics stay loop scalars: carried in a NamedTuple rebuilt every
+    # bar, they cost about a fifth of the kernel's speed (measured).
+    prev_equity = peak = p.init_cash
+    max_dd = 0.0
+    n_ret, sum_ret, sum_sq, mean_ret, m2, down_sq = 0, 0.0, 0.0, 0.0, 0.0, 0.0
     exposed_bars = 0
 
     for t in range(start, end + 1):
@@ -291,14 +292,15 @@ def simulate_nb(
 
         # (1) a pending signal exit fills at the open; nothing else happens to that position.
         # (2) else, at the open: a gap through a level fills at the open.
-        level, reason = 0.0, NO_EXIT
         if pending_exit:
-            level, reason = signal_exit_nb(open_[t])
+            cash, book, pos = close_trade_nb(cash, book, trades_out, pos, t, open_[t],
+                                             EXIT_SIGNAL, p)
             pending_exit = False
         elif pos.side != 0:
             level, reason = open_stop_nb(pos, open_[t])
-        if reason != NO_EXIT:
-            cash, book, pos = close_trade_nb(cash, book, trades_out, pos, t, level, reason, p)
+            if reason != NO_EXIT:
+                cash, book, pos = close_trade_nb(cash, book, trades_out, pos, t, level, reason,
+                                                 p)
 
         # A pending entry fills at the open (after a signal exit on a reversal).
         if pending_side != 0:
@@ -321,8 +323,14 @@ def simulate_nb(
         equity = cash + pos.side * pos.units * close[t]
         if record_equity:
             equity_out[t] = equity
-        block = block_of[t] if record_blocks and t > start else -1
-        marks = mark_nb(marks, equity, t > start, block, blocks_out)
+        if t > start:
+            r = equity / prev_equity - 1.0
+            n_ret, sum_ret, sum_sq, mean_ret, m2, down_sq = add_return_nb(
+                n_ret, sum_ret, sum_sq, mean_ret, m2, down_sq, r)
+            if record_blocks and block_of[t] >= 0:
+                add_block_nb(blocks_out, block_of[t], r)
+        prev_equity = equity
+        peak, max_dd = drawdown_nb(peak, max_dd, equity)
 
         # Signals at the close of t execute at the open of t+1, which must be inside the window.
         if t < end and t > 0:
@@ -334,6 +342,7 @@ def simulate_nb(
         pnl = pos.side * pos.units * (mark - pos.entry_px) - pos.entry_fee
         write_trade_nb(trades_out, n_rows, pos, -1, mark, pos.entry_fee, pnl, EXIT_OPEN)
         n_rows += 1
-    metrics_nb(metrics_out, marks, book, exposed_bars, end - start + 1, years,
-               periods_per_year, p.init_cash)
+    stats = ReturnStats(n_ret, sum_ret, sum_sq, mean_ret, m2, down_sq)
+    metrics_nb(metrics_out, prev_equity, max_dd, stats, book, exposed_bars, end - start + 1,
+               years, periods_per_year, p.init_cash)
     return n_rows
