@@ -86,6 +86,7 @@ def crossed_below_nb(prev: float, cur: float, level: float) -> bool:
 
 @njit(cache=True, inline="always")
 def flat_nb() -> Position:
+    """No position (after an exit, or before the first entry)."""
     return Position(0, 0.0, -1, 0.0, 0.0, 0.0, 0.0)
 
 
