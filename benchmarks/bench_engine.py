@@ -52,8 +52,8 @@ from otonom_trader.engine.data import load_bars  # noqa: E402
 from otonom_trader.kernels.enums import (  # noqa: E402
     BLOCK_FIELDS,
     N_METRICS,
-    TRADE_FIELDS,
     SimParams,
+    trade_dt,
 )
 from otonom_trader.kernels.simulate import simulate_nb  # noqa: E402
 
@@ -74,7 +74,7 @@ def bench_grid_nb(open_, high, low, close, dsi, scores, score_idx, sl, tp, start
     per combination. No equity curve, trade list or block statistics are recorded.
     """
     no_equity = np.empty(0)
-    no_trades = np.empty((0, TRADE_FIELDS))
+    no_trades = np.empty(0, trade_dt)
     no_block_of = np.empty(0, np.int64)
     no_blocks = np.empty((0, BLOCK_FIELDS))
     for k in prange(score_idx.shape[0]):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from otonom_trader.engine.backtest import NO_BLOCKS
-from otonom_trader.kernels.enums import N_METRICS, TRADE_FIELDS, SimParams
+from otonom_trader.kernels.enums import N_METRICS, SimParams, trade_dt
 from otonom_trader.kernels.simulate import simulate_nb
 from tests.helpers import candles
 
@@ -25,12 +25,13 @@ def run(rows, score, start=0, end=None, can_enter=None, **kw):
     score = np.array(score + [score[-1]] * (n - len(score)), dtype=float)
     dsi = np.ones(n) if can_enter is None else np.asarray(can_enter, dtype=float)
     metrics, equity = np.empty(N_METRICS), np.full(n, np.nan)
-    trades = np.empty((n + 1, TRADE_FIELDS))
+    trades = np.empty(n + 1, trade_dt)
     k = simulate_nb(*(bars[c].to_numpy() for c in ("Open", "High", "Low", "Close")), score,
                     dsi, start, end, 1.0, 252.0, SimParams(**params, min_dsi=0.5), metrics,
                     equity, trades, *NO_BLOCKS)
-    out = [dict(entry=int(r[0]), exit=int(r[1]), side=int(r[2]), units=r[3], entry_px=r[4],
-                exit_px=r[5], fees=r[6], pnl=r[7], reason=int(r[9])) for r in trades[:k]]
+    out = [dict(entry=int(r["entry_idx"]), exit=int(r["exit_idx"]), side=int(r["side"]),
+                units=r["units"], entry_px=r["entry_price"], exit_px=r["exit_price"],
+                fees=r["fees"], pnl=r["pnl"], reason=int(r["reason"])) for r in trades[:k]]
     return out, equity, metrics
 
 

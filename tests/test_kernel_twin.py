@@ -11,8 +11,8 @@ from otonom_trader.kernels.enums import (
     BLOCK_FIELDS,
     METRIC_NAMES,
     N_METRICS,
-    TRADE_FIELDS,
     SimParams,
+    trade_dt,
 )
 from otonom_trader.kernels.simulate import simulate_nb
 from tests.helpers import random_bars
@@ -61,7 +61,7 @@ def test_kernel_equals_reference(case):
     years = (bars.index[end] - bars.index[start]).days / 365.25
     metrics = np.empty(N_METRICS)
     equity = np.full(len(c), np.nan)
-    trades = np.empty((end - start + 2, TRADE_FIELDS))
+    trades = np.empty(end - start + 2, trade_dt)
     n_blocks = 4
     block_of = (np.arange(len(c)) * n_blocks // len(c)).astype(np.int64)
     blocks = np.zeros((n_blocks, BLOCK_FIELDS))
@@ -73,9 +73,10 @@ def test_kernel_equals_reference(case):
     np.testing.assert_allclose(equity[start:end + 1], ref.equity, rtol=1e-12)
     assert n == len(ref.trades)
     for row, t in zip(trades[:n], ref.trades, strict=True):
-        assert (row[0], row[1], row[2]) == (t.entry_idx, t.exit_idx, t.side)
-        np.testing.assert_allclose([row[4], row[5], row[7]], [t.entry_price, t.exit_price, t.pnl],
-                                   rtol=1e-12)
+        assert (row["entry_idx"], row["exit_idx"], row["side"]) == (t.entry_idx, t.exit_idx,
+                                                                    t.side)
+        np.testing.assert_allclose([row["entry_price"], row["exit_price"], row["pnl"]],
+                                   [t.entry_price, t.exit_price, t.pnl], rtol=1e-12)
     expected = reference_metrics(ref.equity, ref.trades, years, 252.0)
     got = dict(zip(METRIC_NAMES, metrics, strict=True))
     for name, value in expected.items():

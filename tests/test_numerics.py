@@ -8,7 +8,7 @@ import pytest
 
 from otonom_trader.engine.backtest import NO_BLOCKS
 from otonom_trader.engine.reference import reference_metrics
-from otonom_trader.kernels.enums import M_SHARPE, N_METRICS, TRADE_FIELDS, SimParams
+from otonom_trader.kernels.enums import M_SHARPE, N_METRICS, SimParams, trade_dt
 from otonom_trader.kernels.simulate import simulate_nb
 
 
@@ -21,7 +21,7 @@ def hold(closes: np.ndarray, init_cash: float) -> tuple[np.ndarray, np.ndarray]:
     score = np.full(n, 1.0)
     score[0] = -1.0  # crosses above 0 at the close of bar 1
     metrics, equity = np.empty(N_METRICS), np.full(n, np.nan)
-    trades = np.empty((n + 1, TRADE_FIELDS))
+    trades = np.empty(n + 1, trade_dt)
     params = SimParams(0.0, -10.0, 1.0, math.inf, math.inf, 0.0, 0.0, False, True, init_cash)
     simulate_nb(o, h, lo, closes, score, np.ones(n), 1, n - 1, n / 252, 252.0, params, metrics,
                 equity, trades, *NO_BLOCKS)

@@ -16,8 +16,8 @@ from otonom_trader.kernels.enums import (
     BLOCK_FIELDS,
     EXIT_REASONS,
     N_METRICS,
-    TRADE_COLUMNS,
     SimParams,
+    trade_dt,
 )
 from otonom_trader.kernels.simulate import simulate_nb
 
@@ -172,10 +172,11 @@ def strategy_score(strategy: Strategy, bars: pd.DataFrame, ctx: AnalystContext) 
 
 def run_window(data: PreparedData, score: np.ndarray, window: Window, strategy: Strategy,
                initial_capital: float = DEFAULT_CAPITAL, record: bool = False):
-    """Run the kernel once; returns (metrics vector, equity array or None, trade rows)."""
+    """Run the kernel once; returns (metrics vector, equity array or None, ``trade_dt``
+    records)."""
     metrics = np.empty(N_METRICS)
     equity = np.empty(len(data.close) if record else 0)
-    trades = np.empty((window.end - window.start + 2 if record else 0, len(TRADE_COLUMNS)))
+    trades = np.empty(window.end - window.start + 2 if record else 0, trade_dt)
     n = simulate_nb(
         data.open, data.high, data.low, data.close, np.ascontiguousarray(score, np.float64),
         data.dsi, window.start, window.end, window.years(data.index), data.periods_per_year,
@@ -185,21 +186,18 @@ def run_window(data: PreparedData, score: np.ndarray, window: Window, strategy: 
 
 
 def trades_frame(rows: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """Trade rows as a readable table (an open trade has no exit time)."""
-    t = pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
-    entry = t["entry_idx"].astype(int)
-    exit_idx = t["exit_idx"].astype(int)
+    """``trade_dt`` records as a readable table (an open trade has no exit time)."""
     return pd.DataFrame({
-        "entry_time": index[entry.to_numpy()],
-        "exit_time": pd.DatetimeIndex([index[i] if i >= 0 else pd.NaT for i in exit_idx]),
-        "side": np.where(t["side"] > 0, "long", "short"),
-        "units": t["units"],
-        "entry_price": t["entry_price"],
-        "exit_price": t["exit_price"],
-        "fees": t["fees"],
-        "pnl": t["pnl"],
-        "return_pct": t["return"] * 100.0,
-        "exit_reason": [EXIT_REASONS[int(r)] for r in t["reason"]],
+        "entry_time": index[rows["entry_idx"]],
+        "exit_time": pd.DatetimeIndex([index[i] if i >= 0 else pd.NaT for i in rows["exit_idx"]]),
+        "side": np.where(rows["side"] > 0, "long", "short"),
+        "units": rows["units"],
+        "entry_price": rows["entry_price"],
+        "exit_price": rows["exit_price"],
+        "fees": rows["fees"],
+        "pnl": rows["pnl"],
+        "return_pct": rows["return"] * 100.0,
+        "exit_reason": [EXIT_REASONS[r] for r in rows["reason"]],
     })
 
 

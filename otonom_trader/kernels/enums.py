@@ -1,6 +1,9 @@
-"""Structures shared by the numba kernels and the pandas layer (plain NamedTuples and ints)."""
+"""Structures shared by the numba kernels and the pandas layer (plain NamedTuples, ints and
+numpy record dtypes; no numba here)."""
 
 from typing import NamedTuple
+
+import numpy as np
 
 
 class SimParams(NamedTuple):
@@ -35,24 +38,24 @@ BLOCK_FIELDS = 3
 # of the sums (~1e-16 relative) and far below any tradable dispersion.
 ZERO_VARIANCE = 1e-12
 
-# Columns of the trade records array (float64, one row per trade).
-T_ENTRY_IDX = 0
-T_EXIT_IDX = 1
-T_SIDE = 2
-T_UNITS = 3
-T_ENTRY_PRICE = 4
-T_EXIT_PRICE = 5
-T_FEES = 6
-T_PNL = 7
-T_RETURN = 8
-T_REASON = 9
-TRADE_FIELDS = 10
-TRADE_COLUMNS = (
-    "entry_idx", "exit_idx", "side", "units", "entry_price",
-    "exit_price", "fees", "pnl", "return", "reason",
-)
+# One trade record (vectorbt's ``trade_dt``): a closed trade, or the one still open at the
+# window's end (``exit_idx`` -1, marked at the last close, reason EXIT_OPEN). ``fees`` are
+# entry plus exit fees; ``return`` is pnl / (units × entry price).
+trade_dt = np.dtype([
+    ("entry_idx", np.int64),
+    ("exit_idx", np.int64),
+    ("side", np.int64),  # +1 long, -1 short
+    ("units", np.float64),
+    ("entry_price", np.float64),
+    ("exit_price", np.float64),
+    ("fees", np.float64),
+    ("pnl", np.float64),
+    ("return", np.float64),
+    ("reason", np.int64),  # an EXIT_* code
+], align=True)
 
 # Exit reasons.
+NO_EXIT = -1  # a step found no exit
 EXIT_SIGNAL = 0
 EXIT_STOP_LOSS = 1
 EXIT_TAKE_PROFIT = 2

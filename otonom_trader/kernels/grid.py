@@ -3,7 +3,7 @@
 import numpy as np
 from numba import prange
 
-from otonom_trader.kernels.enums import TRADE_FIELDS, SimParams
+from otonom_trader.kernels.enums import SimParams, trade_dt
 from otonom_trader.kernels.jit import njit
 from otonom_trader.kernels.simulate import simulate_nb
 
@@ -19,7 +19,7 @@ def grid_nb(open_, high, low, close, dsi, scores, score_idx, params, windows, ye
     windows' per-block return statistics into ``blocks_out[i]``.
     """
     no_equity = np.empty(0)
-    no_trades = np.empty((0, TRADE_FIELDS))
+    no_trades = np.empty(0, trade_dt)
     for i in prange(score_idx.shape[0]):
         q = params[i]
         p = SimParams(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7] != 0.0, q[8] != 0.0,
