@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from otonom_trader.adapters import migrations
@@ -55,6 +55,7 @@ _INSERT_COLUMNS = ("experiment_id", "run_number", "params", "status", "error",
 _FRAME_COLUMNS = ("run_number", "status", "error", "params", *_METRIC_COLUMNS)
 _HINT = "choose another store with --db or OTONOM_DB"
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged file
+CONNECT_TIMEOUT = 10  # seconds to reach a database server (PostgreSQL) before giving up
 LEASE_TIMEOUT = 600.0  # seconds without a heartbeat after which another host's lease lapses
 __all__ = ["DEFAULT_URL", "ExperimentInfo", "ExperimentStore", "ExperimentSummary", "RunBatch",
            "lease_owner", "runs_frame_of"]
@@ -98,11 +99,19 @@ class ExperimentStore:
         if url == DEFAULT_URL:
             Path(".otonom").mkdir(exist_ok=True)
         self.url = redact(url)  # for messages: no user-info, no password parameter
+        self._password, postgres = "", False
         try:
-            self.engine: Engine = create_engine(url)
+            parsed = make_url(url)
+            self._password = parsed.password or ""
+            postgres = parsed.get_backend_name() == "postgresql"
+            timeout = (parsed.get_driver_name().startswith("psycopg")
+                       and "connect_timeout" not in parsed.query)
+            connect_args = {"connect_timeout": CONNECT_TIMEOUT} if timeout else {}
+            self.engine: Engine = create_engine(url, connect_args=connect_args)
         except Exception as exc:  # a malformed URL or a missing driver
-            todo = "install its driver" if isinstance(exc, ImportError) else "check the URL"
-            raise InputError(f"cannot use experiment store {self.url} ({_one_line(exc)}): "
+            todo = (("pip install otonom-trader[postgres]" if postgres else "install its driver")
+                    if isinstance(exc, ImportError) else "check the URL")
+            raise InputError(f"cannot use experiment store {self.url} ({self._line(exc)}): "
                              f"{todo} or {_HINT}") from None
         self._sqlite = self.engine.dialect.name == "sqlite"
         if self._sqlite:
@@ -118,7 +127,7 @@ class ExperimentStore:
             raise
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            detail = _one_line(exc)
+            detail = self._line(exc)
             if re.search(r"read-?only|permission denied", detail, re.IGNORECASE):
                 raise InputError(f"experiment store {self.url} is read-only ({detail}): "
                                  f"make it writable or {_HINT}") from None
@@ -126,6 +135,10 @@ class ExperimentStore:
                              f"check that it exists and is reachable, or {_HINT}") from None
         if upgraded:
             print(upgraded, file=sys.stderr)
+
+    def _line(self, exc: BaseException) -> str:
+        """The first line of ``exc`` without the URL's password, wherever a driver puts it."""
+        return redact(_one_line(exc), *([self._password] if self._password else []))
 
     def _damaged(self, context: Any) -> None:
         """A corrupted or non-SQLite file, wherever it shows (opening, reading a page): one
