@@ -52,6 +52,10 @@ _METRIC_COLUMNS = TRAIN_COLUMNS + TEST_COLUMNS
 _INT_METRICS = [i for i, c in enumerate(_METRIC_COLUMNS) if c.endswith("_n_trades")]
 _INSERT_COLUMNS = ("experiment_id", "run_number", "params", "status", "error",
                    *_METRIC_COLUMNS, "block_stats")
+# PostgreSQL types of _INSERT_COLUMNS, for a binary COPY.
+_COPY_TYPES = ["int4", "int4", "text", "varchar", "text",
+               *("int4" if c.endswith("_n_trades") else "float8" for c in _METRIC_COLUMNS),
+               "bytea"]
 _FRAME_COLUMNS = ("run_number", "status", "error", "params", *_METRIC_COLUMNS)
 _HINT = "choose another store with --db or OTONOM_DB"
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged file
@@ -114,6 +118,7 @@ class ExperimentStore:
             raise InputError(f"cannot use experiment store {self.url} ({self._line(exc)}): "
                              f"{todo} or {_HINT}") from None
         self._sqlite = self.engine.dialect.name == "sqlite"
+        self._copy = self.engine.dialect.driver == "psycopg"  # psycopg 3's COPY for the runs
         if self._sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "handle_error", self._damaged)
@@ -319,12 +324,20 @@ class ExperimentStore:
                     placeholders = ", ".join("?" * len(_INSERT_COLUMNS))
                     conn.exec_driver_sql(f"INSERT INTO {_RUNS.name} ({', '.join(_INSERT_COLUMNS)})"
                                          f" VALUES ({placeholders})", rows)
+                elif self._copy:  # binary COPY: ~2x the rows per second of Core's INSERTs
+                    raw = conn.connection.driver_connection
+                    with raw.cursor() as cursor, cursor.copy(
+                            f"COPY {_RUNS.name} ({', '.join(_INSERT_COLUMNS)}) FROM STDIN "
+                            "(FORMAT BINARY)") as copy:
+                        copy.set_types(_COPY_TYPES)
+                        for row in rows:
+                            copy.write_row(row)
                 else:
                     conn.execute(insert(_RUNS), [dict(zip(_INSERT_COLUMNS, row, strict=True))
                                                  for row in rows])
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:  # COPY: raw
             raise RunError(f"experiment {exp_id}: a batch of {len(rows)} runs was not stored "
-                           f"({_one_line(exc)})") from None
+                           f"({self._line(exc)})") from None
 
     def begin_load(self, exp_id: int) -> None:
         """Before writing every run of experiment ``exp_id``: on SQLite, when no other
