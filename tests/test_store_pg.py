@@ -1,6 +1,7 @@
 """The experiment store and the daemon's journal on a real PostgreSQL server (tests/pg.py):
-migrations from every older schema, bad URLs, a grid search and a promotion end to end, the
-journal, and several processes sharing one database."""
+migrations from older schemas, bad URLs, a grid search and a promotion end to end, the
+journal, and several processes sharing one database. (tests/test_store.py and the migration
+and lease tests of tests/test_store_versions.py run on both backends too.)"""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from otonom_trader.adapters import migrations
 from otonom_trader.adapters.store import ExperimentStore
-from otonom_trader.adapters.store_models import Base
 from tests.helpers import REPO, clean_env, copy_repo, git_init, run_cli
 from tests.test_daemon import FEED, make_prod_repo
 from tests.test_store_versions import SPLIT, git, grid_search
@@ -59,13 +57,6 @@ def old_store(url: str, *, versioned: bool) -> None:
 
 
 # ---------------------------------------------------------------- migrations
-
-
-def test_a_new_database_gets_every_migration_and_matches_the_models(pg_url):
-    with ExperimentStore(pg_url) as store, store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == \
-            migrations.HEAD
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
 @pytest.mark.parametrize("versioned", [True, False], ids=["revision 0001", "unversioned"])
