@@ -163,6 +163,30 @@ def test_the_daemon_journals_to_postgres(tmp_path, pg_url, capsys):
     assert sql(pg_url, "SELECT count(*) FROM journal_ticks")[0][0] >= 3
 
 
+def test_the_journal_writes_each_order_fill_and_bar_once(pg_url):
+    from datetime import datetime
+
+    from otonom_trader.adapters.journal import Intent, Journal
+
+    bar = datetime(2016, 1, 5)
+    intent = Intent(client_order_id="otn-1", deployment="d", strategy_hash="h",
+                    commit_sha="c", bar_time=bar, symbol="SPX", side="buy", qty=2.0,
+                    ref_price=100.0, reason="entry", stage="shadow", broker="paper")
+    journal = Journal(pg_url)
+    try:
+        assert journal.intend(intent) and not journal.intend(intent)  # a restart: no-op
+        row = journal.orders("d")[0]
+        assert journal.fill(row, 2.0, 101.5) and not journal.fill(row, 2.0, 101.5)
+        journal.mark("d", bar, 10_003.0, "SPX", 2.0, 101.5)
+        journal.mark("d", bar, 99.0, "SPX", 0.0, 0.0)  # the same bar again: kept as first
+        assert [(o["client_order_id"], o["qty"]) for o in journal.orders()] == [("otn-1", 2.0)]
+        assert [(f["qty"], f["price"]) for f in journal.fills("d")] == [(2.0, 101.5)]
+        assert [(e["bar_time"], e["equity"]) for e in journal.equity("d")] == [(bar, 10_003.0)]
+        assert journal.last_bar("d") == bar
+    finally:
+        journal.close()
+
+
 # ---------------------------------------------------------------- several processes
 
 
