@@ -84,6 +84,13 @@ def test_stores_opened_at_once_migrate_once(pg_url):
     assert sql(pg_url, "SELECT version_num FROM alembic_version") == [(migrations.HEAD,)]
 
 
+def test_a_plain_postgresql_url_uses_psycopg(pg_url):
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with ExperimentStore(plain) as store:
+        assert store.engine.dialect.driver == "psycopg" and store.list_experiments() == []
+        assert store.url.startswith("postgresql://***@")
+
+
 # ---------------------------------------------------------------- bad input
 
 

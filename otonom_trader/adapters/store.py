@@ -1,7 +1,8 @@
 """The experiment store: experiments and their runs in any SQLAlchemy database.
 
 The URL comes from the argument, else ``OTONOM_DB``, else ``sqlite:///.otonom/experiments.db``
-(relative to the working directory). Callers get plain dataclasses and pandas frames, never
+(relative to the working directory); ``postgresql://`` means ``postgresql+psycopg://`` (the
+``postgres`` extra's driver). Callers get plain dataclasses and pandas frames, never
 ORM objects. A *pending* run has no row: see ``store_models``. Metrics are public
 (``METRIC_KEYS``); NaN/inf are stored as NULL and read back as NaN. Times are naive UTC.
 """
@@ -114,19 +115,24 @@ class ExperimentStore:
         if url == DEFAULT_URL:
             Path(".otonom").mkdir(exist_ok=True)
         self.url = redact(url)  # for messages: no user-info, no password parameter
-        self._password, postgres = "", False
+        self._password, psycopg = "", False
         try:
             parsed = make_url(url)
-            self._password = parsed.password or ""
-            postgres = parsed.get_backend_name() == "postgresql"
+            if parsed.drivername == "postgresql":  # the driver of the postgres extra
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            query_password = parsed.query.get("password")
+            self._password = str(parsed.password or (query_password if isinstance(
+                query_password, str) else ""))
+            psycopg = parsed.get_driver_name() == "psycopg"
             # Not set by the URL: a bound on connecting, and no JIT compiling (it costs more
             # than the store's short queries save, ~0.2 s each).
             defaults = {"connect_timeout": CONNECT_TIMEOUT, "options": "-c jit=off"}
             connect_args = ({k: v for k, v in defaults.items() if k not in parsed.query}
-                            if parsed.get_driver_name().startswith("psycopg") else {})
-            self.engine: Engine = create_engine(url, connect_args=connect_args)
+                            if psycopg else {})
+            self.engine: Engine = create_engine(parsed, connect_args=connect_args)
         except Exception as exc:  # a malformed URL or a missing driver
-            todo = (("pip install otonom-trader[postgres]" if postgres else "install its driver")
+            todo = (("pip install 'otonom-trader[postgres]'" if psycopg
+                     else "install its driver")
                     if isinstance(exc, ImportError) else "check the URL")
             raise InputError(f"cannot use experiment store {self.url} ({self._line(exc)}): "
                              f"{todo} or {_HINT}") from None
