@@ -6,6 +6,8 @@ and lease tests of tests/test_store_versions.py run on both backends too.)"""
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -133,9 +135,32 @@ def test_a_url_that_cannot_connect_is_one_line_with_the_password_masked(
 # ---------------------------------------------------------------- end to end
 
 
-def test_grid_search_show_and_promote_read_the_postgres_store(strategy_repo, pg_url, capsys):
-    code, out, err = grid_search(pg_url, capsys)
+def _snapshot_rows(data: bytes, path: Path) -> list:
+    """Every row of a ``--store-snapshot`` file but the recorded command (its --db differs)."""
+    path.write_bytes(data)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE experiments SET command = ''")
+        rows = [conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                for t in ("experiments", "experiment_runs", "experiment_snapshots")]
+    conn.close()
+    return rows
+
+
+def test_grid_search_show_and_promote_read_the_postgres_store(strategy_repo, tmp_path, pg_url,
+                                                              capsys):
+    code, out, err = grid_search(pg_url, capsys, "--store-snapshot")
     assert code == 0, err
+    outputs = Path("experiments/small")
+    on_pg = {p.name: p.read_bytes() for p in outputs.iterdir() if p.name != "timings.json"}
+    shutil.rmtree(outputs)
+    code, out, err = grid_search(f"sqlite:///{tmp_path}/s.db", capsys, "--store-snapshot")
+    assert code == 0, err
+    on_sqlite = {p.name: p.read_bytes() for p in outputs.iterdir() if p.name != "timings.json"}
+    assert "store.db" in on_pg
+    assert {k: v for k, v in on_pg.items() if k != "store.db"} == \
+        {k: v for k, v in on_sqlite.items() if k != "store.db"}  # byte for byte
+    assert _snapshot_rows(on_pg["store.db"], tmp_path / "a.db") == \
+        _snapshot_rows(on_sqlite["store.db"], tmp_path / "b.db")
     with ExperimentStore(pg_url) as store:
         info = store.get(1)
         assert (info.status, store.run_counts(1)) == ("done", (4, 0))
