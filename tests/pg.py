@@ -58,10 +58,12 @@ class PgServer:
         if self.bin is None:
             raise RuntimeError("PostgreSQL is not installed: no /usr/lib/postgresql/*/bin/initdb "
                                "(apt-get install -y postgresql)")
-        self.root = Path(tempfile.mkdtemp(prefix="otonom-pg-"))
+        root = os.geteuid() == 0
+        # As root, under /tmp: the postgres user may not reach a TMPDIR inside /root.
+        self.root = Path(tempfile.mkdtemp(prefix="otonom-pg-", dir="/tmp" if root else None))
         data, pwfile = self.root / "data", self.root / "pw"
         pwfile.write_text(PASSWORD + "\n")
-        if os.geteuid() == 0:
+        if root:
             shutil.chown(self.root, "postgres")
             shutil.chown(pwfile, "postgres")
         self._run("initdb", "-D", str(data), "-U", USER, "--pwfile", str(pwfile),
