@@ -276,3 +276,43 @@ def test_two_promotions_reading_at_once_agree(tmp_path, pg_url, capsys, monkeypa
     metas = [yaml.safe_load(t)["metadata"] for t in texts]
     assert metas[0]["run_number"] == metas[1]["run_number"]
     assert metas[0]["test"] == metas[1]["test"] and metas[0]["train"] == metas[1]["train"]
+
+
+@pytest.mark.slow
+def test_a_search_killed_mid_write_resumes_to_the_runs_of_an_uninterrupted_one(tmp_path,
+                                                                              pg_url):
+    """kill -9 while batches go in by COPY: no batch is half stored, the resume completes it,
+    and the runs equal those of an uninterrupted search on SQLite."""
+    import os
+    import signal
+    import time
+
+    import numpy as np
+    import pandas as pd
+
+    from tests.test_grid_search import KILL_GRID, grid_args, write_grid
+
+    grid = write_grid(tmp_path, KILL_GRID)
+    args = grid_args(tmp_path, grid, extra=["--chunk-size", "200", "--workers", "1"])
+    killed = [*args[:args.index("--db") + 1], pg_url, *args[args.index("--db") + 2:]]
+    cli = [sys.executable, "-m", "otonom_trader.cli"]
+    ExperimentStore(pg_url).close()  # the tables, to count the runs in
+    proc = subprocess.Popen([*cli, *killed], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sql(pg_url, "SELECT count(*) FROM experiment_runs")[0][0] >= 400:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    partial = sql(pg_url, "SELECT count(*) FROM experiment_runs")[0][0]
+    assert 0 < partial < 6400 and partial % 200 == 0  # whole batches only
+    resumed = subprocess.run([*cli, *killed], capture_output=True, text=True)
+    assert resumed.returncode == 0 and "resumed (ID: 1)" in resumed.stdout, resumed.stderr
+    clean = subprocess.run([*cli, *args], capture_output=True, text=True)  # SQLite
+    assert clean.returncode == 0, clean.stderr
+    with ExperimentStore(pg_url) as a, ExperimentStore(f"sqlite:///{tmp_path}/store.db") as b:
+        assert len(a.runs_frame(1)) == 6400
+        pd.testing.assert_frame_equal(a.runs_frame(1), b.runs_frame(1))
+        np.testing.assert_array_equal(a.block_stats(1)[1], b.block_stats(1)[1])
