@@ -1,17 +1,19 @@
-# `make demo` and `make test` each create or refresh .venv (with the dev, peers and alpaca extras:
-# the quick peer cross-check in tests/test_crosscheck.py needs vectorbt), then run.
+# `make demo` and `make test` each create or refresh .venv (with the dev, peers, alpaca and
+# postgres extras: the quick peer cross-check in tests/test_crosscheck.py needs vectorbt), then
+# run. `make test` also installs Debian's postgresql package when it is missing: the store
+# tests start their own throwaway server (tests/pg.py).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-production test test-fast lint bench bench-daemon crosscheck clean
+.PHONY: demo demo-production test test-fast lint bench bench-daemon bench-store crosscheck clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@echo "Installing otonom and its dependencies into $(VENV) (numba, pandas, plotly, dvc...; a few minutes the first time)"
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install --progress-bar on -e '.[dev,peers,alpaca]'
+	$(PY) -m pip install --progress-bar on -e '.[dev,peers,alpaca,postgres]'
 	touch $(STAMP)
 
 DEMO_NAME ?= demo_baseline_v1_grid_$(shell date -u +%Y%m%dT%H%M%S)
@@ -43,7 +45,19 @@ UNIT_TESTS := tests/test_golden_candles.py tests/test_kernel_twin.py tests/test_
 # CI venv of the act tests) are built once, not once per worker.
 XDIST ?= -n auto --dist loadfile
 
-test: $(STAMP)
+# The PostgreSQL server binaries for the store tests (Debian; root, as on CI), when missing.
+# Not root: the PostgreSQL tests are skipped (with a banner; under CI they fail).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's postgresql package (the store tests start their own server)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	  else \
+	    echo "PostgreSQL is not installed and this is not root: the PostgreSQL tests will be" \
+	      "skipped (sudo apt-get install -y postgresql)"; \
+	  fi; }
+
+test: $(STAMP) postgres
 	$(PY) -m ruff check otonom_trader tests benchmarks examples
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(XDIST)
@@ -60,6 +74,9 @@ bench: $(STAMP)
 
 bench-daemon: $(STAMP)
 	$(PY) benchmarks/bench_daemon.py
+
+bench-store: $(STAMP) postgres
+	$(PY) benchmarks/bench_store.py
 
 crosscheck: $(STAMP)
 	$(PY) benchmarks/crosscheck.py

@@ -30,3 +30,57 @@ def strategy_repo(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     monkeypatch.chdir(path)
     return path
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+_PG_MISSING = ("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): `make test` "
+               "installs Debian's postgresql package; run `apt-get install -y postgresql`")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL server per test process (tests/pg.py), stopped at the end.
+    Skipped (loudly, see ``pytest_terminal_summary``) only where PostgreSQL is not installed
+    and cannot be; under CI a missing server fails the tests instead."""
+    import os
+
+    from tests.pg import PgServer
+
+    server = PgServer()
+    if server.bin is None:
+        if os.environ.get("CI"):
+            pytest.fail(_PG_MISSING + " (CI must run the PostgreSQL tests)")
+        pytest.skip(_PG_MISSING)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A new empty database on the test server (its SQLAlchemy URL), dropped afterwards."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def any_db(request, tmp_path):
+    """An empty experiment store URL: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'experiments.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if "PostgreSQL is not installed" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL tests SKIPPED: "
+                                   "PostgreSQL is not installed", red=True, bold=True)

@@ -89,9 +89,9 @@ def make_old_store(new_db: Path, old_db: Path) -> None:
 # ---------------------------------------------------------------- versions
 
 
-def test_migrations_reach_head_and_match_the_models(tmp_path):
+def test_migrations_reach_head_and_match_the_models(any_db):
     assert migrations.known_revisions()[0] == migrations.HEAD  # newest first
-    with ExperimentStore(f"sqlite:///{tmp_path}/s.db") as store, store.engine.connect() as conn:
+    with ExperimentStore(any_db) as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == \
             migrations.HEAD
         import otonom_trader.adapters.journal_models  # noqa: F401  (the daemon's tables)
@@ -212,8 +212,8 @@ def test_broken_store_is_one_line_naming_the_file(strategy_repo, tmp_path, capsy
 # ---------------------------------------------------------------- one process per experiment
 
 
-def test_a_second_process_on_the_same_experiment_is_refused(strategy_repo, tmp_path, capsys):
-    db = f"sqlite:///{tmp_path}/s.db"
+def test_a_second_process_on_the_same_experiment_is_refused(strategy_repo, any_db, capsys):
+    db = any_db
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with ExperimentStore(db) as store:  # what a running grid search leaves in the store
@@ -227,6 +227,7 @@ def test_a_second_process_on_the_same_experiment_is_refused(strategy_repo, tmp_p
                 store.claim(1, lease_owner())
             code, _, err = grid_search(db, capsys)
             assert code == 2 and f"pid {other.pid}" in err and "UNIQUE" not in err
+            assert "unique constraint" not in err
             assert len(err.strip().splitlines()) == 1
             code, _, err = grid_search(db, capsys, "--resume", "1")
             assert code == 2 and "being run by another process" in err

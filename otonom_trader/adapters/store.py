@@ -1,7 +1,8 @@
 """The experiment store: experiments and their runs in any SQLAlchemy database.
 
 The URL comes from the argument, else ``OTONOM_DB``, else ``sqlite:///.otonom/experiments.db``
-(relative to the working directory). Callers get plain dataclasses and pandas frames, never
+(relative to the working directory); ``postgresql://`` means ``postgresql+psycopg://`` (the
+``postgres`` extra's driver). Callers get plain dataclasses and pandas frames, never
 ORM objects. A *pending* run has no row: see ``store_models``. Metrics are public
 (``METRIC_KEYS``); NaN/inf are stored as NULL and read back as NaN. Times are naive UTC.
 """
@@ -19,8 +20,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import create_engine, delete, event, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import (
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from otonom_trader.adapters import migrations
@@ -54,9 +66,14 @@ _METRIC_COLUMNS = TRAIN_COLUMNS + TEST_COLUMNS
 _INT_METRICS = [i for i, c in enumerate(_METRIC_COLUMNS) if c.endswith("_n_trades")]
 _INSERT_COLUMNS = ("experiment_id", "run_number", "params", "status", "error",
                    *_METRIC_COLUMNS, "block_stats")
+# PostgreSQL types of _INSERT_COLUMNS, for a binary COPY.
+_COPY_TYPES = ["int4", "int4", "text", "varchar", "text",
+               *("int4" if c.endswith("_n_trades") else "float8" for c in _METRIC_COLUMNS),
+               "bytea"]
 _FRAME_COLUMNS = ("run_number", "status", "error", "params", *_METRIC_COLUMNS)
 _HINT = "choose another store with --db or OTONOM_DB"
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged file
+CONNECT_TIMEOUT = 10  # seconds to reach a database server (PostgreSQL) before giving up
 LEASE_TIMEOUT = 600.0  # seconds without a heartbeat after which another host's lease lapses
 __all__ = ["DEFAULT_URL", "ExperimentInfo", "ExperimentStore", "ExperimentSummary", "RunBatch",
            "lease_owner", "runs_frame_of"]
@@ -100,13 +117,29 @@ class ExperimentStore:
         if url == DEFAULT_URL:
             Path(".otonom").mkdir(exist_ok=True)
         self.url = redact(url)  # for messages: no user-info, no password parameter
+        self._password, psycopg = "", False
         try:
-            self.engine: Engine = create_engine(url)
+            parsed = make_url(url)
+            if parsed.drivername == "postgresql":  # the driver of the postgres extra
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            query_password = parsed.query.get("password")
+            self._password = str(parsed.password or (query_password if isinstance(
+                query_password, str) else ""))
+            psycopg = parsed.get_driver_name() == "psycopg"
+            # Not set by the URL: a bound on connecting, and no JIT compiling (it costs more
+            # than the store's short queries save, ~0.2 s each).
+            defaults = {"connect_timeout": CONNECT_TIMEOUT, "options": "-c jit=off"}
+            connect_args = ({k: v for k, v in defaults.items() if k not in parsed.query}
+                            if psycopg else {})
+            self.engine: Engine = create_engine(parsed, connect_args=connect_args)
         except Exception as exc:  # a malformed URL or a missing driver
-            todo = "install its driver" if isinstance(exc, ImportError) else "check the URL"
-            raise InputError(f"cannot use experiment store {self.url} ({_one_line(exc)}): "
+            todo = (("pip install 'otonom-trader[postgres]'" if psycopg
+                     else "install its driver")
+                    if isinstance(exc, ImportError) else "check the URL")
+            raise InputError(f"cannot use experiment store {self.url} ({self._line(exc)}): "
                              f"{todo} or {_HINT}") from None
         self._sqlite = self.engine.dialect.name == "sqlite"
+        self._copy = self.engine.dialect.driver == "psycopg"  # psycopg 3's COPY for the runs
         if self._sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "handle_error", self._damaged)
@@ -120,7 +153,7 @@ class ExperimentStore:
             raise
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            detail = _one_line(exc)
+            detail = self._line(exc)
             if re.search(r"read-?only|permission denied", detail, re.IGNORECASE):
                 raise InputError(f"experiment store {self.url} is read-only ({detail}): "
                                  f"make it writable or {_HINT}") from None
@@ -128,6 +161,10 @@ class ExperimentStore:
                              f"check that it exists and is reachable, or {_HINT}") from None
         if upgraded:
             print(upgraded, file=sys.stderr)
+
+    def _line(self, exc: BaseException) -> str:
+        """The first line of ``exc`` without the URL's password, wherever a driver puts it."""
+        return redact(_one_line(exc), *([self._password] if self._password else []))
 
     def _damaged(self, context: Any) -> None:
         """A corrupted or non-SQLite file, wherever it shows (opening, reading a page): one
@@ -265,8 +302,8 @@ class ExperimentStore:
         def count(status: str) -> Any:
             return select(func.count()).where(mine, r.status == status).scalar_subquery()
 
-        best = (select(r.test_sharpe).where(mine, r.status == "done")
-                .order_by(self._desc(r.test_sharpe)).limit(1).scalar_subquery())
+        best = (select(r.test_sharpe).where(mine, r.status == "done", *self._not_null(
+            r.test_sharpe)).order_by(r.test_sharpe.desc()).limit(1).scalar_subquery())
         stmt = (select(e.id, e.name, e.strategy_name, e.status, count("done"), count("failed"),
                        e.total_runs, best, e.created_at)
                 .order_by(e.id.desc()).limit(int(limit)))
@@ -276,9 +313,10 @@ class ExperimentStore:
                                   None if b is None else float(b), c)
                 for i, n, s, st, d, f, t, b, c in rows]
 
-    def _desc(self, column: Any) -> Any:
-        # SQLite sorts NULLs first, so DESC puts them last while walking an index backwards.
-        return column.desc() if self._sqlite else column.desc().nulls_last()
+    def _not_null(self, column: Any) -> tuple:
+        """Best first is ``column DESC``, walking the metric index backwards: SQLite sorts
+        NULLs first, so they come last; PostgreSQL sorts them last, so they are left out."""
+        return () if self._sqlite else (column.is_not(None),)
 
     # -- runs --------------------------------------------------------------------------
 
@@ -308,12 +346,20 @@ class ExperimentStore:
                     placeholders = ", ".join("?" * len(_INSERT_COLUMNS))
                     conn.exec_driver_sql(f"INSERT INTO {_RUNS.name} ({', '.join(_INSERT_COLUMNS)})"
                                          f" VALUES ({placeholders})", rows)
+                elif self._copy:  # binary COPY: ~2x the rows per second of Core's INSERTs
+                    raw = conn.connection.driver_connection
+                    with raw.cursor() as cursor, cursor.copy(
+                            f"COPY {_RUNS.name} ({', '.join(_INSERT_COLUMNS)}) FROM STDIN "
+                            "(FORMAT BINARY)") as copy:
+                        copy.set_types(_COPY_TYPES)
+                        for row in rows:
+                            copy.write_row(row)
                 else:
                     conn.execute(insert(_RUNS), [dict(zip(_INSERT_COLUMNS, row, strict=True))
                                                  for row in rows])
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:  # COPY: raw
             raise RunError(f"experiment {exp_id}: a batch of {len(rows)} runs was not stored "
-                           f"({_one_line(exc)})") from None
+                           f"({self._line(exc)})") from None
 
     def begin_load(self, exp_id: int) -> None:
         """Before writing every run of experiment ``exp_id``: on SQLite, when no other
@@ -335,6 +381,8 @@ class ExperimentStore:
         with self.engine.begin() as conn:
             for index in _RUNS.indexes:
                 index.create(conn, checkfirst=True)
+            if not self._sqlite:  # fresh statistics, so the planner reads the runs by index
+                conn.execute(text(f"ANALYZE {_RUNS.name}"))
 
     def runs_frame(self, exp_id: int) -> pd.DataFrame:
         """Every stored run by run number: run_number, status, error, one column per
@@ -351,11 +399,21 @@ class ExperimentStore:
             raise InputError(f"unknown metric '{metric}': choose one of {', '.join(METRIC_KEYS)}")
         if window not in ("train", "test"):
             raise InputError(f"unknown window '{window}': choose train or test")
-        column = _RUNS.c[f"{window}_{metric}"]
-        stmt = (select(*(_RUNS.c[c] for c in _FRAME_COLUMNS))
-                .where(_RUNS.c.experiment_id == int(exp_id), _RUNS.c.status == "done")
-                .order_by(self._desc(column), _RUNS.c.run_number).limit(int(n)))
-        return self._frame(stmt)
+        column, number = _RUNS.c[f"{window}_{metric}"], _RUNS.c.run_number
+        columns = [_RUNS.c[c] for c in _FRAME_COLUMNS]
+        done = (_RUNS.c.experiment_id == int(exp_id), _RUNS.c.status == "done")
+        if self._sqlite:
+            return self._frame(select(*columns).where(*done)
+                               .order_by(column.desc(), number).limit(int(n)))
+        # PostgreSQL: the runs with a value from the index (``_not_null``), then the NULLs.
+        ranked = (select(*columns, literal(0).label("part")).where(*done, column.is_not(None))
+                  .order_by(column.desc(), number).limit(int(n)))
+        nulls = (select(*columns, literal(1).label("part")).where(*done, column.is_(None))
+                 .order_by(number).limit(int(n)))
+        both = union_all(ranked, nulls).subquery()
+        return self._frame(select(*(both.c[c] for c in _FRAME_COLUMNS))
+                           .order_by(both.c.part, both.c[column.name].desc(), both.c.run_number)
+                           .limit(int(n)))
 
     def block_stats(self, exp_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Run numbers of done runs with block statistics and their (n, n_blocks, 3) array."""

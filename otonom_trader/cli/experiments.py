@@ -81,6 +81,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         max_combinations=max_combinations,
     )
     store = ExperimentStore(db_url)
+    click.get_current_context().call_on_close(store.close)
     bar = progress_bar()
     task = None
 
@@ -307,7 +308,8 @@ def list_(db_url, limit):
 
     from otonom_trader.adapters.store import ExperimentStore
 
-    rows = ExperimentStore(db_url).list_experiments(limit)
+    with ExperimentStore(db_url) as store:
+        rows = store.list_experiments(limit)
     # Fits 80 columns: long names fold inside their cell instead of widening the table.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, caption="Runs: stored/total (failed); "
                   "Sharpe: best test-window Sharpe; created in UTC", caption_justify="left")
@@ -374,7 +376,8 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, wa
             click.echo(f"📁 Report: {path}", err=as_json)
         return
     try:
-        report = show_experiment(ExperimentStore(db_url), exp_id, sort_by, top, data_dir)
+        with ExperimentStore(db_url) as store:
+            report = show_experiment(store, exp_id, sort_by, top, data_dir)
     except NoDoneRuns as exc:
         click.echo(f"❌ {exc}", err=True)
         sys.exit(exc.exit_code)

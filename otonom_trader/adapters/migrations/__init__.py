@@ -4,11 +4,14 @@
 older one is upgraded in place (a store made before versioning, which has the tables but no
 ``alembic_version``, is first stamped as revision ``BASE``); a store written by a newer
 otonom, or one whose tables are not the store's, is refused. Reading the version is one
-query; Alembic itself is imported only when a migration has to run.
+query; Alembic itself is imported only when a migration has to run. On PostgreSQL, which
+several processes share, one process at a time decides and migrates (an advisory lock).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -19,6 +22,7 @@ from otonom_trader.domain.errors import InputError
 BASE = "0001"  # the schema of stores made before versioning
 HEAD = "0006"  # the newest revision (a test checks it is Alembic's head)
 VERSION_TABLE = "alembic_version"
+_LOCK_KEY = 0x6F746F6E6F6D  # "otonom": the PostgreSQL advisory lock held while migrating
 # Columns revision BASE created: a store without a version table must have at least these.
 BASE_COLUMNS = {
     "experiments": {"id", "name", "strategy_path", "strategy_hash", "strategy_name", "grid",
@@ -77,12 +81,39 @@ def _upgrade(engine: Engine, stamp: str | None) -> None:
                 conn.commit()
 
 
+@contextmanager
+def _exclusive(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, hold the migration lock (other processes opening the store wait)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+            conn.commit()
+
+
+def _version(engine: Engine) -> tuple[set[str], str | None]:
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        return tables, _current(conn) if VERSION_TABLE in tables else None
+
+
 def prepare(engine: Engine, where: str) -> str | None:
     """Bring the store at ``engine`` to ``HEAD``; returns a one-line message when an existing
     store was upgraded (None otherwise). ``where`` names the store in messages."""
-    with engine.connect() as conn:
-        tables = set(inspect(conn).get_table_names())
-        current = _current(conn) if VERSION_TABLE in tables else None
+    if _version(engine)[1] == HEAD:
+        return None
+    with _exclusive(engine):
+        return _prepare(engine, where)
+
+
+def _prepare(engine: Engine, where: str) -> str | None:
+    tables, current = _version(engine)  # again: another process may have migrated meanwhile
     if current == HEAD:
         return None
     if current is not None:
