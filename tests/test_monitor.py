@@ -75,3 +75,34 @@ def test_thresholds_and_trade_pairing():
              {"side": "sell", "qty": 1.0, "price": 20.0}, {"side": "buy", "qty": 1.0,
                                                             "price": 21.0}]
     assert _trades(fills) == (2, 1)  # a winning long, a losing short
+
+
+def test_export_html_is_one_offline_page_with_the_cone(replayed, capsys, monkeypatch):
+    repo, journal = replayed
+    monkeypatch.chdir(repo)
+    out_file = repo / "reports" / "monitor.html"
+    code, out, err = run_cli(["monitor", "--journal", journal, "--export", "html"], capsys)
+    assert code == 0, err
+    assert "📄 reports/monitor.html" in out
+    page = out_file.read_text()
+    assert '<script src="http' not in page and len(page) > 3_000_000  # plotly.js inline
+    assert page.count("Plotly.newPlot") == 3
+    for div in ("baseline_v1-0", "baseline_v1-1", "baseline_v1-2"):
+        assert f'id="{div}"' in page
+    assert "circular block bootstrap" in page and "inconclusive" in page
+
+
+def test_bootstrap_cone_has_known_answers():
+    import numpy as np
+
+    from otonom_trader.app.production.monitor_page import bootstrap_cone
+
+    flat = np.full(250, 0.001)  # no dispersion: every path is the same compounding
+    cone, _ = bootstrap_cone(flat, 400)
+    expected = 1.001 ** np.arange(1, 401) - 1
+    assert np.allclose(cone, expected, rtol=1e-12, atol=0)
+    noisy = np.random.default_rng(4).normal(0.0005, 0.01, 750)
+    cone, block = bootstrap_cone(noisy, 250)
+    assert block >= 1 and np.all(cone[0] <= cone[1]) and np.all(cone[1] <= cone[2])
+    width = cone[2] - cone[0]
+    assert width[-1] > width[25] > 0  # the cone widens with the horizon

@@ -25,7 +25,12 @@ def _num(value, spec: str = ".2f") -> str:
               type=click.Path(dir_okay=False), help="`rollout:` thresholds; the split of "
               "strategies without promotion metadata.")
 @click.option("--data-dir", default="data", show_default=True)
-def monitor(name, as_json, journal_url, production, params_path, data_dir):
+@click.option("--export", "export", type=click.Choice(["html"]),
+              help="Also write an offline page: live cumulative return in a bootstrap cone of "
+                   "the expected returns, drawdown against its bound, slippage per fill.")
+@click.option("--output", type=click.Path(dir_okay=False), default="reports/monitor.html",
+              show_default=True, help="Where --export html writes.")
+def monitor(name, as_json, journal_url, production, params_path, data_dir, export, output):
     """Live Sharpe, PSR and MinTRL, drawdown and time under water against their bounds, a
     CUSUM alarm, win rate and slippage of each deployed strategy (or NAME) against what it was
     promoted with, and a verdict: advance, hold, rollback or inconclusive."""
@@ -36,6 +41,16 @@ def monitor(name, as_json, journal_url, production, params_path, data_dir):
     from otonom_trader.app.production.monitor import portfolio
     from otonom_trader.domain.json_text import dumps
 
+    if export:
+        from otonom_trader.adapters.monitor_report import monitor_html
+        from otonom_trader.adapters.output import check_output, write_atomic_text
+        from otonom_trader.app.production.monitor_page import monitor_series
+
+        check_output(output, "--output")
+        write_atomic_text(output, "--output", monitor_html(monitor_series(
+            journal_url, name, production=production, data_dir=data_dir,
+            params_path=params_path)))
+        click.echo(f"📄 {output}", err=as_json)
     reports = run_monitor(journal_url, name, production=production, data_dir=data_dir,
                           params_path=params_path)
     rows = [r.as_dict() for r in reports]
