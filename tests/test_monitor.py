@@ -48,6 +48,7 @@ def test_monitor_reads_the_journal_and_says_how_much_is_missing(replayed, capsys
     assert f"{100 - row['returns']} more needed" in row["reasons"][-1]
     assert row["live_sharpe"] is None  # never a number that pretends
     assert row["slippage_bps"] == 0.0  # paper fills at the engine's price
+    assert row["days_in_stage"] is None  # the test's production.yaml gives no `since`
     assert row["expected_source"].startswith("test window 2016-01-01 → 2018-12-31")
     code, out, _ = run_cli(["monitor", "baseline_v1", "--journal", journal], capsys)
     assert code == 0 and "baseline_v1 (shadow): inconclusive" in out

@@ -84,6 +84,8 @@ def monitor(name, as_json, journal_url, production, params_path, data_dir, expor
                       _num(r["expected_win_rate"], ".0%"))
         table.add_row("slippage (bps)", _num(r["slippage_bps"]),
                       _num(r["slippage_budget_bps"]))
+        table.add_row("days in stage", "n/a (no `since`)" if r["days_in_stage"] is None
+                      else str(r["days_in_stage"]), "")
         console.print(table)
         for reason in r["reasons"]:
             console.print(f"  {reason}")

@@ -39,6 +39,7 @@ class StrategyMonitor:
     slippage_bps: float | None  # mean |fill − engine price| in bps, None without fills
     slippage_budget_bps: float  # the strategy's execution.slippage_bps
     periods_per_year: float
+    days_in_stage: int | None = None  # since the entry's `since` (UTC today), None without
 
     def as_dict(self) -> dict[str, Any]:
         from otonom_trader.domain.json_text import finite
@@ -57,7 +58,7 @@ class StrategyMonitor:
             "expected_win_rate": self.expected.win_rate,
             "win_rate_ci": list(self.win_rate_ci), "slippage_bps": self.slippage_bps,
             "slippage_budget_bps": self.slippage_budget_bps,
-            "expected_source": self.expected_source,
+            "expected_source": self.expected_source, "days_in_stage": self.days_in_stage,
         })
 
 
@@ -225,7 +226,14 @@ def strategy_monitor(entry, strategy, journal, thresholds: Thresholds,
         entry.name, entry.path, entry.stage, expected_, source,
         assess(returns, expected_, thresholds), trades, wins,
         win_rate_interval(wins, trades, thresholds.confidence),
-        float(np.mean(slips)) if slips else None, strategy.execution.slippage_bps, ppy)
+        float(np.mean(slips)) if slips else None, strategy.execution.slippage_bps, ppy,
+        _days_since(entry.since))
+
+
+def _days_since(since) -> int | None:
+    from datetime import UTC, datetime
+
+    return None if since is None else (datetime.now(UTC).date() - since).days
 
 
 def expected_figures(strategy, data_dir: str, params_path: str | Path
