@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -89,10 +90,13 @@ def status(journal_url, as_json) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=120)  # a file or a pipe: no terminal to fit
     table = Table(title=f"otonom daemon — journal {data['journal']}")
     for col in ("Strategy", "Stage", "Commit", "Last bar", "Position", "Equity", "Orders",
-                "Open", "Latest event", "Parity"):
-        table.add_column(col)
+                "Open", "Latest event"):
+        table.add_column(col, no_wrap=col in ("Commit", "Last bar", "Equity"))
     for s in data["strategies"]:
         p = s["position"]
         ev = s["events"][0] if s["events"] else None
@@ -101,8 +105,9 @@ def status(journal_url, as_json) -> None:
             (s["commit"] or "-")[:12], (s["last_bar"] or "-")[:10],
             f"{p['qty']:g} {p['symbol'] or ''}",
             f"{s['equity']:,.2f}" if s["equity"] is not None else "-", str(s["orders"]),
-            str(len(s["open_orders"])), ev["kind"] if ev else "-",
-            s["parity"] or "-")
-    Console().print(table)
+            str(len(s["open_orders"])), ev["kind"] if ev else "-")
+    console.print(table)
+    for s in data["strategies"]:
+        console.print(f"{s['strategy']} parity: {s['parity'] or 'not checked yet'}")
     if not data["strategies"]:
         click.echo("no daemon tick journaled yet: run `otonom daemon run --once`")
