@@ -272,6 +272,7 @@ def test_failsafe_halts_at_once_and_opens_the_rollback_pull_request(tmp_path, mo
                  capital_pct=50)
     cfg = config(repo, tmp_path, "replay:SPX:2016-02-01:2016-06-10")
     cfg.fetch_every = 3600.0  # the merge below lands on the local branch the daemon follows
+    cfg.failsafe_prs = True  # a replay stands in for a live feed here
     d = Daemon(cfg)
     try:
         d.start()
@@ -316,7 +317,9 @@ def test_failsafe_pull_request_failure_is_an_event(tmp_path, monkeypatch):
                  capital_pct=50)
     subprocess.run(["git", "branch", "rollout/baseline_v1-rollback-live10"], cwd=repo,
                    check=True)
-    d = Daemon(config(repo, tmp_path, "replay:SPX:2016-01-01:2016-03-31"))
+    cfg = config(repo, tmp_path, "replay:SPX:2016-01-01:2016-03-31")
+    cfg.failsafe_prs = True  # a replay stands in for a live feed here
+    d = Daemon(cfg)
     try:
         d.start()
         while not d.exhausted():
@@ -326,6 +329,29 @@ def test_failsafe_pull_request_failure_is_an_event(tmp_path, monkeypatch):
         assert d._failsafe  # still halted locally
     finally:
         d.close()
+
+
+def test_a_replay_halts_but_pushes_no_branch(tmp_path, monkeypatch):
+    """A replay is a simulation: the fail-safe halts locally and says why it opens no pull
+    request; nothing reaches the origin (`make demo` on a fresh clone pushes nothing)."""
+    from otonom_trader.app.production.daemon import Daemon
+    from tests.test_daemon import config
+
+    repo = _repo(tmp_path, monkeypatch, _params(rollback_psr=0.9), stage="live",
+                 capital_pct=50)
+    d = Daemon(config(repo, tmp_path, "replay:SPX:2016-02-01:2016-06-10"))
+    try:
+        d.start()
+        while not d.exhausted() and "baseline_v1" not in d._failsafe:
+            d.tick()
+        kinds = [e["kind"] for e in d.journal.events("baseline_v1", limit=50)]
+        assert "failsafe_halt" in kinds and "failsafe_pr_skipped" in kinds
+        assert "failsafe_pr" not in kinds
+    finally:
+        d.close()
+    branches = subprocess.run(["git", "branch", "--list", "rollout/*"], cwd=repo,
+                              capture_output=True, text=True, check=True).stdout
+    assert branches.strip() == ""
 
 
 def test_stage_days_parse(tmp_path):

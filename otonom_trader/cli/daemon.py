@@ -30,8 +30,12 @@ def daemon() -> None:
               help="The journal database (default: the experiment store, OTONOM_DB).")
 @click.option("--repo", "root", type=click.Path(path_type=Path), default=Path("."),
               help="The strategy repository's work tree.")
+@click.option("--failsafe-prs/--no-failsafe-prs", default=None,
+              help="Whether the fail-safe opens the rollback pull request (default: yes, "
+                   "except on a replay feed, which is a simulation).")
 @click.option("--max-ticks", type=click.IntRange(min=1), default=None, hidden=True)
-def run(once, interval, feed, speed, branch, journal_url, root, max_ticks) -> None:
+def run(once, interval, feed, speed, branch, journal_url, root, failsafe_prs,
+        max_ticks) -> None:
     """Reconcile production to the branch every tick: git → validate → bars → engine →
     orders, journaled before they are sent."""
     from otonom_trader.app.production.daemon import DaemonConfig
@@ -47,7 +51,8 @@ def run(once, interval, feed, speed, branch, journal_url, root, max_ticks) -> No
         if once or report.orders or n % 250 == 0:
             click.echo(f"tick {n}: {report.bars} bar(s) decided, {report.orders} order(s)")
 
-    config = DaemonConfig(root=root, branch=branch, feed=feed, journal_url=journal_url)
+    config = DaemonConfig(root=root, branch=branch, feed=feed, journal_url=journal_url,
+                          failsafe_prs=failsafe_prs)
     n = run_daemon(config, once=once, interval=interval, speed=speed, max_ticks=max_ticks,
                    on_tick=ticked, on_start=started)
     click.echo(f"✅ {n} tick(s) done; `otonom daemon status` shows the journal")

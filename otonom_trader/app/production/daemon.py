@@ -41,6 +41,9 @@ class DaemonConfig:
     stall_after: int = 3  # polls without a new bar before the feed counts as stalled
     fetch_every: float = 60.0  # seconds between fetches (a fast replay does not hammer it)
     failsafe: bool = True  # live strategies whose verdict turns rollback: halt + rollback PR
+    # The fail-safe's pull request: None = only off a replay (a replay is a simulation and
+    # must not push branches to the real origin), True/False = always/never.
+    failsafe_prs: bool | None = None
     params_path: str = "params.yaml"  # `rollout:` thresholds, relative to root
     verdict_every: int = 5  # bars between two fail-safe verdicts (and at most one a day)
 
@@ -282,7 +285,17 @@ class Daemon:
                         f"{'; '.join(report.verdict.reasons)}): new entries stopped at once "
                         "(local reduce-only) until production.yaml changes for it", "error",
                         e.name)
-            self._rollback_pull(run, report)
+            if self._opens_prs():
+                self._rollback_pull(run, report)
+            else:
+                self._event("failsafe_pr_skipped", f"{e.name}: no rollback pull request from "
+                            "a replay (a simulation); `otonom daemon run --failsafe-prs` opens "
+                            "one", "warning", e.name)
+
+    def _opens_prs(self) -> bool:
+        if self.cfg.failsafe_prs is not None:
+            return self.cfg.failsafe_prs
+        return not (self.cfg.feed is None or self.cfg.feed.startswith("replay:"))
 
     def _monitor(self, run: Running):
         from otonom_trader.app.production.monitor import (
