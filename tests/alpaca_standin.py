@@ -53,6 +53,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.standin_server import LocalServer
+
 __all__ = ["AlpacaStandin", "Request"]
 
 _T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
@@ -89,7 +91,7 @@ class _Fault:
 
 
 @dataclass
-class AlpacaStandin:
+class AlpacaStandin(LocalServer):
     prices: dict[str, float] = field(default_factory=lambda: {"SPY": 500.0})
     cash: float = 100_000.0
     key_id: str = "PKSTANDIN0000000000"
@@ -104,29 +106,6 @@ class AlpacaStandin:
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> AlpacaStandin:
-        handler = type("Handler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes stalled answers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- faults and the state machine, for tests -------------------------------------------
 
@@ -425,3 +404,6 @@ def _dec(value: float) -> str:
     """A decimal string as Alpaca writes amounts ("10", "-2.5", "500.125")."""
     text = f"{value:.9f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+AlpacaStandin.handler = _Handler

@@ -50,6 +50,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.standin_server import LocalServer
+
 __all__ = ["ForgeStandin", "Request"]
 
 _STAMP = "2026-11-24T12:00:00Z"
@@ -77,7 +79,7 @@ class _Failure:
 
 
 @dataclass
-class ForgeStandin:
+class ForgeStandin(LocalServer):
     token: str = "test-token"
     repos: set[str] = field(default_factory=lambda: {"acme/strategies"})
     requests: list[Request] = field(default_factory=list)
@@ -90,30 +92,6 @@ class ForgeStandin:
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> ForgeStandin:
-        handler = type("Handler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        # A short poll: shutdown() waits for the serving loop's next wake-up (0.5 s by default).
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.01}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes hanging requests
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- helpers for tests -------------------------------------------------------------
 
@@ -334,3 +312,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _public(comment: dict) -> dict:
     return {k: v for k, v in comment.items() if not k.startswith("_")}
+
+
+ForgeStandin.handler = _Handler
