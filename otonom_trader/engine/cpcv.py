@@ -23,6 +23,8 @@ selection procedure's out-of-sample Sharpe, rather than the single number of one
 
 Sharpe ratios follow ``engine.stats.annualised_sharpe`` (mean/std with ddof=1, NaN for zero
 variance by ``kernels.enums.ZERO_VARIANCE``), per period times √``periods_per_year``.
+Numpy, vectorised over runs: about 1 s for 160,000 runs at N = 8, k = 2 (28 splits) and
+13 s at N = 16, k = 4 (1,820 splits) on a shared 2-core machine.
 """
 
 from __future__ import annotations
