@@ -273,6 +273,53 @@ def refine(exp_id, top, shrink, output, db_url, params_path):
                f"<strategy> --grid-path {shlex.quote(str(outcome.path))}")
 
 
+@experiments.command("cpcv")
+@click.argument("exp_id", type=ranges.EXPERIMENT_ID)
+@click.option("--folds", type=click.IntRange(2, 64), default=8, show_default=True,
+              help="Groups of consecutive blocks (must divide the 16 stored blocks).")
+@click.option("--test-folds", type=click.IntRange(1, 63), default=2, show_default=True,
+              help="Test groups per split (fewer than --folds).")
+@click.option("--embargo-blocks", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Drop from training every group within this many blocks of a test group "
+                   "(purge and embargo at block granularity).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--db", "db_url", help="SQLAlchemy URL of the store.")
+def cpcv(exp_id, folds, test_folds, embargo_blocks, as_json, db_url):
+    """Combinatorial purged cross-validation of experiment EXP_ID's selection (best train
+    Sharpe): the out-of-sample Sharpe of its C(folds−1, test-folds−1) backtest paths."""
+    from otonom_trader.adapters.store import ExperimentStore
+    from otonom_trader.app.cpcv import cpcv_experiment
+    from otonom_trader.domain.json_text import dumps
+
+    with ExperimentStore(db_url) as store:
+        info, result = cpcv_experiment(store, exp_id, folds, test_folds, embargo_blocks)
+    summary = result.summary()
+    if as_json:
+        click.echo(dumps({
+            "experiment_id": info.id, "name": info.name, "n_runs": result.n_runs,
+            "folds": result.n_groups, "test_folds": result.n_test_groups,
+            "blocks_per_fold": result.blocks_per_group, "embargo_blocks": embargo_blocks,
+            "embargo_folds": result.embargo_groups, "n_splits": result.n_splits,
+            **summary, "path_sharpe": result.path_sharpe.tolist(),
+            "split_sharpe": result.split_sharpe.tolist(),
+            "split_test_folds": result.test_groups.tolist(),
+            "split_selected_run_index": result.selected.tolist()}, ensure_ascii=False))
+        return
+    click.echo(f"CPCV of experiment {info.id} ({info.name}): {result.n_runs:,} runs, "
+               f"{result.n_groups} folds of {result.blocks_per_group} block(s), "
+               f"{result.n_test_groups} test folds, embargo {embargo_blocks} block(s) "
+               f"({result.embargo_groups} fold(s) each side)")
+    click.echo(f"  {result.n_splits:,} splits, {result.n_paths:,} backtest paths; "
+               "out-of-sample annualised Sharpe of the best-train-Sharpe selection:")
+    q = summary["quantiles"]
+    click.echo(f"  mean {_fmt(summary['mean'], '.3f')}, std {_fmt(summary['std'], '.3f')}, "
+               f"5% {_fmt(q['0.05'], '.3f')}, median {_fmt(q['0.5'], '.3f')}, "
+               f"95% {_fmt(q['0.95'], '.3f')}")
+    click.echo(f"  paths below 0: {_fmt(100 * summary['share_below_zero'], '.1f')}%"
+               + (f" ({result.n_paths - summary['n_defined']} path(s) without a Sharpe: zero "
+                  "variance)" if summary["n_defined"] < result.n_paths else ""))
+
+
 @experiments.command("export")
 @click.argument("exp_id", type=int)
 @click.option("--db", "db_url", help="SQLAlchemy URL of the store.")

@@ -17,8 +17,9 @@ __all__ = ["annualised_sharpe", "eta_squared", "optimal_block_length",
 
 
 def annualised_sharpe(total, total_sq, n, periods_per_year: float = 1.0):
-    """mean/std(ddof=1)·√P from sums, sums of squares and counts (arrays or scalars); NaN
-    where the series has zero variance (e.g. a strategy that never trades)."""
+    """mean/std(ddof=1)·√P from sums, sums of squares and counts (arrays or scalars;
+    counts broadcast like the sums); NaN where the series has zero variance (e.g. a strategy
+    that never trades)."""
     from otonom_trader.kernels.enums import ZERO_VARIANCE  # here: η² users need no kernels
 
     total = np.asarray(total, dtype=np.float64)
@@ -26,7 +27,8 @@ def annualised_sharpe(total, total_sq, n, periods_per_year: float = 1.0):
     d = total_sq * n - total * total  # n²·(biased variance)
     ok = d > ZERO_VARIANCE * total_sq * n
     safe = np.where(ok, d, 1.0)
-    sharpe = total * math.sqrt(n - 1) / np.sqrt(n * safe) * math.sqrt(periods_per_year)
+    root = np.sqrt(np.asarray(n, dtype=np.float64) - 1)
+    sharpe = total * root / np.sqrt(n * safe) * math.sqrt(periods_per_year)
     return np.where(ok, sharpe, np.nan)
 
 
