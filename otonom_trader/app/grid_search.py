@@ -138,7 +138,7 @@ def check_size(spec: GridSpec, combos: Combinations, maximum: int,
     in ``seconds`` (its size is then estimated from a sample, and the message says so)."""
     label = f"{spec.source}: " if spec.source else "grid: "
     runs, exact = combos.count(seconds)
-    if spec.search == "random":
+    if spec.search != "grid":  # random or optuna
         what = f"`n_iter` is {runs:,}"
     elif spec.constraints:
         what = (f"the grid has {runs:,} combinations after its constraints" if exact else
