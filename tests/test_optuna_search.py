@@ -52,6 +52,11 @@ def test_trials_are_stored_as_runs_and_the_study_in_the_store(tmp_path, capsys):
     code, out, _ = run_cli(["experiments", "show", "1", "--db",
                             f"sqlite:///{tmp_path}/store.db"], capsys)
     assert code == 0 and "optuna (n_iter=20, seed=7), TPE on train sharpe" in out
+    html = tmp_path / "report.html"
+    code, _, err = run_cli(["experiments", "show", "1", "--db", f"sqlite:///{tmp_path}/store.db",
+                            "--export", "html", "--output", str(html)], capsys)
+    assert code == 0, err
+    assert "optuna (n_iter=20, seed=7), TPE on train sharpe" in html.read_text()
 
 
 def test_same_seed_same_parameters_other_seed_others(tmp_path, capsys):
