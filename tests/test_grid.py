@@ -346,7 +346,7 @@ BAD = [
     ("risk.risk_pct: {uniform: [0.5, 1.0]}\n", ["`risk.risk_pct`", "`search: random`", "n_iter"]),
     ("search: random\nrisk.risk_pct: [1]\n", ["`search: random` needs `n_iter`"]),
     ("search: random\nn_iter: 0\nrisk.risk_pct: [1]\n", ["`n_iter`", "between 1 and"]),
-    ("search: bayes\nrisk.risk_pct: [1]\n", ["`search`", "`grid` or `random`"]),
+    ("search: bayes\nrisk.risk_pct: [1]\n", ["`search`", "`grid`, `random` or `optuna`"]),
     ("seed: -1\nrisk.risk_pct: [1]\n", ["`seed`", "between 0 and"]),
     ("parameters: {risk.risk_pct: [1]}\nrisk.stop_loss_pct: [1]\n",
      ["`risk.stop_loss_pct` is outside `parameters:`"]),

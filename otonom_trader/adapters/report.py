@@ -107,8 +107,10 @@ def _summary_html(report: ExperimentReport) -> str:
     s = report.summary
     search = s.search or {}
     kind = search.get("kind", "grid")
-    if kind == "random":
+    if kind in ("random", "optuna"):
         kind += f" (n_iter={search.get('n_iter')}, seed={search.get('seed')})"
+    if search.get("kind") == "optuna":
+        kind += f", TPE on {search.get('window')} {search.get('metric')}"
     split = s.split
     minutes, seconds = divmod(s.elapsed_seconds or 0.0, 60)
     taken = ("—" if s.elapsed_seconds is None else

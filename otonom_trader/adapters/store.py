@@ -259,6 +259,12 @@ class ExperimentStore:
         with self.engine.begin() as conn:
             conn.execute(update(_EXP).where(_EXP.c.id == int(exp_id)).values(outputs=digests))
 
+    def extend(self, exp_id: int, total_runs: int, grid: Any, search: dict) -> None:
+        """More runs for an experiment (an Optuna study given more trials)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(_EXP).where(_EXP.c.id == int(exp_id)).values(
+                total_runs=int(total_runs), grid=_plain(grid), search=_plain(search)))
+
     def get(self, exp_id: int) -> ExperimentInfo:
         info = self._one(_EXP.c.id == int(exp_id))
         if info is None:

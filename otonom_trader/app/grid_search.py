@@ -138,7 +138,7 @@ def check_size(spec: GridSpec, combos: Combinations, maximum: int,
     in ``seconds`` (its size is then estimated from a sample, and the message says so)."""
     label = f"{spec.source}: " if spec.source else "grid: "
     runs, exact = combos.count(seconds)
-    if spec.search == "random":
+    if spec.search != "grid":  # random or optuna
         what = f"`n_iter` is {runs:,}"
     elif spec.constraints:
         what = (f"the grid has {runs:,} combinations after its constraints" if exact else
@@ -162,13 +162,18 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
         return False
     if req.grid_path:
         again = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed)
-        if again.raw != spec.raw:
+        if _without_trials(again) != _without_trials(spec):  # more optuna trials: extends
             return False
     if req.symbol and req.symbol.upper() != info.symbol:
         return False
     if float(req.initial_capital) != info.initial_capital:
         return False
     return all(v is None or str(v) == str(info.split.get(k)) for k, v in req.split.items())
+
+
+def _without_trials(spec: GridSpec) -> dict:
+    return {k: v for k, v in spec.raw.items() if k != "n_iter"} if spec.search == "optuna" \
+        else spec.raw
 
 
 def _complete(req: GridSearchRequest, store: ExperimentStore,
@@ -205,7 +210,10 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
-    if existing is not None and existing.status == "done":
+    optuna = spec.search == "optuna"
+    extend = (optuna and existing is not None and req.n_iter is not None
+              and req.n_iter > existing.total_runs)  # the same study, given more trials
+    if existing is not None and existing.status == "done" and not extend:
         return _complete(req, store, existing)
     events.notes(grid_warnings(spec))
     bars = load_bars(symbol, req.data_dir, strategy.data.on_bad_bars)
@@ -219,6 +227,11 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                        np.zeros(len(bars.index)), symbol, "hold-out window")
     combos = Combinations(spec, strategy)
     capital = req.initial_capital if existing is None else existing.initial_capital
+    if optuna:
+        from otonom_trader.engine.selection import selection_rule
+
+        metric = (existing.search["metric"] if existing is not None
+                  else selection_rule(Path(req.params_path)).metric)
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
                               paths=list(spec.parameters), initial_capital=capital,
                               data_dir=req.data_dir)
@@ -230,7 +243,9 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         exp_id = store.create_experiment(
             name=req.name, strategy_path=req.strategy_path, strategy_hash=strategy_hash(strategy),
             strategy_name=strategy.name, grid=spec.raw, split=split,
-            search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed},
+            search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed,
+                    **({"sampler": "tpe", "metric": metric, "window": "train"} if optuna
+                       else {})},
             symbol=symbol, data_fingerprint=fingerprint,
             periods_per_year=evaluator.data.periods_per_year, total_runs=combos.total,
             initial_capital=capital, command=req.command, git_commit=commit,
@@ -239,7 +254,11 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     else:
         exp_id = existing.id
         store.claim(exp_id, owner)
+        if extend:
+            store.extend(exp_id, req.n_iter, {**existing.grid, "n_iter": req.n_iter},
+                         {**existing.search, "n_iter": req.n_iter})
     info = store.get(exp_id)
+    total = info.total_runs
     events.created(info, existing is not None)
 
     done_before = store.done_run_numbers(exp_id)
@@ -247,7 +266,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         store.begin_load(exp_id)  # indexes are built after the load, not row by row
     else:
         store.end_load()  # a killed load may have left them missing
-    events.started(combos.total, len(done_before), spec.search)
+    events.started(total, len(done_before), spec.search)
     clock = [time.perf_counter()]  # time of the last heartbeat
 
     def since_last() -> float:
@@ -265,8 +284,17 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-store")
     pending = None
     kept: list[RunBatch] | None = [] if len(done_before) == 0 else None  # every run, in memory
+    study = None
     try:
-        for chunk in combos.chunks(req.chunk_size, skip=done_before):
+        if optuna:  # stored in this thread before each tell, so the study never runs ahead
+            from otonom_trader.app.optuna_search import open_study, optuna_batches
+
+            study = open_study(store, info.name, spec.seed)
+            for batch in optuna_batches(study, evaluator, spec, metric, total, done_before,
+                                        lambda b: events.advanced(write(b))):
+                if kept is not None:
+                    kept.append(batch)
+        for chunk in () if optuna else combos.chunks(req.chunk_size, skip=done_before):
             result = evaluator.evaluate(chunk.run_numbers, chunk.values)
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
@@ -282,12 +310,17 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         store.end_load()
         store.set_status(exp_id, "interrupted", since_last())
         saved = len(store.done_run_numbers(exp_id))
-        raise GridSearchInterrupted(exp_id, saved, combos.total) from None
+        raise GridSearchInterrupted(exp_id, saved, total) from None
     except BaseException:
         writer.shutdown(wait=True, cancel_futures=True)
         store.end_load()
         store.set_status(exp_id, "failed", since_last())
         raise
+    finally:
+        if study is not None:
+            from otonom_trader.app.optuna_search import close_study
+
+            close_study(study)
     writer.shutdown(wait=True)
     runs, blocks, pbo = None, None, None
     if kept:  # no reading back; the PBO computes (GIL-free) while the outputs are written
@@ -304,4 +337,4 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                              blocks=blocks, pbo=pbo)
     info = store.get(exp_id)
     done, failed = store.run_counts(exp_id)
-    return GridSearchOutcome(info, combos.total, done, failed, info.elapsed_seconds, outputs)
+    return GridSearchOutcome(info, total, done, failed, info.elapsed_seconds, outputs)

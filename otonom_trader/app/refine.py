@@ -167,7 +167,7 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
         "description": f"refined from experiment {exp_id} ({info.name}): top {top} done runs "
                        f"by {rule.window} {rule.metric}, shrink {shrink:g}",
         PARENT_KEY: int(exp_id), "search": spec.search}
-    if spec.search == "random":
+    if spec.search != "grid":  # random or optuna
         grid |= {"n_iter": spec.n_iter, "seed": spec.seed}
     grid["params"] = params
     if info.grid.get("constraints"):

@@ -31,9 +31,13 @@ def experiments():
 @click.option("--holdout-start", help="First date of an optional hold-out window after the "
               "test window: no ranking sees it; promote measures only the promoted run on it.")
 @click.option("--holdout-end", help="Last date of the hold-out window.")
-@click.option("--search", type=click.Choice(["grid", "random"]), help="Override the grid file.")
+@click.option("--search", type=click.Choice(["grid", "random", "optuna"]),
+              help="Override the grid file (optuna: TPE on the train window's selection "
+                   "metric).")
 @click.option("--n-iter", type=ranges.RUNS, help="Runs of a random search.")
-@click.option("--seed", type=ranges.SEED, help="Seed of a random search.")
+@click.option("--n-trials", type=ranges.RUNS, help="Trials of an optuna search (more trials "
+              "on the same --name continue its study).")
+@click.option("--seed", type=ranges.SEED, help="Seed of a random or optuna search.")
 @click.option("--max-combinations", type=ranges.RUNS, default=10_000_000, show_default=True,
               help="Refuse searches with more runs than this.")
 @click.option("--workers", type=ranges.WORKERS, help="Threads (default: all cores).")
@@ -52,7 +56,8 @@ def experiments():
                    "session times (same runs, same bytes; for DVC).")
 @click.option("--chunk-size", type=ranges.CHUNK, default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
-                test_end, holdout_start, holdout_end, search, n_iter, seed, max_combinations,
+                test_end, holdout_start, holdout_end, search, n_iter, n_trials, seed,
+                max_combinations,
                 workers, db_url, resume_id, initial_capital, data_dir, outputs_dir, params_path,
                 store_snapshot, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
@@ -74,7 +79,8 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
                                    holdout_end), strict=True))
     request = GridSearchRequest(
         name=name, strategy_path=strategy_path, grid_path=grid_path, symbol=symbol,
-        split=split, search=search, n_iter=n_iter, seed=seed, resume_id=resume_id,
+        split=split, search=search, n_iter=n_trials if n_trials is not None else n_iter,
+        seed=seed, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,
         command=redact(shlex.join(["otonom", *sys.argv[1:]])), chunk_size=chunk_size,
@@ -91,8 +97,10 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
 
     def started(total, done, kind):
         nonlocal task
-        label = "grid search" if kind == "grid" else "random search"
-        click.echo(f"Running {label}: {total:,} total combinations"
+        label = {"grid": "grid search", "random": "random search",
+                 "optuna": "optuna search (TPE)"}[kind]
+        unit = "trials" if kind == "optuna" else "combinations"
+        click.echo(f"Running {label}: {total:,} total {unit}"
                    + (f" ({done:,} already done)" if done else ""))
         bar.start()
         task = bar.add_task("runs", total=total, completed=done)
@@ -456,7 +464,9 @@ def _print_report(report) -> None:
     console.print("[bold]Summary")
     search = s.search.get("kind", "grid") + (
         f" (n_iter={s.search.get('n_iter')}, seed={s.search.get('seed')})"
-        if s.search.get("kind") == "random" else "")
+        if s.search.get("kind") in ("random", "optuna") else "") + (
+        f", TPE on {s.search.get('window')} {s.search.get('metric')}"
+        if s.search.get("kind") == "optuna" else "")
     split = s.split
     rows = [("Status", s.status), ("Strategy", f"{s.strategy_name} ({s.strategy_path})"),
             ("Symbol", s.symbol), ("Search", search),

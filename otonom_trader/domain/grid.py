@@ -11,9 +11,10 @@ values or one distribution::
     ensemble.entry_threshold: {loguniform: [0.01, 0.5]}  # random only, low > 0
     analysts.tech.ma_type: {choice: [sma, ema]}      # like a list
 
-Reserved keys: ``description``, ``search`` (``grid`` default, or ``random``), ``n_iter``
-(runs to draw, required by random), ``seed`` (default 0), ``constraints`` (list of
-``<path> <op> <path or number>``, see ``constraints.py``), ``split`` (``train_start``,
+Reserved keys: ``description``, ``search`` (``grid`` default, ``random``, or ``optuna``: TPE,
+see app/optuna_search.py), ``n_iter`` (runs to draw or trials, required by random and
+optuna), ``seed`` (default 0), ``constraints`` (list of ``<path> <op> <path or number>``, see
+``constraints.py``; not with optuna), ``split`` (``train_start``,
 ``train_end``, ``test_start``, ``test_end``, any subset), ``parent_experiment`` (the ID of the
 experiment a ``refine``d grid came from: the DSR then counts the whole chain's trials).
 
@@ -64,6 +65,7 @@ BLOCKS = ("params", "parameters")  # names of the one mapping that may hold ever
 RESERVED = ("description", "search", "n_iter", "seed", "constraints", "split",
             "parent_experiment", *BLOCKS)
 KINDS = ("uniform", "loguniform", "int", "choice")
+SEARCHES = ("grid", "random", "optuna")  # optuna: TPE over the same distributions
 FORMS = (
     "`{uniform: [low, high]}`, `{loguniform: [low, high]}`, `{int: [low, high, step]}` or "
     "`{choice: [a, b]}`"
@@ -178,6 +180,9 @@ def load_grid(path: str | Path, strategy: Strategy, search: str | None = None,
         if search == "random" and n_iter is None and data.get("n_iter") is None:
             raise StrategyError(f"--search random needs --n-iter (runs to draw), or `n_iter:` "
                                 f"in {path}")
+        if search == "optuna" and n_iter is None and data.get("n_iter") is None:
+            raise StrategyError(f"--search optuna needs --n-trials N (trials to run), or "
+                                f"`n_iter:` in {path}")
         data = {**data, **given}
     return grid_from_mapping(data, strategy, source=path)
 
@@ -217,14 +222,20 @@ class _Parser:
             if key not in RESERVED and "." not in key:
                 self.unknown_top(key)
         search = data.get("search", "grid")
-        if search not in ("grid", "random"):
-            self.fail(f"`search`: expected `grid` or `random`, got {_show(search)}")
+        if search not in SEARCHES:
+            self.fail(f"`search`: expected `grid`, `random` or `optuna`, got {_show(search)}")
         n_iter, seed = data.get("n_iter"), data.get("seed", 0)
         if n_iter is not None and not (_is_int(n_iter) and 1 <= n_iter <= MAX_N_ITER):
             self.fail(f"`n_iter`: expected an integer between 1 and {MAX_N_ITER:,} (runs to "
                       f"draw), got {_show(n_iter)}")
         if search == "random" and n_iter is None:
             self.fail("`search: random` needs `n_iter`, the number of runs to draw (e.g. 200)")
+        if search == "optuna" and n_iter is None:
+            self.fail("`search: optuna` needs `n_iter`, the number of trials (or pass "
+                      "--n-trials N)")
+        if search == "optuna" and data.get("constraints"):
+            self.fail("`constraints` are not supported by `search: optuna`; drop them or use "
+                      "`search: random`")
         if not (_is_int(seed) and 0 <= seed <= MAX_SEED):
             self.fail(f"`seed`: expected an integer between 0 and {MAX_SEED:,}, got {_show(seed)}")
         parent = data.get("parent_experiment")
