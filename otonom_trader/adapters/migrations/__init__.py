@@ -10,6 +10,7 @@ several processes share, one process at a time decides and migrates (an advisory
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +84,14 @@ def _upgrade(engine: Engine, stamp: str | None) -> None:
 
 @contextmanager
 def _exclusive(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, hold the migration lock (other processes opening the store wait)."""
+    """Hold the migration lock while deciding and migrating (other processes opening the
+    store wait): an advisory lock on PostgreSQL; on a SQLite file, an exclusive ``flock`` on
+    a lock file in the temporary folder named after the database's path (none in the
+    repository, nothing to clean up)."""
+    if engine.dialect.name == "sqlite":
+        with _file_lock(engine.url.database):
+            yield
+        return
     if engine.dialect.name != "postgresql":
         yield
         return
@@ -95,6 +103,24 @@ def _exclusive(engine: Engine) -> Iterator[None]:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
             conn.commit()
+
+
+@contextmanager
+def _file_lock(database: str | None) -> Iterator[None]:
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(os.path.realpath(database).encode()).hexdigest()[:16]
+    with open(os.path.join(tempfile.gettempdir(), f"otonom-migrate-{key}.lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _version(engine: Engine) -> tuple[set[str], str | None]:
