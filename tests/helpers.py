@@ -73,3 +73,26 @@ def run_cli(argv, capsys) -> tuple[int, str, str]:
         main([str(a) for a in argv])
     out = capsys.readouterr()
     return exc.value.code, out.out, out.err
+
+
+MINI_STRATEGY = """\
+name: mini
+analysts:
+  tech: {fast_window: 10, slow_window: 30, ma_type: sma}
+ensemble:
+  analyst_weights: {tech: 1.0}
+  entry_threshold: 0
+  exit_threshold: 0
+risk: {sizing: fixed, position_pct: 100, stop_loss_pct: 5.0, take_profit_pct: 10.0}
+execution: {fee_bps: 0, slippage_bps: 0}
+data: {symbol: MINI, dsi_threshold: 0}
+"""
+
+
+def mini_project(root: Path) -> Path:
+    """``root`` with ``data/MINI.csv`` (1,600 random business days from 2001) and
+    ``strategy.yaml``, a small SMA-crossover strategy trading MINI."""
+    (root / "data").mkdir(exist_ok=True)
+    random_bars(1600, seed=7).to_csv(root / "data" / "MINI.csv")
+    (root / "strategy.yaml").write_text(MINI_STRATEGY)
+    return root

@@ -13,7 +13,7 @@ import pytest
 
 from otonom_trader.domain.errors import InputError
 from otonom_trader.engine.cpcv import cpcv
-from tests.helpers import random_bars, run_cli
+from tests.helpers import mini_project, run_cli
 
 
 def block_stats(returns: np.ndarray) -> np.ndarray:
@@ -122,27 +122,13 @@ def test_bad_input_is_refused(args, needle):
 
 # -- the command -----------------------------------------------------------------------------
 
-STRATEGY = """\
-name: mini
-analysts:
-  tech: {fast_window: 10, slow_window: 30, ma_type: sma}
-ensemble:
-  analyst_weights: {tech: 1.0}
-  entry_threshold: 0
-  exit_threshold: 0
-risk: {sizing: fixed, position_pct: 100, stop_loss_pct: 5.0, take_profit_pct: 10.0}
-execution: {fee_bps: 0, slippage_bps: 0}
-data: {symbol: MINI, dsi_threshold: 0}
-"""
 SPLIT = ("split: {train_start: 2001-01-01, train_end: 2003-12-31, test_start: 2004-01-01, "
          "test_end: 2006-12-31}\n")
 DB = "sqlite:///store.db"
 
 
 def test_cpcv_command_json_text_and_bad_input(tmp_path, monkeypatch, capsys):
-    (tmp_path / "data").mkdir()
-    random_bars(1600, seed=7).to_csv(tmp_path / "data" / "MINI.csv")
-    (tmp_path / "strategy.yaml").write_text(STRATEGY)
+    mini_project(tmp_path)
     (tmp_path / "grid.yaml").write_text("params:\n  analysts.tech.fast_window: [2, 5, 8, 12]\n"
                                         "  risk.stop_loss_pct: [2.0, 6.0]\n" + SPLIT)
     (tmp_path / "cold.yaml").write_text("analysts.tech.slow_window: [3000, 4000]\n" + SPLIT)

@@ -11,20 +11,8 @@ import yaml
 
 from otonom_trader.app.refine import refine_parameter
 from otonom_trader.domain.grid import Distribution
-from tests.helpers import random_bars, run_cli
+from tests.helpers import mini_project, run_cli
 
-STRATEGY = """\
-name: mini
-analysts:
-  tech: {fast_window: 10, slow_window: 30, ma_type: sma}
-ensemble:
-  analyst_weights: {tech: 1.0}
-  entry_threshold: 0
-  exit_threshold: 0
-risk: {sizing: fixed, position_pct: 100, stop_loss_pct: 5.0, take_profit_pct: 10.0}
-execution: {fee_bps: 0, slippage_bps: 0}
-data: {symbol: MINI, dsi_threshold: 0}
-"""
 GRID = """\
 params:
   analysts.tech.fast_window: [2, 6, 10, 14, 18]
@@ -90,9 +78,7 @@ def test_floats_categoricals_fixed_values_and_distributions():
 
 @pytest.fixture()
 def project(tmp_path, monkeypatch):
-    (tmp_path / "data").mkdir()
-    random_bars(1600, seed=7).to_csv(tmp_path / "data" / "MINI.csv")
-    (tmp_path / "strategy.yaml").write_text(STRATEGY)
+    mini_project(tmp_path)
     (tmp_path / "grid.yaml").write_text(GRID)
     monkeypatch.chdir(tmp_path)
     return tmp_path
