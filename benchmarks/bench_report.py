@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from otonom_trader.adapters.store import ExperimentStore  # noqa: E402
-from otonom_trader.app.show import export_report, show_experiment  # noqa: E402
+from otonom_trader.app.experiments.show import export_report, show_experiment  # noqa: E402
 from otonom_trader.engine.overfitting import pbo_cscv  # noqa: E402
 
 NAME = "bench_report_160k"

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from otonom_trader.adapters.store import ExperimentStore, RunBatch  # noqa: E402
-from otonom_trader.app.grid_search import CHUNK_SIZE  # noqa: E402
+from otonom_trader.app.experiments.grid_search import CHUNK_SIZE  # noqa: E402
 from otonom_trader.domain.metrics import METRIC_KEYS  # noqa: E402
 
 

@@ -404,7 +404,7 @@ def test_grid_search_writes_flat_metrics_and_plot_tables(tmp_path, capsys):
     import yaml
 
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.experiment_outputs import write_outputs
+    from otonom_trader.app.experiments.outputs import write_outputs
     from otonom_trader.cli import main
 
     grid = tmp_path / "grid.yaml"
@@ -558,7 +558,7 @@ def test_a_dvc_experiments_strategy_edits_are_listed_against_the_repositorys_fil
     """`-S <strategy>:<key>=...` edits show as changes from the repository's value; a run that
     moves an edited key is listed from the repository's value; one that sets it back keeps
     the change so the promoted file is the run's."""
-    from otonom_trader.app.promote import _DvcBase, _file_edits, _with_edits
+    from otonom_trader.app.promotion.promote import _DvcBase, _file_edits, _with_edits
     from otonom_trader.domain.strategy_loader import strategy_from_text
 
     text = (ROOT / "strategies/baseline_v1.yaml").read_text()

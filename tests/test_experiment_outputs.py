@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from otonom_trader.adapters.store import ExperimentStore
-from otonom_trader.app.pipeline_outputs import best_equity_frame
+from otonom_trader.app.experiments.pipeline_outputs import best_equity_frame
 from tests.helpers import run_cli
 from tests.test_store_versions import git
 

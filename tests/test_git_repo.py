@@ -75,7 +75,7 @@ def test_commit_of_and_changed_paths(strategy_repo):
 
 
 def test_record_deployment_remote_errors(strategy_repo, tmp_path, monkeypatch):
-    from otonom_trader.app.deployment_record import record_deployment
+    from otonom_trader.app.production.deployment_record import record_deployment
     from otonom_trader.domain.errors import InputError
 
     (strategy_repo / "deployments").mkdir()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from otonom_trader.app.grid_search import check_size
+from otonom_trader.app.experiments.grid_search import check_size
 from otonom_trader.domain.combinations import Combinations
 from otonom_trader.domain.deployment import load_deployment
 from otonom_trader.domain.errors import InputError, StrategyError
@@ -104,7 +104,7 @@ def test_every_yaml_reader_is_bounded(tmp_path, baseline):
             with pytest.raises(InputError) as info:
                 reader(path)
             assert str(path) in str(info.value) and needle in str(info.value)
-    from otonom_trader.app.promote_gates import load_gates
+    from otonom_trader.app.promotion.gates import load_gates
 
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "params.yaml").write_text(_bomb())  # promote's gates

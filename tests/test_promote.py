@@ -754,7 +754,7 @@ def test_no_remote_keeps_the_branch_local(scratch, capsys):
 
 
 def test_writer_types_values_and_writes_floats_yaml_1_1_reads():
-    from otonom_trader.app.strategy_file import changed_values, render_strategy
+    from otonom_trader.app.repository.strategy_file import changed_values, render_strategy
 
     base_path = REPO / "strategies/baseline_v1.yaml"
     base = load_strategy(base_path)
@@ -805,8 +805,8 @@ def test_two_open_promotions_merge_without_conflict(scratch, capsys):
 
 KILL_AT = r"""
 import os, sys
-import otonom_trader.app.promote as promote
-import otonom_trader.app.pull_request as pull_request
+import otonom_trader.app.promotion.promote as promote
+import otonom_trader.app.publishing.pull_request as pull_request
 from otonom_trader.adapters.git_repo import GitRepo
 from otonom_trader.cli import main
 

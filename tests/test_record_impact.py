@@ -11,7 +11,12 @@ import pytest
 import yaml
 
 from otonom_trader.app.production.run import run_daemon
-from otonom_trader.app.strategy_log import ACTUAL_IMPACT, LogEntry, append_entry, set_actual_impact
+from otonom_trader.app.repository.strategy_log import (
+    ACTUAL_IMPACT,
+    LogEntry,
+    append_entry,
+    set_actual_impact,
+)
 from otonom_trader.domain.strategy_loader import load_strategy
 from otonom_trader.engine.backtest import backtest
 from otonom_trader.engine.data import load_bars

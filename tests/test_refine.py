@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from otonom_trader.app.refine import refine_parameter
+from otonom_trader.app.experiments.refine import refine_parameter
 from otonom_trader.domain.grid import Distribution
 from tests.helpers import mini_project, run_cli
 

@@ -68,7 +68,7 @@ def test_grid_search_refuses_names_that_are_not_safe_slugs(sandbox, capsys, name
 
 def test_outputs_of_a_stored_experiment_with_a_bad_name_are_refused(sandbox):
     """A store made elsewhere (or by an older version) cannot lead writes out of the folder."""
-    from otonom_trader.app.experiment_outputs import write_outputs
+    from otonom_trader.app.experiments.outputs import write_outputs
 
     for name in ("../escape", "a/b", "..", "x.lock"):
         info = SimpleNamespace(id=7, name=name)
@@ -96,7 +96,7 @@ def test_pr_open_and_the_simple_tool_refuse_bad_names(sandbox, capsys, name):
 
 
 def test_saved_pull_request_files_stay_in_their_folder(tmp_path):
-    from otonom_trader.app.pull_request import save_body
+    from otonom_trader.app.publishing.pull_request import save_body
 
     for name in ("../../evil", "a/b", "x.lock"):
         with pytest.raises(InputError, match="--output-name"):

@@ -14,7 +14,7 @@ import yaml
 
 from otonom_trader.adapters.report import FIGURE_IDS, SECTIONS
 from otonom_trader.adapters.store import ExperimentStore
-from otonom_trader.app.show import MAX_LEVELS, parameter_effects, show_experiment
+from otonom_trader.app.experiments.show import MAX_LEVELS, parameter_effects, show_experiment
 from otonom_trader.cli import main
 from tests.helpers import run_cli
 
@@ -333,7 +333,7 @@ def test_experiments_list_fits_80_columns(tmp_path, capsys, monkeypatch):
 def test_show_from_the_snapshot_equals_show_from_every_run(db, monkeypatch, exp_id):
     """The grid search stores a columnar snapshot and the PBO; `show` reads them instead of
     every run and their block statistics, and must tell exactly the same."""
-    from otonom_trader.app.show import NoDoneRuns
+    from otonom_trader.app.experiments.show import NoDoneRuns
 
     def analyse():
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from otonom_trader.app.validate_checks import Context, _dsr_check, compare_metrics
+from otonom_trader.app.validation.checks import Context, _dsr_check, compare_metrics
 from otonom_trader.cli import main
 from otonom_trader.domain.deployment import load_deployment, parse_deployment
 from otonom_trader.domain.errors import InputError
@@ -492,8 +492,8 @@ def test_deployed_output_json_and_no_fail(tmp_path, capsys, monkeypatch):
 
 
 def test_value_and_threshold_are_rounded_alike():
-    from otonom_trader.app.validate_checks import Check
-    from otonom_trader.app.validate_report import shown_pair
+    from otonom_trader.app.validation.checks import Check
+    from otonom_trader.cli.views.validate import shown_pair
 
     dsr = Check("min_dsr", "Deflated Sharpe", "fail", 0.9496, 0.95, "0.950", "≥ 0.95")
     assert shown_pair(dsr) == ("0.9496", "≥ 0.9500")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from otonom_trader.app.walk_forward import plan_folds, stitch
+from otonom_trader.app.experiments.walk_forward import plan_folds, stitch
 from tests.helpers import run_cli
 
 STRATEGY = """\

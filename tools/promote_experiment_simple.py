@@ -38,10 +38,10 @@ def cli(experiment_id, output_path, base_strategy, name, select_by, expected_imp
         allow_overfit, force, overwrite, db_url, data_dir):
     """Write the best run of an experiment as a strategy file."""
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.pr_body import metric_text
-    from otonom_trader.app.promote import PromoteRequest, build_promotion
+    from otonom_trader.app.promotion.promote import PromoteRequest, build_promotion
+    from otonom_trader.app.promotion.texts import metric_text
     from otonom_trader.cli.promote import echo_changes
-    from otonom_trader.cli.render import echo_notes
+    from otonom_trader.cli.views.console import echo_notes
     from otonom_trader.domain.errors import InputError
     from otonom_trader.domain.names import check_name
 

@@ -6,7 +6,7 @@ Run from the repository root (``deploy.yml`` runs it on main after validation)::
 
     python3 tools/record_deployment.py [--deployment FILE] [--date YYYY-MM-DD] [--push]
 
-The work is ``otonom_trader.app.deployment_record``. Exit 0 on success, 1 when git or the
+The work is ``otonom_trader.app.production.deployment_record``. Exit 0 on success, 1 when git or the
 push fails, 2 on bad input.
 """
 
@@ -28,7 +28,7 @@ from otonom_trader.domain.deployment import PRODUCTION_FILE
 @click.option("--push", is_flag=True, help="Push the tags to --remote.")
 @click.option("--remote", default="origin", show_default=True)
 def cli(deployment, date, push, remote):
-    from otonom_trader.app.deployment_record import record_deployment
+    from otonom_trader.app.production.deployment_record import record_deployment
 
     recorded = record_deployment(deployment, date, push_to=remote if push else None)
     if not recorded:

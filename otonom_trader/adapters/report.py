@@ -6,7 +6,8 @@ Sections (``<section id=...>``): ``summary``, ``top-results``, ``parameter-analy
 a fixed ``id`` (``FIGURE_IDS``). Big experiments stay small: histograms are binned with numpy,
 box plots and heatmaps carry precomputed statistics, and the train/test scatter draws a
 seeded sample of at most ``MAX_POINTS`` runs that always includes the top runs (the page says
-so). ``report`` is anything shaped like ``ExperimentReport`` below (``app.show`` builds one).
+so). ``report`` is anything shaped like ``ExperimentReport`` below (``app.experiments.show``
+builds one).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def backtest(strategy_path, portfolio_path, symbol, start_date, end_date, initia
         raise InputError("pass --strategy-path FILE (or --portfolio deployments/production.yaml)")
     from otonom_trader.adapters.output import check_output, write_output
     from otonom_trader.app.backtest import run_backtest
-    from otonom_trader.cli.render import echo_notes, metrics_table
+    from otonom_trader.cli.views.console import echo_notes, metrics_table
     from otonom_trader.domain.json_text import dumps
 
     for flag, path in (("--trades", trades_path), ("--plot", plot_path)):
@@ -81,7 +81,7 @@ def backtest(strategy_path, portfolio_path, symbol, start_date, end_date, initia
 def _portfolio(path, strategy_path, symbol, start_date, end_date, periods_per_year, data_dir,
                as_json, trades_path, plot_path):
     from otonom_trader.app.portfolio import run_portfolio
-    from otonom_trader.cli.render import echo_notes, format_metric, metrics_table
+    from otonom_trader.cli.views.console import echo_notes, format_metric, metrics_table
     from otonom_trader.domain.errors import InputError
     from otonom_trader.domain.json_text import dumps, finite
 

@@ -35,7 +35,7 @@ def compare(baseline_path, candidate_path, symbol, start_date, end_date, initial
     """Compare two strategies on the same symbol and window, with a significance test of
     their Sharpe difference (paired circular block bootstrap, 95% interval)."""
     from otonom_trader.app.compare import run_compare
-    from otonom_trader.cli.render import echo_notes
+    from otonom_trader.cli.views.console import echo_notes
 
     if output_path and not export:
         raise click.UsageError("--output needs --export html")
@@ -109,7 +109,7 @@ def payload(result, report: str | None = None) -> dict:
 
 def format_difference(name: str, value) -> str:
     """Candidate − baseline with a sign; percent metrics differ in percentage points."""
-    from otonom_trader.cli.render import LABELS
+    from otonom_trader.cli.views.console import LABELS
 
     if isinstance(value, float) and not math.isfinite(value):
         return "n/a"
@@ -133,7 +133,7 @@ def print_comparison(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from otonom_trader.cli.render import LABELS, format_metric
+    from otonom_trader.cli.views.console import LABELS, format_metric
 
     base, cand = result.baseline, result.candidate
     console = Console()
@@ -160,7 +160,7 @@ def compare_figure(result):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from otonom_trader.cli.render import LABELS, format_metric
+    from otonom_trader.cli.views.console import LABELS, format_metric
 
     base, cand = result.baseline, result.candidate
     fig = make_subplots(

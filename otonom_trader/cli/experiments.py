@@ -62,13 +62,13 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
                 store_snapshot, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.grid_search import (
+    from otonom_trader.app.experiments.grid_search import (
         GridSearchEvents,
         GridSearchInterrupted,
         GridSearchRequest,
         run_grid_search,
     )
-    from otonom_trader.cli.render import echo_notes, progress_bar
+    from otonom_trader.cli.views.console import echo_notes, progress_bar
     from otonom_trader.domain.redact import redact
 
     if workers:
@@ -176,8 +176,8 @@ def walk_forward(name, strategy_path, grid_path, train_years, test_years, step_y
     """Walk-forward: per fold, the grid search on the train window, the best run by the train
     metric, that run on the next test window; the test windows' equity stitched."""
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.grid_search import GridSearchEvents
-    from otonom_trader.app.walk_forward import (
+    from otonom_trader.app.experiments.grid_search import GridSearchEvents
+    from otonom_trader.app.experiments.walk_forward import (
         WalkForwardEvents,
         WalkForwardRequest,
         run_walk_forward,
@@ -268,7 +268,7 @@ def refine(exp_id, top, shrink, output, db_url, params_path):
     """Write a smaller grid around the best region of experiment EXP_ID (coarse to fine);
     its `parent_experiment` makes the next experiment's DSR count the whole chain's trials."""
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.refine import refine_experiment
+    from otonom_trader.app.experiments.refine import refine_experiment
 
     with ExperimentStore(db_url) as store:
         outcome = refine_experiment(store, exp_id, top, shrink, output, params_path)
@@ -296,7 +296,7 @@ def cpcv(exp_id, folds, test_folds, embargo_blocks, as_json, db_url):
     """Combinatorial purged cross-validation of experiment EXP_ID's selection (best train
     Sharpe): the out-of-sample Sharpe of its C(folds−1, test-folds−1) backtest paths."""
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.cpcv import cpcv_experiment
+    from otonom_trader.app.experiments.cpcv import cpcv_experiment
     from otonom_trader.domain.json_text import dumps
 
     with ExperimentStore(db_url) as store:
@@ -343,7 +343,7 @@ def export(exp_id, db_url, outputs_dir, data_dir, params_path, store_snapshot):
     """Rebuild experiment EXP_ID's output files (runs.parquet, metrics.json, best_params.yaml,
     best_equity.csv, sweep.csv) from the store."""
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.experiment_outputs import export_outputs
+    from otonom_trader.app.experiments.outputs import export_outputs
 
     with ExperimentStore(db_url) as store:
         paths = export_outputs(store, exp_id, outputs_dir, data_dir=data_dir,
@@ -407,7 +407,12 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, wa
     from pathlib import Path
 
     from otonom_trader.adapters.store import ExperimentStore
-    from otonom_trader.app.show import EXPORT_FORMATS, NoDoneRuns, export_report, show_experiment
+    from otonom_trader.app.experiments.show import (
+        EXPORT_FORMATS,
+        NoDoneRuns,
+        export_report,
+        show_experiment,
+    )
     from otonom_trader.domain.errors import InputError
     from otonom_trader.domain.json_text import dumps
 
@@ -417,7 +422,7 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, wa
             raise InputError(f"--output {output}: pass --export html|csv|json (or end the "
                              "path in .html, .csv or .json)")
     if walk_forward:
-        from otonom_trader.app.walk_forward import export_walk_forward
+        from otonom_trader.app.experiments.walk_forward import export_walk_forward
 
         with ExperimentStore(db_url) as store:
             record = store.walk_forward(exp_id)
@@ -454,7 +459,7 @@ def _print_report(report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from otonom_trader.cli.render import LABELS
+    from otonom_trader.cli.views.console import LABELS
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:

@@ -26,7 +26,7 @@ def open_(branch, forge_url, remote, repo):
     """Push BRANCH if needed and open its pull request from the body `otonom promote` saved.
 
     Safe to repeat: an open pull request for BRANCH is reported, not duplicated."""
-    from otonom_trader.app.pull_request import open_saved_pull
+    from otonom_trader.app.publishing.pull_request import open_saved_pull
 
     outcome = open_saved_pull(branch, remote=remote, forge_url=forge_url, repo=repo)
     if outcome.pushed_now:

@@ -80,7 +80,7 @@ def promote_options(fn):
 
 
 def _metrics_line(metrics: dict) -> str:
-    from otonom_trader.app.pr_body import metric_text
+    from otonom_trader.app.promotion.texts import metric_text
 
     return (f"Sharpe={metric_text('sharpe', metrics['sharpe'])}, "
             f"CAGR={metric_text('cagr_pct', metrics['cagr_pct'])}, "
@@ -95,7 +95,7 @@ def _num(value, spec: str) -> str:
 def echo_promotion(s) -> None:
     """The workflow's lines (best run metrics, parameter changes), then the run's details;
     ``s`` is an ``app.promote.PromotionSummary``."""
-    from otonom_trader.app.strategy_log import headline_metrics
+    from otonom_trader.app.repository.strategy_log import headline_metrics
 
     click.echo("")
     click.echo("Best run metrics:")
@@ -119,7 +119,7 @@ def echo_promotion(s) -> None:
 
 def echo_changes(changes: dict) -> None:
     """``Parameter changes:`` with one ``  - path: old → new`` line each."""
-    from otonom_trader.app.strategy_log import format_value
+    from otonom_trader.app.repository.strategy_log import format_value
 
     click.echo("Parameter changes:")
     for path, (old, new) in changes.items():
@@ -131,7 +131,7 @@ def echo_changes(changes: dict) -> None:
 def echo_outcome(outcome, forge_url: str | None) -> None:
     """A finished (or resumed) promotion: the workflow's summary, the branch, the push and
     the pull request; a failed push or API call is one error line (exit 1)."""
-    from otonom_trader.cli.render import echo_notes
+    from otonom_trader.cli.views.console import echo_notes
     from otonom_trader.domain.errors import RunError
 
     s, pub = outcome.summary, outcome.publish
@@ -148,7 +148,7 @@ def echo_outcome(outcome, forge_url: str | None) -> None:
                    "capital 0%)")
     click.echo(f"🌿 Branch: {outcome.branch} (commit {outcome.commit[:10]}); back on "
                f"{outcome.base_branch}")
-    from otonom_trader.app.pull_request import finish_command
+    from otonom_trader.app.publishing.pull_request import finish_command
 
     finish = finish_command(outcome.branch, forge_url)
     if pub.push_error:
@@ -172,7 +172,7 @@ def echo_outcome(outcome, forge_url: str | None) -> None:
 def run_promote(ctx: click.Context, prefix: list[str], **kw) -> None:
     from click.core import ParameterSource
 
-    from otonom_trader.app.promote import PromoteRequest, promote, resume_promotion
+    from otonom_trader.app.promotion.promote import PromoteRequest, promote, resume_promotion
 
     if kw["resume"]:
         given = ctx.get_parameter_source("remote") is ParameterSource.COMMANDLINE

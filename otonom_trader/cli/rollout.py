@@ -45,7 +45,7 @@ def _run(action: str, name: str, to_shadow: bool = False, **kw) -> None:
     for note in pub.notes:
         click.echo(f"note: {note}")
     if pub.push_error or pub.pull_error:
-        from otonom_trader.app.pull_request import finish_command
+        from otonom_trader.app.publishing.pull_request import finish_command
 
         raise RunError(f"{pub.push_error or pub.pull_error}: the branch {change.branch} and "
                        f"its commit stay; run `{finish_command(change.branch, kw_forge)}` "

@@ -54,7 +54,7 @@ def record_impact(name, days, journal_url, production, params_path, data_dir, re
     max drawdown, win rate and slippage against the expected figures), committed on branch
     impact/<name>-<date> with a pull request."""
     from otonom_trader.app.production.impact import record_impact as run
-    from otonom_trader.cli.render import echo_notes
+    from otonom_trader.cli.views.console import echo_notes
     from otonom_trader.domain.errors import RunError
 
     out = run(name, days, journal_url=journal_url, production=production, data_dir=data_dir,

@@ -1,4 +1,4 @@
-"""``otonom validate``: the CI gate; the work is in ``app.validate``.
+"""``otonom validate``: the CI gate; the work is in ``app.validation.validate``.
 
 Exit 0 when every gate passes, 1 when one fails (after printing/writing the report),
 2 on bad input (one line).
@@ -40,8 +40,8 @@ def validate(files, changed, deployed, base, params_path, report_md, as_json, ou
     """Check strategy FILES (default: every strategies/*.yaml): schema, exact reproduction of
     the promotion metadata, and the params.yaml gates. Exit 1 if any gate fails."""
     from otonom_trader.adapters.output import write_atomic_text
-    from otonom_trader.app.validate import ValidateRequest, run_validate
-    from otonom_trader.app.validate_report import summary_line, to_json, to_markdown
+    from otonom_trader.app.validation.validate import ValidateRequest, run_validate
+    from otonom_trader.cli.views.validate import summary_line, to_json, to_markdown
     from otonom_trader.domain.errors import GateFailed
     from otonom_trader.domain.json_text import dumps
 
@@ -70,7 +70,7 @@ def print_console(result) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from otonom_trader.app.validate_report import ICONS, shown_pair, summary_line
+    from otonom_trader.cli.views.validate import ICONS, shown_pair, summary_line
 
     console = Console(highlight=False)
     for r in result.reports:

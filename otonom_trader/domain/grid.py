@@ -12,7 +12,7 @@ values or one distribution::
     analysts.tech.ma_type: {choice: [sma, ema]}      # like a list
 
 Reserved keys: ``description``, ``search`` (``grid`` default, ``random``, or ``optuna``: TPE,
-see app/optuna_search.py), ``n_iter`` (runs to draw or trials, required by random and
+see app/experiments/optuna_search.py), ``n_iter`` (runs to draw or trials, required by random and
 optuna), ``seed`` (default 0), ``constraints`` (list of ``<path> <op> <path or number>``, see
 ``constraints.py``; not with optuna), ``split`` (``train_start``,
 ``train_end``, ``test_start``, ``test_end``, any subset), ``parent_experiment`` (the ID of the

@@ -160,8 +160,8 @@ def record_impact(name: str, days: int = 30, *, journal_url: str | None = None,
     """Measure, rewrite the log on ``impact/<name>-<date>``, commit, push, open the PR."""
     from otonom_trader.adapters.atomic import write_atomic
     from otonom_trader.adapters.git_repo import GitRepo
-    from otonom_trader.app.pull_request import check_forge_settings, publish, save_body
-    from otonom_trader.app.strategy_log import LOG_FILE, set_actual_impact
+    from otonom_trader.app.publishing.pull_request import check_forge_settings, publish, save_body
+    from otonom_trader.app.repository.strategy_log import LOG_FILE, set_actual_impact
     from otonom_trader.domain.deployment import load_deployment
     from otonom_trader.domain.names import check_name
 

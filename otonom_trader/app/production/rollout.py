@@ -66,7 +66,7 @@ class RolloutOutcome:
     refused: tuple[str, ...] = ()  # why an advance is refused (nothing was written)
     branch: str | None = None
     evidence_path: str | None = None
-    change: Any = None  # app.change_request.ChangeOutcome
+    change: Any = None  # app.publishing.change_request.ChangeOutcome
 
 
 def _entry(production_text: str, name: str, label: str) -> DeploymentEntry:
@@ -174,10 +174,10 @@ def rollout(req: RolloutRequest, cwd: str | Path = ".", report=None) -> RolloutO
     request. A refused advance writes nothing and says why."""
     from otonom_trader.adapters.git_repo import GitRepo
     from otonom_trader.adapters.journal import Journal
-    from otonom_trader.app.change_request import open_change, refuse_dirty
-    from otonom_trader.app.deployment_edit import with_entry_changes
     from otonom_trader.app.production.monitor import monitor, stage_days_from, thresholds_from
-    from otonom_trader.app.pull_request import check_forge_settings
+    from otonom_trader.app.publishing.change_request import open_change, refuse_dirty
+    from otonom_trader.app.publishing.pull_request import check_forge_settings
+    from otonom_trader.app.repository.deployment_file import with_entry_changes
     from otonom_trader.domain.json_text import dumps
 
     if req.action not in ACTIONS:

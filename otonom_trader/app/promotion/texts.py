@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from otonom_trader.app.strategy_log import format_value
+from otonom_trader.app.repository.strategy_log import format_value
 from otonom_trader.domain.redact import redact
 
 if TYPE_CHECKING:
-    from otonom_trader.app.promotion import Promotion
+    from otonom_trader.app.promotion.model import Promotion
 
 __all__ = ["commit_message", "metric_text", "pr_body", "pr_title"]
 

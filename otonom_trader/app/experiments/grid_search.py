@@ -179,7 +179,7 @@ def _without_trials(spec: GridSpec) -> dict:
 def _complete(req: GridSearchRequest, store: ExperimentStore,
               info: ExperimentInfo) -> GridSearchOutcome:
     """A finished experiment run again: write its outputs again if any is missing or stale."""
-    from otonom_trader.app.experiment_outputs import OUTPUT_FILES, export_outputs, stale_outputs
+    from otonom_trader.app.experiments.outputs import OUTPUT_FILES, export_outputs, stale_outputs
 
     root = Path(req.outputs_dir)
     stale = stale_outputs(info, root)
@@ -202,7 +202,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     import numpy as np
 
     from otonom_trader.adapters.store import lease_owner, runs_frame_of
-    from otonom_trader.app.experiment_outputs import export_outputs
+    from otonom_trader.app.experiments.outputs import export_outputs
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
@@ -287,7 +287,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     study = None
     try:
         if optuna:  # stored in this thread before each tell, so the study never runs ahead
-            from otonom_trader.app.optuna_search import open_study, optuna_batches
+            from otonom_trader.app.experiments.optuna_search import open_study, optuna_batches
 
             study = open_study(store, info.name, spec.seed)
             for batch in optuna_batches(study, evaluator, spec, metric, total, done_before,
@@ -318,7 +318,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         raise
     finally:
         if study is not None:
-            from otonom_trader.app.optuna_search import close_study
+            from otonom_trader.app.experiments.optuna_search import close_study
 
             close_study(study)
     writer.shutdown(wait=True)

@@ -242,7 +242,7 @@ def _dsr_check(meta: Mapping[str, Any] | None, equity, ctx: Context,
     """The experiment record's row and the DSR row. N and V[SR] come from the experiment's
     own record (the store, or its committed metrics.json), never from the file under review;
     metadata that disagrees with the record fails."""
-    from otonom_trader.app.experiment_record import MissingRecord, find_record
+    from otonom_trader.app.experiments.record import MissingRecord, find_record
 
     floor = ctx.params.gates.min_dsr
     limit = f"≥ {floor:g}"

@@ -21,7 +21,7 @@ import yaml
 
 from otonom_trader.adapters.atomic import atomic_path, write_atomic
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
-from otonom_trader.app.pipeline_outputs import flat_metrics, pbo, write_plots
+from otonom_trader.app.experiments.pipeline_outputs import flat_metrics, pbo, write_plots
 from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.metrics import METRIC_KEYS
@@ -188,7 +188,7 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
     memory; ``pbo``: ``engine.overfitting.pbo_with_notes`` of those blocks, computing in
     another thread. A finished experiment also gets its columnar snapshot and PBO in the
     store, for ``experiments show``."""
-    from otonom_trader.app.show import pbo_record
+    from otonom_trader.app.experiments.show import pbo_record
     from otonom_trader.engine.overfitting import pbo_with_notes
 
     root = Path(root)
@@ -204,7 +204,7 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
         result = answer[0][0]
         return None if result is None else finite(float(result.pbo))
 
-    from otonom_trader.app.refine import chain_runs
+    from otonom_trader.app.experiments.refine import chain_runs
 
     paths = _write(info, runs, root, pbo_value, data_dir, params_path, chain_runs(store, info))
     if info.status == "done":

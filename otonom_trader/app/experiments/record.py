@@ -58,7 +58,7 @@ def _from_store(exp_id: int, name: str, fingerprint: Any, db_url: str | None) ->
     """The store's record, when a store was named (``--db``/``OTONOM_DB``) or the default
     store file exists and holds this experiment under this name and data."""
     from otonom_trader.adapters.store import DEFAULT_URL, ExperimentStore
-    from otonom_trader.app.refine import chain_runs
+    from otonom_trader.app.experiments.refine import chain_runs
     from otonom_trader.engine.selection import trial_stats
 
     url = db_url or os.environ.get("OTONOM_DB")

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from otonom_trader.app.validate_checks import FAIL, PASS, Check, Context, missing
+from otonom_trader.app.validation.checks import FAIL, PASS, Check, Context, missing
 from otonom_trader.domain.deployment import Deployment, DeploymentEntry
 from otonom_trader.domain.errors import OtonomError
 
@@ -106,7 +106,7 @@ def rollout_check(e: DeploymentEntry, old: DeploymentEntry | None, frm: int, to:
     if not files:
         return missing(GATE, label, f"no advance evidence file under {folder} in this change "
                        "(`otonom rollout advance` commits one)", ctx, e.name, limit)
-    from otonom_trader.app.repo_paths import in_repo
+    from otonom_trader.app.repository.paths import in_repo
 
     path = files[-1]
     why: list[str] = []

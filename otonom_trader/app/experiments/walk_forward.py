@@ -212,7 +212,7 @@ def oos_stats(stitched: pd.Series, periods_per_year: float) -> dict[str, Any]:
 def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
                      events: WalkForwardEvents | None = None) -> WalkForwardOutcome:
     """Plan the folds, run each fold's search and out-of-sample test, store the record."""
-    from otonom_trader.app.grid_search import GridSearchRequest, run_grid_search
+    from otonom_trader.app.experiments.grid_search import GridSearchRequest, run_grid_search
     from otonom_trader.domain.grid import load_grid
     from otonom_trader.domain.strategy_loader import load_strategy
     from otonom_trader.engine import overfitting as of

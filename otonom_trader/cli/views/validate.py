@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from otonom_trader.app.validate import MARKER, ValidationResult
-from otonom_trader.app.validate_checks import FAIL, NA, PASS, WAIVED, Check, StrategyReport
+from otonom_trader.app.validation.checks import FAIL, NA, PASS, WAIVED, Check, StrategyReport
+from otonom_trader.app.validation.validate import MARKER, ValidationResult
 from otonom_trader.domain.gates import format_against
 from otonom_trader.domain.json_text import finite
 

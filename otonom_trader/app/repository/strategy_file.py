@@ -17,8 +17,9 @@ from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import check_value, get_value
 
-__all__ = ["changed_values", "plain", "render_strategy", "typed_value"]
+__all__ = ["STRATEGIES_DIR", "changed_values", "plain", "render_strategy", "typed_value"]
 
+STRATEGIES_DIR = "strategies"  # strategies/<name>.yaml
 METADATA_COMMENT = "Recorded by `otonom promote` (provenance, not parameters)."
 
 

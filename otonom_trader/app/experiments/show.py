@@ -373,10 +373,10 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
     split = info.split
     train_years = _years(split["train_start"], split["train_end"])
     test_years = _years(split["test_start"], split["test_end"])
-    from otonom_trader.app.refine import chain_runs
+    from otonom_trader.app.experiments.refine import chain_runs
     from otonom_trader.engine.selection import trial_stats
 
-    # a refined grid's DSR counts its parent chain's trials too (app/refine.py)
+    # a refined grid's DSR counts its parent chain's trials too (app/experiments/refine.py)
     n_trials, chain_variance = trial_stats(runs, info.periods_per_year, chain_runs(store, info))
     variance = math.nan if chain_variance is None else chain_variance
     run_no = int(best["run_number"])

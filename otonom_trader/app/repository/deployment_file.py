@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 
+from otonom_trader.domain.deployment import PRODUCTION_FILE
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.safe_yaml import parse_yaml
 
 __all__ = ["PRODUCTION_FILE", "with_entry_changes", "with_shadow_entry"]
 
-PRODUCTION_FILE = "deployments/production.yaml"
 _HEADER = ("# Desired state of production: merging a change here to main deploys it.\n"
            "#   stage: shadow (signals only) | paper (simulated fills) | live (real orders)\n"
            "#   capital_pct: share of the trading capital (live entries add up to at most 100)\n")

@@ -4,9 +4,9 @@
 ``promote`` checks the repository, saves the pull request's body, writes the strategy file
 and the STRATEGY_LOG.md entry (and the production change with ``deploy``), commits them on
 ``promote/<name>``, returns to the original branch, then pushes and opens the pull request
-(``app.pull_request``). Nothing is half-written: until the commit exists, a failure removes
-what was written and the branch; a kill leaves a journal (``app.promote_journal``) from which
-re-running the command, or ``promote --resume NAME``, finishes or rolls back.
+(``app.publishing.pull_request``). Nothing is half-written: until the commit exists, a failure
+removes what was written and the branch; a kill leaves a journal (``app.promotion.journal``)
+from which re-running the command, or ``promote --resume NAME``, finishes or rolls back.
 """
 
 from __future__ import annotations
@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
-from otonom_trader.app.promote_gates import check_run_gates, load_gates
-from otonom_trader.app.promotion import Promotion
-from otonom_trader.app.strategy_file import changed_values, plain, render_strategy
+from otonom_trader.app.promotion.gates import check_run_gates, load_gates
+from otonom_trader.app.promotion.model import Promotion
+from otonom_trader.app.publishing.change_request import refuse_dirty, rollback, write_file
+from otonom_trader.app.repository.strategy_file import (
+    STRATEGIES_DIR,
+    changed_values,
+    plain,
+    render_strategy,
+)
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
-from otonom_trader.domain.names import check_name, inside
+from otonom_trader.domain.names import check_name
 from otonom_trader.domain.split import ALL_SPLIT_KEYS
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
@@ -44,9 +50,6 @@ from otonom_trader.engine.selection import (
 
 __all__ = ["PromoteOutcome", "PromoteRequest", "Promotion", "PromotionSummary", "ResumeOutcome",
            "branch_for", "build_promotion", "log_entry", "promote", "resume_promotion"]
-
-STRATEGIES_DIR = "strategies"
-
 
 @dataclass(frozen=True)
 class PromoteRequest:
@@ -190,7 +193,7 @@ def _with_dvc_experiment(req: PromoteRequest, root: Path
             raise InputError("promote needs --experiment-id and --base-strategy (or --dvc-exp)")
         return req, None
     from otonom_trader.adapters.dvc_exp import materialise
-    from otonom_trader.app.experiment_record import dvc_record_path
+    from otonom_trader.app.experiments.record import dvc_record_path
 
     exp = materialise(req.dvc_exp, repo=root)
     evidence = dvc_record_path(exp.experiment_name, exp.dvc_name)
@@ -280,7 +283,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         runs = store.runs_frame(info.id)
         selection = select_run(runs, info.id, rule)
         _, blocks = store.block_stats(info.id)
-        from otonom_trader.app.refine import chain_runs
+        from otonom_trader.app.experiments.refine import chain_runs
 
         ancestors = chain_runs(store, info)  # a refined grid: the whole chain's trials
     notes += list(selection.notes)
@@ -435,27 +438,9 @@ class ResumeOutcome:
     outcome: PromoteOutcome | None
 
 
-def _refuse_dirty(git, paths: list[str]) -> None:
-    from otonom_trader.app.deployment_edit import PRODUCTION_FILE
-    from otonom_trader.app.strategy_log import LOG_FILE
-
-    dirty = git.dirty_paths(untracked_under=(f"{STRATEGIES_DIR}/", LOG_FILE, PRODUCTION_FILE,
-                                             *paths))
-    if dirty:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise GitStateError(f"the work tree has uncommitted changes ({shown}): commit or stash "
-                            "them first (git stash -u)")
-
-
-def _write(root: Path, rel: str, text: str) -> None:
-    target = inside(root, rel, "promotion file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-
-
 def log_entry(p: Promotion):
     """The STRATEGY_LOG.md entry of a promotion: the workflow's lines, then the details."""
-    from otonom_trader.app.strategy_log import LogEntry
+    from otonom_trader.app.repository.strategy_log import LogEntry
 
     sel, of, split = p.selection, p.overfitting, p.experiment.split
 
@@ -477,7 +462,7 @@ def log_entry(p: Promotion):
 
 
 def _fingerprint(req: PromoteRequest) -> str:
-    from otonom_trader.app.promote_journal import request_fingerprint
+    from otonom_trader.app.promotion.journal import request_fingerprint
 
     return request_fingerprint({k: getattr(req, k) for k in (
         "experiment_id", "output_name", "base_strategy", "select_by", "expected_impact",
@@ -490,11 +475,17 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
     A promotion interrupted earlier (its journal in ``.otonom/promote/``) is finished when it
     has its commit, or rolled back and done again when it has not."""
     from otonom_trader.adapters.git_repo import GitRepo
-    from otonom_trader.app.deployment_edit import PRODUCTION_FILE, with_shadow_entry
-    from otonom_trader.app.pr_body import commit_message, pr_body, pr_title
-    from otonom_trader.app.promote_journal import JOURNAL_DIR, Journal
-    from otonom_trader.app.pull_request import PR_DIR, check_forge_settings, remove_saved, save_body
-    from otonom_trader.app.strategy_log import LOG_FILE, append_entry
+    from otonom_trader.app.promotion.journal import JOURNAL_DIR, Journal
+    from otonom_trader.app.promotion.texts import commit_message, pr_body, pr_title
+    from otonom_trader.app.publishing.pull_request import (
+        PR_DIR,
+        check_forge_settings,
+        remove_saved,
+        save_body,
+    )
+    from otonom_trader.app.repository.deployment_file import with_shadow_entry
+    from otonom_trader.app.repository.strategy_log import LOG_FILE, append_entry
+    from otonom_trader.domain.deployment import PRODUCTION_FILE
 
     name = check_name(req.output_name, "--output-name")
     check_forge_settings(req.forge_url, req.repo)
@@ -524,7 +515,7 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
         if git.branch_exists(branch, req.remote):
             raise GitStateError(f"branch {branch} already exists: choose another "
                                 f"--output-name, or delete it (git branch -D {branch})")
-        _refuse_dirty(git, [rel])
+        refuse_dirty(git, [rel])
         p = build_promotion(req, git.root, rel)
 
         log_path = git.root / LOG_FILE
@@ -550,10 +541,10 @@ def promote(req: PromoteRequest, cwd: str | Path = ".") -> PromoteOutcome:
         git.create_branch(branch)
         try:
             for path, text in files.items():
-                _write(git.root, path, text)
+                write_file(git.root, path, text)
             git.commit([*files, *evidence], commit_message(p))
         except BaseException:
-            _rollback(git, list(files), base_branch, branch)
+            rollback(git, list(files), base_branch, branch)
             remove_saved(git.root, name)
             journal.remove(git.root)
             raise
@@ -565,7 +556,7 @@ def resume_promotion(name: str, cwd: str | Path = ".", *, remote: str | None = N
     """``otonom promote --resume NAME``: finish an interrupted promotion that has its commit
     (push, pull request), or roll back one that has not."""
     from otonom_trader.adapters.git_repo import GitRepo
-    from otonom_trader.app.promote_journal import JOURNAL_DIR, Journal
+    from otonom_trader.app.promotion.journal import JOURNAL_DIR, Journal
 
     name = check_name(name, "--resume")
     with GitRepo(cwd) as git:
@@ -591,10 +582,10 @@ def _has_commit(git, journal) -> bool:
 def _roll_back(git, journal) -> None:
     """Undo an interrupted promotion that has no commit: files (only when its branch is
     checked out: they were written there), index, branch, saved body, journal."""
-    from otonom_trader.app.pull_request import remove_saved
+    from otonom_trader.app.publishing.pull_request import remove_saved
 
     if git.checked_out() == journal.branch:
-        _rollback(git, journal.files, journal.base_branch, journal.branch)
+        rollback(git, journal.files, journal.base_branch, journal.branch)
     elif git.branch_exists(journal.branch):
         git.delete_branch(journal.branch)
     if git.branch_exists(journal.branch) or git.checked_out() == journal.branch:
@@ -608,9 +599,9 @@ def _roll_back(git, journal) -> None:
 def _finish(git, journal, resumed: str | None) -> PromoteOutcome:
     """From the commit on: back to the base branch, push, pull request; the journal goes
     once nothing is left to do."""
-    from otonom_trader.app.deployment_edit import PRODUCTION_FILE
-    from otonom_trader.app.pull_request import publish
-    from otonom_trader.app.strategy_log import LOG_FILE
+    from otonom_trader.app.publishing.pull_request import publish
+    from otonom_trader.app.repository.strategy_log import LOG_FILE
+    from otonom_trader.domain.deployment import PRODUCTION_FILE
 
     sha = git.head_sha(journal.branch)
     if git.checked_out() == journal.branch:
@@ -624,21 +615,3 @@ def _finish(git, journal, resumed: str | None) -> PromoteOutcome:
     return PromoteOutcome(summary, journal.branch, journal.base_branch, sha, LOG_FILE,
                           PRODUCTION_FILE if PRODUCTION_FILE in journal.files else None,
                           journal.body_path, result, resumed)
-
-
-def _rollback(git, files: list[str], base_branch: str, branch: str) -> None:
-    """Undo a promotion that has no commit yet: files, index, branch."""
-    import contextlib
-
-    with contextlib.suppress(Exception):
-        git.unstage(list(files))
-    for path in files:
-        with contextlib.suppress(Exception):
-            if git.is_tracked(path):
-                git.restore(path)
-            else:
-                (git.root / path).unlink(missing_ok=True)
-    with contextlib.suppress(Exception):
-        git.checkout(base_branch)
-    with contextlib.suppress(Exception):
-        git.delete_branch(branch)

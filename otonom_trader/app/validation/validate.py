@@ -2,7 +2,7 @@
 
 Which files: the paths given; with ``changed`` the strategy files added or modified between
 ``base`` and HEAD (plus the strategies ``deployments/production.yaml`` lists when that file
-changed); otherwise every ``strategies/*.yaml``. Each goes through ``validate_checks``.
+changed); otherwise every ``strategies/*.yaml``. Each goes through ``validation.checks``.
 Production is read from ``base`` when comparing a change, else from the working tree.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from otonom_trader.app.repo_paths import in_repo, open_repo, repo_root
-from otonom_trader.app.validate_checks import (
+from otonom_trader.app.repository.paths import in_repo, open_repo, repo_root
+from otonom_trader.app.validation.checks import (
     Context,
     ProductionEntry,
     StrategyReport,
@@ -201,10 +201,10 @@ def run_validate(req: ValidateRequest) -> ValidationResult:
 def _with_rollout_checks(req: ValidateRequest, ctx: Context,
                          reports: list[StrategyReport]) -> list[StrategyReport]:
     """With production.yaml changed, a rollout-evidence row on every entry whose rollout
-    step went up against ``base`` (``app.validate_rollout``)."""
+    step went up against ``base`` (``app.validation.rollout``)."""
     from dataclasses import replace
 
-    from otonom_trader.app.validate_rollout import advanced, rollout_check
+    from otonom_trader.app.validation.rollout import advanced, rollout_check
 
     changed = changed_paths(req.base)
     if req.production_path not in changed:

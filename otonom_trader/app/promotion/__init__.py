@@ -1,0 +1,1 @@
+"""Use cases of promotion: the best run to a strategy file and a pull request."""

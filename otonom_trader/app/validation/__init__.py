@@ -1,0 +1,1 @@
+"""The CI gate: re-run a changed strategy and check its evidence."""

@@ -1,0 +1,1 @@
+"""Console rendering of use-case results (rich tables, text)."""
