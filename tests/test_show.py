@@ -342,7 +342,14 @@ def test_show_from_the_snapshot_equals_show_from_every_run(db, monkeypatch, exp_
             return str(exc), None
         return report.to_dict(), report
 
-    fast, fast_report = analyse()
+    import otonom_trader.app.experiments.show as show_module
+
+    def no_rerun(*args, **kwargs):
+        raise AssertionError("the snapshot keeps the best run's test returns: no re-run")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(show_module, "checked_rerun", no_rerun)
+        fast, fast_report = analyse()
     assert ExperimentStore(db).load_snapshot(exp_id) is not None
     monkeypatch.setattr(ExperimentStore, "load_snapshot", lambda self, exp_id: None)
     slow, slow_report = analyse()

@@ -12,7 +12,7 @@ from sqlalchemy import event, inspect
 
 from otonom_trader.adapters.store import ExperimentStore, RunBatch
 from otonom_trader.domain.errors import InputError, RunError
-from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
+from otonom_trader.domain.metrics import METRIC_KEYS
 
 K = len(METRIC_KEYS)
 SHARPE = METRIC_KEYS.index("sharpe")
@@ -227,9 +227,9 @@ def _check_settings_and_indexes(store):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
     indexes = {tuple(ix["column_names"])
                for ix in inspect(store.engine).get_indexes("experiment_runs")}
-    for m in SELECTION_METRICS:
-        assert ("experiment_id", f"test_{m}") in indexes
-    assert ("experiment_id", "status") in indexes
+    # one metric index, test Sharpe (read best-first); each costs a pass after a load
+    assert {("experiment_id", "test_sharpe"), ("experiment_id", "status")} <= indexes
+    assert [c for c in indexes if c[-1].startswith("test_")] == [("experiment_id", "test_sharpe")]
 
     exp = create(store)
     store.write_runs(exp, batch(range(50)))
@@ -322,10 +322,14 @@ def test_snapshot_is_ignored_once_the_runs_change(store):
     exp = create(store, total_runs=12)
     store.write_runs(exp, batch(range(6)))
     runs = store.runs_frame(exp)
-    store.save_snapshot(exp, runs, {"pbo": 0.25, "notes": []}, np.array([0.5, -1.0]))
-    kept, pbo, logits = store.load_snapshot(exp)
+    store.save_snapshot(exp, runs, {"pbo": 0.25, "notes": []}, np.array([0.5, -1.0]), 3,
+                        np.array([0.01, -0.02, 0.005]))
+    kept, pbo, logits, best_run, best_returns = store.load_snapshot(exp)
     pd.testing.assert_frame_equal(kept, runs)
     assert pbo == {"pbo": 0.25, "notes": []} and logits.tolist() == [0.5, -1.0]
+    assert best_run == 3 and best_returns.tolist() == [0.01, -0.02, 0.005]
+    store.save_snapshot(exp, runs, None, None)  # replaced, nothing kept of the best run
+    assert store.load_snapshot(exp)[2:] == (None, None, None)
     store.write_runs(exp, batch(range(6, 8)))  # a resumed search added runs
     assert store.load_snapshot(exp) is None
     assert store.load_snapshot(exp + 1) is None
@@ -340,7 +344,7 @@ def test_a_load_builds_the_indexes_after_the_runs(store):
     which are built once at the end; a second experiment's load keeps them (other runs need
     them). PostgreSQL, shared by a team, keeps them throughout."""
     full = _run_indexes(store)
-    assert {f"ix_run_experiment_test_{m}" for m in SELECTION_METRICS} <= full
+    assert "ix_run_experiment_test_sharpe" in full
     first = create(store, "first")
     store.begin_load(first)
     assert (_run_indexes(store) == full) if is_pg(store) else (_run_indexes(store) < full)

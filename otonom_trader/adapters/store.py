@@ -17,7 +17,7 @@ import sys
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import (
@@ -76,7 +76,7 @@ _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged fi
 CONNECT_TIMEOUT = 10  # seconds to reach a database server (PostgreSQL) before giving up
 LEASE_TIMEOUT = 600.0  # seconds without a heartbeat after which another host's lease lapses
 __all__ = ["DEFAULT_URL", "ExperimentInfo", "ExperimentStore", "ExperimentSummary", "RunBatch",
-           "lease_owner", "runs_frame_of"]
+           "Snapshot", "lease_owner", "runs_frame_of"]
 
 
 def _now() -> datetime:
@@ -468,40 +468,41 @@ class ExperimentStore:
         return _build_frame(dict(zip(_FRAME_COLUMNS, columns, strict=True)))
 
     def save_snapshot(self, exp_id: int, runs: pd.DataFrame, pbo: dict | None,
-                      pbo_logits: np.ndarray | None) -> None:
+                      pbo_logits: np.ndarray | None, best_run: int | None = None,
+                      best_returns: np.ndarray | None = None) -> None:
         """Keep ``runs`` (``runs_frame`` layout, every stored run) as Parquet with the PBO
-        (``PBOResult`` fields but the logits, or ``{"note": ...}``), replacing any older one."""
+        (``PBOResult`` fields but the logits, or ``{"note": ...}``) and the test-window
+        returns of the selected run ``best_run``, replacing any older one."""
         import io
 
         buffer = io.BytesIO()
         runs.to_parquet(buffer, index=False)
-        logits = None if pbo_logits is None else np.ascontiguousarray(pbo_logits, "<f8").tobytes()
         values = dict(experiment_id=int(exp_id), n_runs=len(runs), runs=buffer.getvalue(),
-                      pbo=None if pbo is None else _plain(pbo), pbo_logits=logits)
+                      pbo=None if pbo is None else _plain(pbo), pbo_logits=_blob(pbo_logits),
+                      best_run=None if best_run is None else int(best_run),
+                      best_returns=None if best_run is None else _blob(best_returns))
         with self.engine.begin() as conn:
             conn.execute(delete(_SNAP).where(_SNAP.c.experiment_id == int(exp_id)))
             conn.execute(insert(_SNAP).values(**values))
 
-    def load_snapshot(self, exp_id: int) -> tuple[pd.DataFrame, dict | None,
-                                                  np.ndarray | None] | None:
-        """(runs, pbo, logits) saved by ``save_snapshot``, or None when there is none or the
-        stored runs changed since (their count differs)."""
+    def load_snapshot(self, exp_id: int) -> Snapshot | None:
+        """What ``save_snapshot`` kept, or None when there is none or the stored runs changed
+        since (their count differs)."""
         import io
 
         import pandas as pd
 
         count = (select(func.count()).where(_RUNS.c.experiment_id == int(exp_id))
                  .scalar_subquery())
-        stmt = select(_SNAP.c.n_runs, count, _SNAP.c.runs, _SNAP.c.pbo, _SNAP.c.pbo_logits
+        stmt = select(_SNAP.c.n_runs, count, _SNAP.c.runs, _SNAP.c.pbo, _SNAP.c.pbo_logits,
+                      _SNAP.c.best_run, _SNAP.c.best_returns
                       ).where(_SNAP.c.experiment_id == int(exp_id))
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
         if row is None or row[0] != row[1]:
             return None
-        runs = pd.read_parquet(io.BytesIO(row[2]))
-        logits = None if row[4] is None else np.frombuffer(row[4], "<f8").astype(np.float64)
-        return runs, row[3], logits
-
+        return Snapshot(pd.read_parquet(io.BytesIO(row[2])), row[3], _array(row[4]), row[5],
+                        _array(row[6]))
 
     # -- walk-forwards -----------------------------------------------------------------
 
@@ -543,6 +544,24 @@ class ExperimentStore:
         if record["created_at"] is not None:
             record["created_at"] = f"{record['created_at']:%Y-%m-%d %H:%M:%S}"
         return record
+
+class Snapshot(NamedTuple):
+    """A finished experiment's snapshot (``ExperimentStore.load_snapshot``)."""
+
+    runs: pd.DataFrame
+    pbo: dict | None  # PBOResult fields but the logits, or {"notes": [...]}
+    pbo_logits: np.ndarray | None
+    best_run: int | None  # the run whose test returns are kept
+    best_returns: np.ndarray | None
+
+
+def _blob(values: np.ndarray | None) -> bytes | None:
+    return None if values is None else np.ascontiguousarray(values, "<f8").tobytes()
+
+
+def _array(blob: bytes | None) -> np.ndarray | None:
+    return None if blob is None else np.frombuffer(blob, "<f8").astype(np.float64)
+
 
 def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
     """What ``runs_frame`` and ``block_stats`` return once ``batches`` (every run of an

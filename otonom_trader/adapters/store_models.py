@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
+from otonom_trader.domain.metrics import METRIC_KEYS
 
 EXPERIMENT_STATUSES = ("running", "interrupted", "done", "failed")
 RUN_STATUSES = ("done", "failed")
@@ -177,11 +177,10 @@ class ExperimentRun(Base):
     __table_args__ = (
         UniqueConstraint("experiment_id", "run_number", name="uq_run_experiment_number"),
         Index("ix_run_experiment_status", "experiment_id", "status"),
-        # "top N" by a selection metric walks one of these backwards and stops after N rows;
-        # other metrics sort the experiment's rows. Each index costs ~0.35 s per 160k runs
-        # written, so only the metrics runs are selected by are indexed.
-        *(Index(f"ix_run_experiment_test_{m}", "experiment_id", f"test_{m}")
-          for m in SELECTION_METRICS),
+        # best-first by test Sharpe (`experiments list`, the grid-search summary) walks this
+        # backwards and stops after N rows; other metrics sort the experiment's rows. Each
+        # index costs a pass over the table after a load, so there is only this one.
+        Index("ix_run_experiment_test_sharpe", "experiment_id", "test_sharpe"),
     )
 
 
@@ -197,6 +196,10 @@ class ExperimentSnapshot(Base):
     runs: Mapped[bytes] = mapped_column(LargeBinary)
     pbo: Mapped[Any | None] = mapped_column(JSON, nullable=True)  # PBOResult fields, or a note
     pbo_logits: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float64
+    # The selected run's test-window returns when the snapshot was written (float64), so
+    # ``show`` computes its DSR without re-running it; for run ``best_run`` only.
+    best_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    best_returns: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 TRAIN_COLUMNS = tuple(f"train_{m}" for m in METRIC_KEYS)

@@ -216,6 +216,12 @@ def trial_stats(runs: pd.DataFrame, periods_per_year: float,
     return len(done), variance
 
 
+def test_returns(equity: pd.Series) -> np.ndarray:
+    """The per-bar returns of a test-window equity curve, as the DSR reads them (and
+    ``otonom validate`` computes them)."""
+    return equity.pct_change().to_numpy()[1:]
+
+
 def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd.Series,
                       periods_per_year: float, block_stats: np.ndarray | None, *,
                       pbo: float | object | None = _COMPUTE,
@@ -234,7 +240,7 @@ def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd
     gap = _finite(np.atleast_1d(of.sharpe_gap(train_sr, test_sr))[0])
 
     dsr = None
-    returns = test_equity.pct_change().to_numpy()[1:]  # as `otonom validate` computes them
+    returns = test_returns(test_equity)
     if variance is None:
         notes.append("DSR needs at least 2 done runs with a test Sharpe")
     else:
@@ -282,14 +288,10 @@ def param_value(path: str, value: Any) -> Any:
     return value
 
 
-def checked_rerun(info: Any, params: dict[str, Any], start: Any, end: Any,
-                  data_dir: str | Path = "data"):
-    """THE checked re-run: one run of experiment ``info`` (an ``ExperimentInfo``) over
-    [start, end] exactly as the grid ran it — same strategy file (its hash checked), same
-    data (its fingerprint checked), same capital and periods per year. Returns
-    (BacktestResult, bars); a changed file or data is an ``InputError``."""
-    from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy, strategy_hash
-    from otonom_trader.engine.backtest import backtest
+def checked_inputs(info: Any, data_dir: str | Path = "data"):
+    """Experiment ``info``'s strategy and bars, checked unchanged since it ran (the strategy
+    file's hash, the data's fingerprint): (Strategy, bars); ``InputError`` otherwise."""
+    from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
     from otonom_trader.engine.data import data_fingerprint, load_bars
 
     strategy = load_strategy(info.strategy_path)
@@ -299,6 +301,19 @@ def checked_rerun(info: Any, params: dict[str, Any], start: Any, end: Any,
     if data_fingerprint(bars) != info.data_fingerprint:
         raise InputError(f"the {info.symbol} data in {data_dir} changed since experiment "
                          f"{info.id} ran")
+    return strategy, bars
+
+
+def checked_rerun(info: Any, params: dict[str, Any], start: Any, end: Any,
+                  data_dir: str | Path = "data"):
+    """THE checked re-run: one run of experiment ``info`` (an ``ExperimentInfo``) over
+    [start, end] exactly as the grid ran it — same strategy file (its hash checked), same
+    data (its fingerprint checked), same capital and periods per year. Returns
+    (BacktestResult, bars); a changed file or data is an ``InputError``."""
+    from otonom_trader.domain.strategy_loader import apply_overrides
+    from otonom_trader.engine.backtest import backtest
+
+    strategy, bars = checked_inputs(info, data_dir)
     strategy = apply_overrides(strategy, {p: param_value(p, v) for p, v in params.items()})
     result = backtest(strategy, bars, symbol=info.symbol, start=start, end=end,
                       initial_capital=info.initial_capital,

@@ -15,6 +15,7 @@ import hashlib
 import json
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -31,6 +32,7 @@ from otonom_trader.engine.selection import (
     overfitting_stats,
     select_run,
     selection_rule,
+    test_returns,
     trial_stats,
 )
 
@@ -76,26 +78,29 @@ def _best(runs: pd.DataFrame, info: ExperimentInfo, params_path: Path):
 
 
 def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, pbo_value,
-                 data_dir: Path | str, ancestors=None) -> tuple[dict, list[str]]:
+                 data_dir: Path | str, ancestors=None) -> tuple[dict, list[str], Any]:
     """THE overfitting summary (``engine.selection.overfitting_stats``) of the selected run,
     its test window re-run by the checked re-run; without a selected run, the experiment's
     trials and PBO only. ``pbo_value``: the PBO, or a callable that waits for it (it may be
-    computing in a thread meanwhile). ``ancestors``: the parent chain's runs (refine)."""
+    computing in a thread meanwhile). ``ancestors``: the parent chain's runs (refine). Also
+    returns the selected run's test returns (None when it was not re-run)."""
     if selection is None:
         n_trials, variance = trial_stats(runs, info.periods_per_year, ancestors)
         return {"sharpe_gap": None, "dsr": None, "pbo": _resolve(pbo_value),
-                "n_trials": n_trials, "sharpe_variance": variance, "min_btl_years": None}, []
+                "n_trials": n_trials, "sharpe_variance": variance, "min_btl_years": None}, [], None
     notes: list[str] = []
     try:
         result, _ = checked_rerun(info, selection.run.params, info.split["test_start"],
                                   info.split["test_end"], data_dir)
-        equity = result.equity
+        equity, returns = result.equity, test_returns(result.equity)
+        if float(result.metrics["sharpe"]) != selection.run.test["sharpe"]:
+            returns = None  # not kept: `show` re-runs it and reports the difference
     except OtonomError as exc:
-        equity = pd.Series(dtype=float)
+        equity, returns = pd.Series(dtype=float), None
         notes.append(f"best run not re-run: {exc}")
     stats, more = overfitting_stats(runs, selection.run, equity, info.periods_per_year, None,
                                     pbo=_resolve(pbo_value), ancestors=ancestors)
-    return stats.as_dict(), notes + more
+    return stats.as_dict(), notes + more, returns
 
 
 def _resolve(pbo_value):
@@ -107,13 +112,15 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
                   params_path: Path | str = "params.yaml") -> dict[str, Path]:
     """Write ``root/<name>/{runs.parquet, metrics.json, best_params.yaml, best_equity.csv,
     sweep.csv}`` from all runs; ``blocks`` (the done runs' block statistics) gives the PBO."""
-    return _write(info, runs, root, pbo(blocks), data_dir, params_path)
+    return _write(info, runs, root, pbo(blocks), data_dir, params_path)[0]
 
 
 def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
-           data_dir: Path | str, params_path: Path | str, ancestors=None) -> dict[str, Path]:
+           data_dir: Path | str, params_path: Path | str,
+           ancestors=None) -> tuple[dict[str, Path], tuple[int, Any] | None]:
     """``pbo_value``: the PBO (float or None), or a callable giving it, called only once the
-    other files are written (the PBO may still be computing meanwhile)."""
+    other files are written (the PBO may still be computing meanwhile). Returns the paths,
+    and (run number, test returns) of the selected run when it was re-run."""
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
     inside(root, name, "--outputs-dir/<name>")  # no link or `..` leads out of root
     folder = Path(root) / name
@@ -131,8 +138,8 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
                                         data_dir, info.initial_capital)
     paths |= plots
     selected_by = None if selection is None else selection.rule.label
-    overfitting, overfitting_notes = _overfitting(info, runs, selection, pbo_value, data_dir,
-                                                  ancestors)
+    overfitting, overfitting_notes, returns = _overfitting(info, runs, selection, pbo_value,
+                                                           data_dir, ancestors)
     summary = {
         **flat_metrics(runs, best, info, overfitting["pbo"]),
         "experiment": {
@@ -166,7 +173,7 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
         "selected_by": selected_by, "params": best_params,
     }
     write_atomic(paths["best_params"], yaml.safe_dump(best_params_doc, sort_keys=False))
-    return paths
+    return paths, None if returns is None else (selection.run.run_number, returns)
 
 
 def _timings(info: ExperimentInfo) -> str:
@@ -206,9 +213,10 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
 
     from otonom_trader.app.experiments.refine import chain_runs
 
-    paths = _write(info, runs, root, pbo_value, data_dir, params_path, chain_runs(store, info))
+    paths, best = _write(info, runs, root, pbo_value, data_dir, params_path,
+                         chain_runs(store, info))
     if info.status == "done":
-        store.save_snapshot(info.id, runs, *pbo_record(*answer[0]))
+        store.save_snapshot(info.id, runs, *pbo_record(*answer[0]), *(best or (None, None)))
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})

@@ -25,7 +25,12 @@ from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.json_text import dumps, finite
 from otonom_trader.domain.metrics import METRIC_KEYS
-from otonom_trader.engine.selection import checked_rerun, param_value
+from otonom_trader.engine.selection import (
+    checked_inputs,
+    checked_rerun,
+    param_value,
+    test_returns,
+)
 
 MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
 DSR_WARNING = 0.95  # a best run's DSR below this warns
@@ -206,7 +211,7 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     t0 = time.perf_counter()
     info = store.get(exp_id)
     snapshot = store.load_snapshot(exp_id) if info.status == "done" else None
-    runs = store.runs_frame(exp_id) if snapshot is None else snapshot[0]
+    runs = store.runs_frame(exp_id) if snapshot is None else snapshot.runs
     timings["load_runs"] = time.perf_counter() - t0
     done_mask = (runs["status"] == "done").to_numpy()
     n_done, n_rows = int(done_mask.sum()), len(runs)
@@ -255,7 +260,7 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     timings["analysis"] = time.perf_counter() - t1
 
     overfitting = _overfitting(store, info, runs, done_mask, best, data_dir, GAP_WARNING,
-                               notes, timings, None if snapshot is None else snapshot[1:])
+                               notes, timings, snapshot)
     return ExperimentReport(info=info, summary=summary, sort_by=sort_by, parameters=parameters,
                             top=top_runs, best=best, rule=rule, effects=effects,
                             overfitting=overfitting,
@@ -357,8 +362,9 @@ def best_params(report: ExperimentReport) -> dict:
 
 
 def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, notes,
-                 timings, stored_pbo=None) -> Overfitting:
-    """``stored_pbo``: (pbo fields, logits) from the store's snapshot, else PBO is computed."""
+                 timings, snapshot=None) -> Overfitting:
+    """``snapshot``: the store's (``adapters.store.Snapshot``), whose PBO is used and whose
+    kept test returns of the best run spare its re-run; without one, both are computed."""
     from otonom_trader.engine.overfitting import (
         deflated_sharpe_ratio,
         minimum_backtest_length,
@@ -389,26 +395,30 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
         notes.append(f"DSR not computed: best run #{run_no} has no finite test Sharpe")
     else:
         try:
-            result, _ = checked_rerun(info, {p: best[p] for p in runs.columns if "." in p},
-                              split["test_start"], split["test_end"], data_dir)
-            returns = result.equity.pct_change().to_numpy()[1:]
-            stored, again = float(best["test_sharpe"]), float(result.metrics["sharpe"])
-            if stored != again:  # the engine is deterministic: any difference is news
-                notes.append(f"re-running best run #{run_no} gives test Sharpe {again!r}, "
-                             f"stored {stored!r}")
+            if snapshot is not None and snapshot.best_run == run_no:  # re-run when kept
+                checked_inputs(info, data_dir)
+                returns = snapshot.best_returns
+            else:
+                result, _ = checked_rerun(info, {p: best[p] for p in runs.columns if "." in p},
+                                          split["test_start"], split["test_end"], data_dir)
+                returns = test_returns(result.equity)
+                stored, again = float(best["test_sharpe"]), float(result.metrics["sharpe"])
+                if stored != again:  # the engine is deterministic: any difference is news
+                    notes.append(f"re-running best run #{run_no} gives test Sharpe {again!r}, "
+                                 f"stored {stored!r}")
             dsr = deflated_sharpe_ratio(returns, variance, n_trials)
         except OtonomError as exc:
             notes.append(f"DSR not computed: {exc}")
     timings["dsr"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    if stored_pbo is None:
+    if snapshot is None:
         _, blocks = store.block_stats(info.id)
         timings["load_blocks"] = time.perf_counter() - t
         t = time.perf_counter()
         pbo, pbo_notes = pbo_with_notes(blocks)
     else:
-        pbo, pbo_notes = pbo_from_record(*stored_pbo)
+        pbo, pbo_notes = pbo_from_record(snapshot.pbo, snapshot.pbo_logits)
     notes += pbo_notes
     timings["pbo"] = time.perf_counter() - t
     min_btl = minimum_backtest_length(n_trials) if n_trials > 1 else None
