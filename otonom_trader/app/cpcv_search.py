@@ -105,24 +105,3 @@ def flat_cpcv(record: dict | None) -> dict:
     if not record:
         return {}
     return {key: record.get(field) for key, field in FLAT}
-
-
-def cpcv_text(record: dict) -> str:
-    """One line: the CPCV settings and its path-Sharpe summary (show, grid-search)."""
-    head = (f"{record['folds']} folds, {record['test_folds']} test, embargo "
-            f"{record['embargo_days']} days ({record['embargo_blocks']} block(s))")
-    if "note" in record:
-        return f"{head}: {record['note']}"
-    q = record["quantiles"]
-    return (f"{head}: {record['n_paths']:,} paths of {record['n_splits']:,} splits, "
-            f"out-of-sample Sharpe mean {_f(record['mean'])}, std {_f(record['std'])}, "
-            f"5% {_f(q['0.05'])}, median {_f(q['0.5'])}, 95% {_f(q['0.95'])}, "
-            f"paths below 0: {_f(_pct(record['share_below_zero']), '.1f')}%")
-
-
-def _f(value, spec: str = ".3f") -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def _pct(share):
-    return None if share is None else 100 * share

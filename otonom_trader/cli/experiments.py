@@ -151,7 +151,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
     else:
         click.echo("❌ No 'done' runs with a test Sharpe: see `otonom experiments list`")
     if (info.search or {}).get("cv") and "metrics" in outcome.outputs:
-        from otonom_trader.app.cpcv_search import cpcv_text
+        from otonom_trader.domain.cv import cpcv_text
 
         record = json.loads(outcome.outputs["metrics"].read_text()).get("cpcv")
         if record:
@@ -565,6 +565,10 @@ def _print_report(report) -> None:
                       f"{o.pbo.n_blocks} blocks, {o.pbo.n_runs:,} runs)")
     else:
         console.print("  PBO: n/a")
+    if o.cpcv is not None:
+        from otonom_trader.domain.cv import cpcv_text
+
+        console.print(f"  CPCV: {escape(cpcv_text(o.cpcv))}")
     if o.min_backtest_years is not None:
         console.print(f"  MinBTL: {_fmt(o.min_backtest_years, '.1f')} years for "
                       f"{o.n_trials:,} trials (test window {o.test_years:.1f} years)")
