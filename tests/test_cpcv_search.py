@@ -154,7 +154,9 @@ def test_grid_search_cpcv_agrees_everywhere(tmp_path, monkeypatch, capsys):
     assert metrics["cpcv_share_below_zero"] == cp["share_below_zero"]
     assert abs(cp["mean"]) < 0.5  # a random walk: no skill to select
     summary = [line for line in out.splitlines() if line.startswith("CPCV")]
-    assert summary and f"mean {cp['mean']:.3f}, std {cp['std']:.3f}" in summary[0]
+    assert summary == ["CPCV of the selection (best train Sharpe): 8 folds, 2 test, embargo 30 "
+                       "days (1 block(s)): 7 paths of 28 splits"]
+    assert f"  out-of-sample Sharpe mean {cp['mean']:.3f}, std {cp['std']:.3f}" in out
 
     code, out, err = run_cli(["experiments", "cpcv", "1", "--folds", "8", "--test-folds", "2",
                               "--embargo-blocks", "1", "--json", "--db", DB], capsys)

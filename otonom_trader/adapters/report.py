@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from otonom_trader.domain.cv import cpcv_text
+from otonom_trader.domain.cv import cpcv_lines
 
 MAX_POINTS = 5_000
 SEED = 0
@@ -470,7 +470,7 @@ def _stats_html(report: ExperimentReport) -> str:
         items.append(("Probability of Backtest Overfitting", "not computed (see notes)"))
     if getattr(o, "cpcv", None) is not None:
         items.append(("CPCV out-of-sample Sharpe (best-train-Sharpe selection)",
-                      cpcv_text(o.cpcv)))
+                      "; ".join(cpcv_lines(o.cpcv))))
     btl = "n/a" if o.min_backtest_years is None else (
         f"{_f(o.min_backtest_years, '.1f')} years for N = {o.n_trials:,} trials (test window "
         f"{o.test_years:.1f} years, train window {o.train_years:.1f} years)")

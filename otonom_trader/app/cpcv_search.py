@@ -33,7 +33,8 @@ def resumed_cv(flags: Mapping[str, Any], existing) -> dict | None:
             was = "no --cv" if stored is None else f"{FLAGS[key]} {stored.get(key)}"
             raise InputError(f"{FLAGS[key]} {value}: experiment '{existing.name}' (ID: "
                              f"{existing.id}) was started with {was}; resume it without the "
-                             "flag or choose another --name")
+                             "flag, choose another --name, or cross-validate it with "
+                             f"`otonom experiments cpcv {existing.id}`")
     return stored
 
 

@@ -137,6 +137,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         state = ("rewrote the missing or stale outputs: " + ", ".join(outcome.rewritten)
                  if outcome.rewritten else "its outputs are up to date")
         click.echo(f"✓ Experiment '{info.name}' (ID: {info.id}) is already complete; {state}")
+        _echo_cpcv(outcome)
         for label, path in outcome.outputs.items():
             click.echo(f"📁 {label}: {path}")
         return
@@ -150,14 +151,21 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
             click.echo(f"  Run #{int(run['run_number'])}: {_summary(run)}")
     else:
         click.echo("❌ No 'done' runs with a test Sharpe: see `otonom experiments list`")
-    if (info.search or {}).get("cv") and "metrics" in outcome.outputs:
-        from otonom_trader.domain.cv import cpcv_text
-
-        record = json.loads(outcome.outputs["metrics"].read_text()).get("cpcv")
-        if record:
-            click.echo(f"CPCV of the selection (best train Sharpe): {cpcv_text(record)}")
+    _echo_cpcv(outcome)
     for label, path in outcome.outputs.items():
         click.echo(f"📁 {label}: {path}")
+
+
+def _echo_cpcv(outcome) -> None:
+    """The CPCV line of a search run with --cv cpcv, as metrics.json holds it."""
+    from otonom_trader.domain.cv import cpcv_lines
+
+    path = outcome.outputs.get("metrics")
+    if (outcome.experiment.search or {}).get("cv") and path is not None and path.is_file():
+        record = json.loads(path.read_text()).get("cpcv")
+        if record:
+            head, figures = cpcv_lines(record)
+            click.echo(f"CPCV of the selection (best train Sharpe): {head}\n  {figures}")
 
 
 def _fmt(value, spec: str) -> str:
@@ -566,9 +574,10 @@ def _print_report(report) -> None:
     else:
         console.print("  PBO: n/a")
     if o.cpcv is not None:
-        from otonom_trader.domain.cv import cpcv_text
+        from otonom_trader.domain.cv import cpcv_lines
 
-        console.print(f"  CPCV: {escape(cpcv_text(o.cpcv))}")
+        head, figures = cpcv_lines(o.cpcv)
+        console.print(f"  CPCV: {escape(head)}\n        {escape(figures)}")
     if o.min_backtest_years is not None:
         console.print(f"  MinBTL: {_fmt(o.min_backtest_years, '.1f')} years for "
                       f"{o.n_trials:,} trials (test window {o.test_years:.1f} years)")

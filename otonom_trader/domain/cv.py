@@ -78,18 +78,19 @@ def cv_settings(flags: Mapping[str, Any], file_cv: Any = None,
     return CVSettings(names=names, **values)
 
 
-def cpcv_text(record: Mapping[str, Any]) -> str:
-    """One line of a stored CPCV record (``app.cpcv_search.cpcv_record``): its settings and
-    the out-of-sample path-Sharpe summary (grid-search, show, the HTML report)."""
+def cpcv_lines(record: Mapping[str, Any]) -> list[str]:
+    """A stored CPCV record (``app.cpcv_search.cpcv_record``) in two lines: its settings and
+    split counts, then the out-of-sample path-Sharpe summary (grid-search, show, the HTML
+    report)."""
     head = (f"{record['folds']} folds, {record['test_folds']} test, embargo "
             f"{record['embargo_days']} days ({record['embargo_blocks']} block(s))")
     if "note" in record:
-        return f"{head}: {record['note']}"
+        return [head, record["note"]]
     q, below = record["quantiles"], record["share_below_zero"]
-    return (f"{head}: {record['n_paths']:,} paths of {record['n_splits']:,} splits, "
+    return [f"{head}: {record['n_paths']:,} paths of {record['n_splits']:,} splits",
             f"out-of-sample Sharpe mean {_f(record['mean'])}, std {_f(record['std'])}, "
-            f"5% {_f(q['0.05'])}, median {_f(q['0.5'])}, 95% {_f(q['0.95'])}, paths below 0: "
-            f"{_f(None if below is None else 100 * below, '.1f')}%")
+            f"5% {_f(q['0.05'])}, median {_f(q['0.5'])}, 95% {_f(q['0.95'])}; paths below 0: "
+            f"{_f(None if below is None else 100 * below, '.1f')}%"]
 
 
 def _f(value: Any, spec: str = ".3f") -> str:
