@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 
 import numpy as np
 import pytest
@@ -175,6 +176,13 @@ def test_grid_search_cpcv_agrees_everywhere(tmp_path, monkeypatch, capsys):
     page = (tmp_path / "r.html").read_text()
     assert 'id="fig-cpcv-paths"' in page and 'id="fig-pbo-logits"' in page
     assert f"mean {cp['mean']:.3f}, std {cp['std']:.3f}" in page
+
+    # without the store's snapshot (a store written before it), show recomputes the same
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        conn.execute("DELETE FROM experiment_snapshots")
+    code, out, err = run_cli(["experiments", "show", "1", "--json", "--db", DB], capsys)
+    assert code in (None, 0), err
+    assert json.loads(out)["overfitting"]["cpcv"] == cp
 
     # the same name again with other settings: refused; the grid file's `cv:` works alone
     code, _, err = _search(capsys, "noise", "grid.yaml", "--cv", "cpcv", "--folds", "4")
