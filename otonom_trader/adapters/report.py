@@ -20,6 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from otonom_trader.domain.cv import cpcv_lines
+
 MAX_POINTS = 5_000
 SEED = 0
 MAX_LISTED = 20  # overfit runs listed in the table
@@ -27,6 +29,7 @@ MAX_PARAMS_PLOTTED = 8
 FIGURE_IDS = ("fig-param-importance", "fig-param-effects", "fig-param-heatmap",
               "fig-train-test", "fig-pbo-logits", "fig-distributions", "fig-param-box",
               "fig-best-equity")
+CPCV_FIGURE = "fig-cpcv-paths"  # only for a search run with --cv cpcv, beside the PBO logits
 SECTIONS = (("summary", "Summary Statistics"), ("top-results", "Top Results"),
             ("parameter-analysis", "Parameter Analysis"), ("overfitting", "Overfitting Detection"),
             ("distributions", "Distribution Plots"), ("best-run", "Best Run"))
@@ -44,6 +47,7 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f0f3
 td.l,th.l{text-align:left}dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px;
 font-size:14px}dt{font-weight:600}dd{margin:0}.warn{color:#a15c00}.ok{color:#2a7a2a}
 .note{color:#666;font-size:13px}.plot{margin:10px 0}code{font-size:12px}
+.pair{display:flex;flex-wrap:wrap;gap:12px}.pair>.plot{flex:1 1 420px;min-width:0}
 """
 
 
@@ -395,6 +399,26 @@ def _logits_fig(report: ExperimentReport):
     return fig
 
 
+def _cpcv_fig(cpcv: dict):
+    """Histogram of the CPCV backtest paths' out-of-sample Sharpe ratios (red: below 0)."""
+    import plotly.graph_objects as go
+
+    counts, edges, note = histogram(np.array(cpcv["path_sharpe"], dtype=float), 30)
+    if len(counts) == 0:
+        return None
+    centers = (edges[:-1] + edges[1:]) / 2
+    colors = np.where(centers < 0, "#d62728", "#4c78a8")
+    fig = go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), marker_color=colors,
+                           hovertemplate="Sharpe %{x:.2f}: %{y} paths<extra></extra>"))
+    fig.add_vline(x=0, line_dash="dash", line_color="#333")
+    fig.update_layout(title=f"CPCV: out-of-sample Sharpe of {cpcv['n_paths']:,} paths "
+                            f"({cpcv['folds']} folds, {cpcv['test_folds']} test)"
+                            + (f" — {note}" if note else ""),
+                      height=360, bargap=0, xaxis={"title": "annualised Sharpe"},
+                      yaxis={"title": "paths"})
+    return fig
+
+
 def _equity_fig(report: ExperimentReport, curve):
     from otonom_trader.adapters.equity_plot import equity_figure
 
@@ -445,6 +469,9 @@ def _stats_html(report: ExperimentReport) -> str:
                       f"{p.n_runs:,} runs"))
     else:
         items.append(("Probability of Backtest Overfitting", "not computed (see notes)"))
+    if getattr(o, "cpcv", None) is not None:
+        items.append(("CPCV out-of-sample Sharpe (best-train-Sharpe selection)",
+                      "; ".join(cpcv_lines(o.cpcv))))
     btl = "n/a" if o.min_backtest_years is None else (
         f"{_f(o.min_backtest_years, '.1f')} years for N = {o.n_trials:,} trials (test window "
         f"{o.test_years:.1f} years, train window {o.train_years:.1f} years)")
@@ -504,8 +531,16 @@ def report_html(report: ExperimentReport, curve=None, extra_notes: Iterable[str]
     if scatter is not None:
         ov.append(_fig_html(scatter, "fig-train-test"))
     ov.append(_overfit_list(report))
-    if o.pbo is not None and (logits := _logits_fig(report)) is not None:
-        ov.append(_fig_html(logits, "fig-pbo-logits"))
+    logits = _logits_fig(report) if o.pbo is not None else None
+    cpcv = getattr(o, "cpcv", None)
+    paths = _cpcv_fig(cpcv) if cpcv is not None and "path_sharpe" in cpcv else None
+    pair = [_fig_html(fig, div) for fig, div in ((paths, CPCV_FIGURE),
+                                                (logits, "fig-pbo-logits")) if fig is not None]
+    if paths is not None:
+        ov.append('<h3 id="cpcv">Combinatorial purged CV beside PBO</h3><div class="pair">'
+                  + "".join(pair) + "</div>")
+    else:
+        ov.extend(pair)
 
     dist = parts["distributions"]
     dist_fig, dist_notes = _distributions_fig(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import sys
@@ -54,12 +55,24 @@ def experiments():
 @click.option("--store-snapshot", is_flag=True,
               help="Also write <outputs-dir>/<name>/store.db: the experiment alone, without "
                    "session times (same runs, same bytes; for DVC).")
+@click.option("--cv", "cv_method", type=click.Choice(["cpcv"]),
+              help="Also cross-validate the selection (best train Sharpe) by combinatorial "
+                   "purged CV over the runs' stored blocks, once the search finishes (or "
+                   "`cv:` in the grid file).")
+@click.option("--folds", type=click.IntRange(2, 64), help="With --cv cpcv: folds of train "
+              "start → test end, a divisor of the 16 stored blocks [default: 8].")
+@click.option("--test-folds", type=click.IntRange(1, 63),
+              help="With --cv cpcv: test folds per split, fewer than --folds [default: 2].")
+@click.option("--embargo-days", type=click.IntRange(0, 36_500),
+              help="With --cv cpcv: calendar days dropped from training on each side of a test "
+                   "fold, rounded UP to whole blocks (a block is 1/16 of train start → test "
+                   "end) [default: 0].")
 @click.option("--chunk-size", type=ranges.CHUNK, default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
                 test_end, holdout_start, holdout_end, search, n_iter, n_trials, seed,
                 max_combinations,
                 workers, db_url, resume_id, initial_capital, data_dir, outputs_dir, params_path,
-                store_snapshot, chunk_size):
+                store_snapshot, cv_method, folds, test_folds, embargo_days, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.experiments.grid_search import (
@@ -79,7 +92,9 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
                                    holdout_end), strict=True))
     request = GridSearchRequest(
         name=name, strategy_path=strategy_path, grid_path=grid_path, symbol=symbol,
-        split=split, search=search, n_iter=n_trials if n_trials is not None else n_iter,
+        split=split, cv={"method": cv_method, "folds": folds, "test_folds": test_folds,
+                         "embargo_days": embargo_days},
+        search=search, n_iter=n_trials if n_trials is not None else n_iter,
         seed=seed, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,
@@ -122,6 +137,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         state = ("rewrote the missing or stale outputs: " + ", ".join(outcome.rewritten)
                  if outcome.rewritten else "its outputs are up to date")
         click.echo(f"✓ Experiment '{info.name}' (ID: {info.id}) is already complete; {state}")
+        _echo_cpcv(outcome)
         for label, path in outcome.outputs.items():
             click.echo(f"📁 {label}: {path}")
         return
@@ -135,8 +151,21 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
             click.echo(f"  Run #{int(run['run_number'])}: {_summary(run)}")
     else:
         click.echo("❌ No 'done' runs with a test Sharpe: see `otonom experiments list`")
+    _echo_cpcv(outcome)
     for label, path in outcome.outputs.items():
         click.echo(f"📁 {label}: {path}")
+
+
+def _echo_cpcv(outcome) -> None:
+    """The CPCV line of a search run with --cv cpcv, as metrics.json holds it."""
+    from otonom_trader.domain.cv import cpcv_lines
+
+    path = outcome.outputs.get("metrics")
+    if (outcome.experiment.search or {}).get("cv") and path is not None and path.is_file():
+        record = json.loads(path.read_text()).get("cpcv")
+        if record:
+            head, figures = cpcv_lines(record)
+            click.echo(f"CPCV of the selection (best train Sharpe): {head}\n  {figures}")
 
 
 def _fmt(value, spec: str) -> str:
@@ -549,6 +578,11 @@ def _print_report(report) -> None:
                       f"{o.pbo.n_blocks} blocks, {o.pbo.n_runs:,} runs)")
     else:
         console.print("  PBO: n/a")
+    if o.cpcv is not None:
+        from otonom_trader.domain.cv import cpcv_lines
+
+        head, figures = cpcv_lines(o.cpcv)
+        console.print(f"  CPCV: {escape(head)}\n        {escape(figures)}")
     if o.min_backtest_years is not None:
         console.print(f"  MinBTL: {_fmt(o.min_backtest_years, '.1f')} years for "
                       f"{o.n_trials:,} trials (test window {o.test_years:.1f} years)")

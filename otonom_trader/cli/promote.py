@@ -94,7 +94,7 @@ def _num(value, spec: str) -> str:
 
 def echo_promotion(s) -> None:
     """The workflow's lines (best run metrics, parameter changes), then the run's details;
-    ``s`` is an ``app.promote.PromotionSummary``."""
+    ``s`` is an ``app.promotion.promote.PromotionSummary``."""
     from otonom_trader.app.repository.strategy_log import headline_metrics
 
     click.echo("")

@@ -16,7 +16,9 @@ see app/experiments/optuna_search.py), ``n_iter`` (runs to draw or trials, requi
 optuna), ``seed`` (default 0), ``constraints`` (list of ``<path> <op> <path or number>``, see
 ``constraints.py``; not with optuna), ``split`` (``train_start``,
 ``train_end``, ``test_start``, ``test_end``, any subset), ``parent_experiment`` (the ID of the
-experiment a ``refine``d grid came from: the DSR then counts the whole chain's trials).
+experiment a ``refine``d grid came from: the DSR then counts the whole chain's trials), ``cv``
+(cross-validation of the search, ``{method: cpcv, folds, test_folds, embargo_days}``, see
+``domain/cv.py``).
 
 Run numbers are 1-based and stable. Grid: ``itertools.product`` order over the keys (last key
 fastest), numbered after the constraints filter. Random: run ``i`` draws every parameter in key
@@ -63,7 +65,7 @@ __all__ = [
 
 BLOCKS = ("params", "parameters")  # names of the one mapping that may hold every parameter
 RESERVED = ("description", "search", "n_iter", "seed", "constraints", "split",
-            "parent_experiment", *BLOCKS)
+            "parent_experiment", "cv", *BLOCKS)
 KINDS = ("uniform", "loguniform", "int", "choice")
 SEARCHES = ("grid", "random", "optuna")  # optuna: TPE over the same distributions
 FORMS = (

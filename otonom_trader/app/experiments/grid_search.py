@@ -33,6 +33,7 @@ class GridSearchRequest:
     grid_path: str | None = None
     symbol: str | None = None
     split: dict = field(default_factory=dict)  # flags: train_start ... test_end (None = unset)
+    cv: dict = field(default_factory=dict)  # flags: method, folds, test_folds, embargo_days
     search: str | None = None
     n_iter: int | None = None
     seed: int | None = None
@@ -202,6 +203,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     import numpy as np
 
     from otonom_trader.adapters.store import lease_owner, runs_frame_of
+    from otonom_trader.app.experiments.cpcv_search import check_cv, new_cv, resumed_cv
     from otonom_trader.app.experiments.outputs import export_outputs
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
@@ -210,6 +212,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
+    cv = resumed_cv(req.cv, existing) if existing is not None else new_cv(req.cv, spec)
     optuna = spec.search == "optuna"
     extend = (optuna and existing is not None and req.n_iter is not None
               and req.n_iter > existing.total_runs)  # the same study, given more trials
@@ -225,6 +228,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     if split.get("holdout_start") is not None:  # in the data, yet never seen by a ranking
         resolve_window(bars.index, split["holdout_start"], split["holdout_end"],
                        np.zeros(len(bars.index)), symbol, "hold-out window")
+    if existing is None and cv is not None:  # settings → what to store, checked on the data
+        cv = check_cv(cv, strategy, spec, bars, windows, symbol, req.data_dir)
     combos = Combinations(spec, strategy)
     capital = req.initial_capital if existing is None else existing.initial_capital
     if optuna:
@@ -245,7 +250,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
             strategy_name=strategy.name, grid=spec.raw, split=split,
             search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed,
                     **({"sampler": "tpe", "metric": metric, "window": "train"} if optuna
-                       else {})},
+                       else {}), **({"cv": cv} if cv else {})},
             symbol=symbol, data_fingerprint=fingerprint,
             periods_per_year=evaluator.data.periods_per_year, total_runs=combos.total,
             initial_capital=capital, command=req.command, git_commit=commit,

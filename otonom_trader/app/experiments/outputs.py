@@ -116,11 +116,14 @@ def write_outputs(info: ExperimentInfo, runs: pd.DataFrame, root: Path, *,
 
 
 def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
-           data_dir: Path | str, params_path: Path | str,
-           ancestors=None) -> tuple[dict[str, Path], tuple[int, Any] | None]:
+           data_dir: Path | str, params_path: Path | str, ancestors=None,
+           cpcv: dict | None = None) -> tuple[dict[str, Path], tuple[int, Any] | None]:
     """``pbo_value``: the PBO (float or None), or a callable giving it, called only once the
-    other files are written (the PBO may still be computing meanwhile). Returns the paths,
-    and (run number, test returns) of the selected run when it was re-run."""
+    other files are written (the PBO may still be computing meanwhile). ``cpcv``:
+    ``app.experiments.cpcv_search.cpcv_record`` of a search run with ``--cv cpcv``. Returns
+    the paths, and (run number, test returns) of the selected run when it was re-run."""
+    from otonom_trader.app.experiments.cpcv_search import flat_cpcv
+
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
     inside(root, name, "--outputs-dir/<name>")  # no link or `..` leads out of root
     folder = Path(root) / name
@@ -141,7 +144,7 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
     overfitting, overfitting_notes, returns = _overfitting(info, runs, selection, pbo_value,
                                                            data_dir, ancestors)
     summary = {
-        **flat_metrics(runs, best, info, overfitting["pbo"]),
+        **flat_metrics(runs, best, info, overfitting["pbo"]), **flat_cpcv(cpcv),
         "experiment": {
             "id": info.id, "name": info.name, "strategy": info.strategy_path,
             "symbol": info.symbol, "search": info.search, "split": info.split,
@@ -161,6 +164,8 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
         },
     }
     summary["overfitting"] = overfitting
+    if cpcv is not None:
+        summary["cpcv"] = cpcv
     if overfitting_notes:
         summary["overfitting_notes"] = overfitting_notes
     if no_best:
@@ -211,12 +216,16 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
         result = answer[0][0]
         return None if result is None else finite(float(result.pbo))
 
+    from otonom_trader.app.experiments.cpcv_search import cpcv_record
     from otonom_trader.app.experiments.refine import chain_runs
 
+    cpcv = cpcv_record(blocks, (info.search or {}).get("cv"), info.periods_per_year)
     paths, best = _write(info, runs, root, pbo_value, data_dir, params_path,
-                         chain_runs(store, info))
+                         chain_runs(store, info), cpcv)
     if info.status == "done":
-        store.save_snapshot(info.id, runs, *pbo_record(*answer[0]), *(best or (None, None)))
+        record, logits = pbo_record(*answer[0])
+        store.save_snapshot(info.id, runs, {**record, **({"cpcv": cpcv} if cpcv else {})},
+                            logits, *(best or (None, None)))
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})

@@ -35,6 +35,7 @@ from otonom_trader.engine.selection import (
 MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
 DSR_WARNING = 0.95  # a best run's DSR below this warns
 PBO_WARNING = 0.5  # PBO above this warns
+CPCV_WARNING = 0.5  # a share of CPCV paths with a Sharpe below 0 above this warns
 MIN_TRADES = 10  # a best run with fewer closed test trades warns
 EXPORT_FORMATS = ("html", "csv", "json")
 DEFAULT_OUTPUTS = {"html": "reports/experiment_{id}_report.html",
@@ -105,6 +106,7 @@ class Overfitting:
     train_years: float
     test_years: float
     warnings: tuple[str, ...]
+    cpcv: dict | None = None  # app.cpcv_search.cpcv_record of a search run with --cv cpcv
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,7 +153,7 @@ class ExperimentReport:
                 "n_trials": o.n_trials, "pbo": pbo,
                 "min_backtest_length_years": o.min_backtest_years,
                 "train_years": o.train_years, "test_years": o.test_years,
-                "warnings": list(o.warnings)},
+                "warnings": list(o.warnings), "cpcv": o.cpcv},
             "notes": list(self.notes),
         }
         return plain(data)
@@ -365,6 +367,7 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
                  timings, snapshot=None) -> Overfitting:
     """``snapshot``: the store's (``adapters.store.Snapshot``), whose PBO is used and whose
     kept test returns of the best run spare its re-run; without one, both are computed."""
+    from otonom_trader.app.experiments.cpcv_search import cpcv_record
     from otonom_trader.engine.overfitting import (
         deflated_sharpe_ratio,
         minimum_backtest_length,
@@ -412,13 +415,20 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
     timings["dsr"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    cv = (info.search or {}).get("cv")
     if snapshot is None:
         _, blocks = store.block_stats(info.id)
         timings["load_blocks"] = time.perf_counter() - t
         t = time.perf_counter()
         pbo, pbo_notes = pbo_with_notes(blocks)
-    else:
+        cpcv = cpcv_record(blocks, cv, info.periods_per_year)
+    else:  # what the search stored when it finished: nothing heavy recomputed
         pbo, pbo_notes = pbo_from_record(snapshot.pbo, snapshot.pbo_logits)
+        cpcv = (snapshot.pbo or {}).get("cpcv")
+        if cv and cpcv is None:
+            notes.append("CPCV not stored with this experiment: rewrite its outputs (run its "
+                         "grid-search command again) or run `otonom experiments cpcv "
+                         f"{info.id}`")
     notes += pbo_notes
     timings["pbo"] = time.perf_counter() - t
     min_btl = minimum_backtest_length(n_trials) if n_trials > 1 else None
@@ -437,6 +447,10 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
     if pbo is not None and math.isfinite(pbo.pbo) and pbo.pbo > PBO_WARNING:
         warnings.append(f"PBO {pbo.pbo:.0%} > {PBO_WARNING:.0%}: the in-sample best run "
                         "often ranks in the out-of-sample bottom half")
+    below = (cpcv or {}).get("share_below_zero")
+    if below is not None and below > CPCV_WARNING:
+        warnings.append(f"CPCV: {below:.0%} of {cpcv['n_paths']:,} out-of-sample paths have a "
+                        "Sharpe below 0: selecting by train Sharpe may not carry out of sample")
     trades = best["test_n_trades"]
     if math.isfinite(trades) and trades < MIN_TRADES:
         warnings.append(f"best run #{run_no}: only {int(trades)} closed trades in the test "
@@ -448,7 +462,7 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
                        overfit_share=share, best_gap=best_gap, dsr=dsr,
                        sharpe_variance=variance, n_trials=n_trials, pbo=pbo,
                        min_backtest_years=min_btl, train_years=train_years,
-                       test_years=test_years, warnings=tuple(warnings))
+                       test_years=test_years, warnings=tuple(warnings), cpcv=cpcv)
 
 
 # -- exports -----------------------------------------------------------------------------

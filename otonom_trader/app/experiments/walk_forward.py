@@ -129,6 +129,17 @@ def _check_warmup(strategy, spec, bars: pd.DataFrame, symbol: str, fold: Fold,
                   data_dir: str) -> None:
     """Refuse folds too short for the indicators at the grid's longest settings: the first
     fold's train window starts at the first bar, so its indicators warm up inside it."""
+    needed = warmup_bars(strategy, spec, bars, symbol, data_dir)
+    train_bars = int(((bars.index >= fold.train_start) & (bars.index <= fold.train_end)).sum())
+    if needed >= train_bars:
+        raise InputError(f"--train-years: fold 1's train window has {train_bars} bars, too few "
+                         f"for the indicators at the grid's longest settings (a fold needs more "
+                         f"than {needed} bars of history): raise --train-years")
+
+
+def warmup_bars(strategy, spec, bars: pd.DataFrame, symbol: str, data_dir: str) -> int:
+    """Bars of history a signal needs at the grid's longest analyst settings (a window
+    must hold more than this)."""
     from otonom_trader.domain.grid import Distribution
     from otonom_trader.domain.strategy_loader import apply_overrides
     from otonom_trader.engine.analysts import AnalystContext
@@ -151,12 +162,7 @@ def _check_warmup(strategy, spec, bars: pd.DataFrame, symbol: str, fold: Fold,
         score = strategy_score(apply_overrides(strategy, longest), bars, ctx)
     except OtonomError:  # the longest values together break a rule: the base strategy's
         score = strategy_score(strategy, bars, ctx)
-    needed = first_warm(score) + 2
-    train_bars = int(((bars.index >= fold.train_start) & (bars.index <= fold.train_end)).sum())
-    if needed >= train_bars:
-        raise InputError(f"--train-years: fold 1's train window has {train_bars} bars, too few "
-                         f"for the indicators at the grid's longest settings (a fold needs more "
-                         f"than {needed} bars of history): raise --train-years")
+    return first_warm(score) + 2
 
 
 def _stability(selections: list[dict[str, Any]]) -> dict[str, dict]:
