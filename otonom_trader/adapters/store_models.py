@@ -200,6 +200,7 @@ class ExperimentSnapshot(Base):
     # ``show`` computes its DSR without re-running it; for run ``best_run`` only.
     best_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
     best_returns: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    cpcv: Mapped[Any | None] = mapped_column(JSON, nullable=True)  # a --cv cpcv search's CPCV
 
 
 TRAIN_COLUMNS = tuple(f"train_{m}" for m in METRIC_KEYS)

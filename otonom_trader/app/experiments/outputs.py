@@ -223,9 +223,8 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
     paths, best = _write(info, runs, root, pbo_value, data_dir, params_path,
                          chain_runs(store, info), cpcv)
     if info.status == "done":
-        record, logits = pbo_record(*answer[0])
-        store.save_snapshot(info.id, runs, {**record, **({"cpcv": cpcv} if cpcv else {})},
-                            logits, *(best or (None, None)))
+        store.save_snapshot(info.id, runs, *pbo_record(*answer[0]), *(best or (None, None)),
+                            cpcv)
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})

@@ -424,7 +424,7 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
         cpcv = cpcv_record(blocks, cv, info.periods_per_year)
     else:  # what the search stored when it finished: nothing heavy recomputed
         pbo, pbo_notes = pbo_from_record(snapshot.pbo, snapshot.pbo_logits)
-        cpcv = (snapshot.pbo or {}).get("cpcv")
+        cpcv = snapshot.cpcv
         if cv and cpcv is None:
             notes.append("CPCV not stored with this experiment: rewrite its outputs (run its "
                          "grid-search command again) or run `otonom experiments cpcv "
