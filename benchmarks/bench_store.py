@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/bench_store.py --runs 20000 --pg-url postgresql+psycopg://...
 
 The runs are shaped like the sma_cross grid's (four parameters, 22 metrics, 16 blocks of
-block statistics, 1 % failed), in batches of the grid search's chunk size (8,192), between
-``begin_load`` and ``end_load`` as the grid search does. SQLite is a file in a temporary
+block statistics, 1 % failed), in batches of the grid search's chunk size (8,192), as the
+grid search writes them. SQLite is a file in a temporary
 folder; PostgreSQL is the URL given, else a throwaway local server (tests/pg.py, as `make
 test` starts it: fsync off). Reported per backend: write seconds and runs/s (best of
 ``--rounds``), then ``runs_frame`` and ``top_runs`` read times, and the machine's load.
@@ -56,10 +56,8 @@ def one_round(url: str, work: list[RunBatch], name: str) -> tuple[float, float, 
             symbol="SPX", data_fingerprint="fp", periods_per_year=252,
             total_runs=sum(len(b.run_numbers) for b in work), initial_capital=10_000.0)
         t0 = time.perf_counter()
-        store.begin_load(exp)
         for b in work:
             store.write_runs(exp, b)
-        store.end_load()
         write = time.perf_counter() - t0
         t0 = time.perf_counter()
         frame = store.runs_frame(exp)

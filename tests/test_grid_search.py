@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -212,12 +211,6 @@ def _comparable(frame):
     return frame.sort_values("run_number").reset_index(drop=True)
 
 
-def _indexes(db: Path) -> set[str]:
-    with sqlite3.connect(db) as conn:
-        return {row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index'")}
-
-
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     cwd = os.getcwd()
@@ -233,8 +226,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc.communicate()
     partial = _count(killed_dir / "store.db")
     assert 0 < partial < 6400
-    indexes = {"ix_run_experiment_test_sharpe", "ix_run_experiment_status"}
-    assert not indexes & _indexes(killed_dir / "store.db")  # built after the load: not yet
+    with sqlite3.connect(killed_dir / "store.db") as db:  # counted batch by batch
+        assert db.execute("SELECT done_runs FROM experiments").fetchone()[0] == partial
     killed_store = ExperimentStore(f"sqlite:///{killed_dir}/store.db")
     killed_time = killed_store.get(1).elapsed_seconds  # recorded batch by batch
     assert killed_time > 0
@@ -245,7 +238,6 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     total = killed_store.get(1).elapsed_seconds
     assert total > killed_time  # both sessions
     assert f"Time: {total:.2f}s" in resumed.stdout
-    assert indexes <= _indexes(killed_dir / "store.db")  # the resume built them
 
     clean = grid_args(clean_dir, grid)
     done = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *clean], cwd=cwd,

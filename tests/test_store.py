@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 
 from otonom_trader.adapters.store import ExperimentStore, RunBatch
 from otonom_trader.domain.errors import InputError, RunError
@@ -225,27 +225,12 @@ def _check_settings_and_indexes(store):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
-    indexes = {tuple(ix["column_names"])
-               for ix in inspect(store.engine).get_indexes("experiment_runs")}
-    # one metric index, test Sharpe (read best-first); each costs a pass after a load
-    assert {("experiment_id", "test_sharpe"), ("experiment_id", "status")} <= indexes
-    assert [c for c in indexes if c[-1].startswith("test_")] == [("experiment_id", "test_sharpe")]
-
+    # no secondary index on the runs: each would cost a pass over the table after a load
+    assert inspect(store.engine).get_indexes("experiment_runs") == []
     exp = create(store)
-    store.write_runs(exp, batch(range(50)))
-    seen = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    event.listen(store.engine, "before_cursor_execute", capture)
-    store.top_runs(exp, "sharpe", n=3)
-    event.remove(store.engine, "before_cursor_execute", capture)
-    statement, parameters = seen[-1]
-    with store.engine.connect() as conn:
-        plan = " ".join(r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                                             parameters))
-    assert "ix_run_experiment_test_sharpe" in plan
+    store.write_runs(exp, batch(range(50), sharpe=np.r_[np.nan, np.linspace(-1, 1, 49)]))
+    assert store.top_runs(exp, "sharpe", n=3)["run_number"].tolist() == [49, 48, 47]
+    assert store.top_runs(exp, "sharpe", n=50)["run_number"].tolist()[-1] == 0  # NaN last
 
 
 def test_otonom_db_environment_variable(tmp_path, monkeypatch):
@@ -335,26 +320,20 @@ def test_snapshot_is_ignored_once_the_runs_change(store):
     assert store.load_snapshot(exp + 1) is None
 
 
-def _run_indexes(store) -> set[str]:
-    return {ix["name"] for ix in inspect(store.engine).get_indexes("experiment_runs")}
-
-
-def test_a_load_builds_the_indexes_after_the_runs(store):
-    """On SQLite the first experiment's runs are written without the secondary indexes,
-    which are built once at the end; a second experiment's load keeps them (other runs need
-    them). PostgreSQL, shared by a team, keeps them throughout."""
-    full = _run_indexes(store)
-    assert "ix_run_experiment_test_sharpe" in full
-    first = create(store, "first")
-    store.begin_load(first)
-    assert (_run_indexes(store) == full) if is_pg(store) else (_run_indexes(store) < full)
-    store.write_runs(first, batch(range(10), sharpe=np.linspace(-1, 1, 10)))
-    store.end_load()
-    assert _run_indexes(store) == full
-    second = create(store, "second")
-    store.begin_load(second)
-    assert _run_indexes(store) == full
-    store.write_runs(second, batch(range(10)))
-    store.end_load()
-    assert _run_indexes(store) == full
-    assert store.top_runs(first, "sharpe", 1)["run_number"].tolist() == [9]
+def test_the_experiment_counts_its_runs_in_the_batch_transaction(store):
+    """`experiments list` reads each experiment's counters and best test Sharpe, kept by the
+    transaction that stores a batch: they always agree with the stored runs."""
+    first, second = create(store, "first"), create(store, "second")
+    store.write_runs(first, batch(range(4), status=["done", "failed", "done", "done"],
+                                  sharpe=[0.5, 9.0, np.nan, -0.2]))
+    store.write_runs(second, batch(range(3), sharpe=[np.nan, np.nan, np.nan]))
+    store.write_runs(first, batch(range(4, 6), sharpe=[0.1, 0.7]))
+    with pytest.raises(RunError):  # a batch that fails is not counted either
+        store.write_runs(first, batch([5]))
+    listed = {s.name: s for s in store.list_experiments()}
+    assert (listed["first"].done, listed["first"].failed) == (5, 1)
+    assert listed["first"].best_test_sharpe == 0.7  # the failed run's 9.0 is no trial
+    assert (listed["second"].done, listed["second"].best_test_sharpe) == (3, None)
+    assert store.run_counts(first) == (5, 1) and store.run_counts(second) == (3, 0)
+    frame = store.runs_frame(first)
+    assert (frame["status"] == "done").sum() == 5 and len(frame) == 6

@@ -122,6 +122,9 @@ def test_old_store_upgrades_in_place_and_promote_reproduces_exactly(strategy_rep
     # the capital parsed once from the recorded command; the runs survived the table copy
     assert rows == [("small", 25000.0, "0001"), ("plain", 10000.0, "0001")]
     assert version == migrations.HEAD and n_runs == 8
+    with ExperimentStore(url) as old, ExperimentStore(f"sqlite:///{new_db}") as new:
+        # the run counters and best test Sharpe `list` reads were counted by the upgrade
+        assert old.list_experiments() == new.list_experiments()
     assert run_cli(["experiments", "list", "--db", url], capsys)[2] == ""  # once only
 
     code, out, err = run_cli(["promote", "--experiment-id", "1", "--output-name", "from_old",

@@ -25,7 +25,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -135,6 +134,10 @@ class Experiment(Base):
     owner: Mapped[str | None] = mapped_column(String(300), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     outputs: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    # Kept by the transaction that stores each batch of runs: `experiments list` reads these.
+    done_runs: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    failed_runs: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    best_test_sharpe: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ExperimentRun(Base):
@@ -176,11 +179,8 @@ class ExperimentRun(Base):
 
     __table_args__ = (
         UniqueConstraint("experiment_id", "run_number", name="uq_run_experiment_number"),
-        Index("ix_run_experiment_status", "experiment_id", "status"),
-        # best-first by test Sharpe (`experiments list`, the grid-search summary) walks this
-        # backwards and stops after N rows; other metrics sort the experiment's rows. Each
-        # index costs a pass over the table after a load, so there is only this one.
-        Index("ix_run_experiment_test_sharpe", "experiment_id", "test_sharpe"),
+        # No secondary index: each would cost a pass over the table after a load, and every
+        # read is by experiment (this index) or from the experiment's own counters.
     )
 
 

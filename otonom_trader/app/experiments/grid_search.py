@@ -267,10 +267,6 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.created(info, existing is not None)
 
     done_before = store.done_run_numbers(exp_id)
-    if len(done_before) == 0:
-        store.begin_load(exp_id)  # indexes are built after the load, not row by row
-    else:
-        store.end_load()  # a killed load may have left them missing
     events.started(total, len(done_before), spec.search)
     clock = [time.perf_counter()]  # time of the last heartbeat
 
@@ -312,13 +308,11 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
             events.advanced(pending.result())
     except KeyboardInterrupt:
         writer.shutdown(wait=True)  # the chunk being written is saved whole, or not at all
-        store.end_load()
         store.set_status(exp_id, "interrupted", since_last())
         saved = len(store.done_run_numbers(exp_id))
         raise GridSearchInterrupted(exp_id, saved, total) from None
     except BaseException:
         writer.shutdown(wait=True, cancel_futures=True)
-        store.end_load()
         store.set_status(exp_id, "failed", since_last())
         raise
     finally:
@@ -334,7 +328,6 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         pbo = background.submit(pbo_with_notes, blocks)
         background.shutdown(wait=False)
     del kept
-    store.end_load()
     events.notes(evaluator.notes)
     store.set_status(exp_id, "done", since_last())
     outputs = export_outputs(store, exp_id, req.outputs_dir, data_dir=req.data_dir,
