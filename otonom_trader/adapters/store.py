@@ -16,6 +16,7 @@ import socket
 import sys
 from dataclasses import fields
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -419,7 +420,9 @@ class ExperimentStore:
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(_FRAME_COLUMNS)
-        return _build_frame(dict(zip(_FRAME_COLUMNS, columns, strict=True)))
+        data = dict(zip(_FRAME_COLUMNS, columns, strict=True))
+        data["params"] = json.loads("[" + ",".join(data["params"]) + "]")  # in one call
+        return _build_frame(data)
 
     def save_snapshot(self, exp_id: int, runs: pd.DataFrame, pbo: dict | None,
                       pbo_logits: np.ndarray | None, best_run: int | None = None,
@@ -531,7 +534,7 @@ def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
                                              axis=1) for b in batches])[order]
     metrics[~np.isfinite(metrics)] = np.nan  # stored as NULL
     metrics[:, _INT_METRICS] = np.rint(metrics[:, _INT_METRICS])
-    params = _encode_params([p for b in batches for p in b.params])
+    params = [p for b in batches for p in b.params]
     status = [s for b in batches for s in b.status]
     errors = [e for b in batches for e in b.errors]
     if not in_order:
@@ -550,7 +553,8 @@ def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def _build_frame(data: dict) -> pd.DataFrame:
-    """The ``runs_frame`` layout from its columns (``_FRAME_COLUMNS``; params as JSON text)."""
+    """The ``runs_frame`` layout from its columns (``_FRAME_COLUMNS``; params as the plain
+    mappings that are stored as JSON)."""
     import pandas as pd
 
     base = pd.DataFrame({"run_number": np.array(data["run_number"], dtype=np.int64),
@@ -602,16 +606,15 @@ def _check_status(status: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"status must be one of {allowed}, not {status!r}")
 
 
-def _params_frame(texts: tuple[str, ...]) -> pd.DataFrame:
-    """Decode all params JSON in one call; nested objects flatten to dotted paths."""
+def _params_frame(params: list[dict]) -> pd.DataFrame:
+    """One column per parameter; nested mappings flatten to dotted paths."""
     import pandas as pd
 
-    if not texts:
+    if not params:
         return pd.DataFrame()
-    decoded = json.loads("[" + ",".join(texts) + "]")
-    if any(isinstance(v, dict) for d in decoded[:1] for v in d.values()):
-        return pd.json_normalize(decoded, sep=".")
-    return pd.DataFrame(decoded)
+    if any(isinstance(v, dict) for v in params[0].values()):
+        return pd.json_normalize(params, sep=".")
+    return pd.DataFrame(params)
 
 
 def _batch_rows(exp_id: int, batch: RunBatch, *, nan_as_null: bool = False) -> list[tuple]:
@@ -632,10 +635,10 @@ def _batch_rows(exp_id: int, batch: RunBatch, *, nan_as_null: bool = False) -> l
     metrics = np.where(np.isfinite(metrics), metrics, np.nan)
     metrics[:, _INT_METRICS] = np.rint(metrics[:, _INT_METRICS])
     if nan_as_null:
-        values: list = metrics.tolist()
+        columns: list = metrics.T.tolist()
     else:
-        values = [[None if v != v else int(v) if j in _INT_METRICS else v
-                   for j, v in enumerate(row)] for row in metrics.tolist()]
+        columns = [[None if v != v else int(v) if j in _INT_METRICS else v for v in column]
+                   for j, column in enumerate(metrics.T.tolist())]
     blobs: list[bytes | None] = [None] * n
     if batch.blocks is not None:
         blocks = np.ascontiguousarray(batch.blocks, dtype="<f8")
@@ -646,10 +649,8 @@ def _batch_rows(exp_id: int, batch: RunBatch, *, nan_as_null: bool = False) -> l
         for i, status in enumerate(batch.status):
             if status == "failed":
                 blobs[i] = None
-    return [(exp_id, number, text, status, error, *row, blob)
-            for number, text, status, error, row, blob in zip(
-                numbers.tolist(), _encode_params(batch.params), batch.status, batch.errors,
-                values, blobs, strict=True)]
+    return list(zip(repeat(exp_id, n), numbers.tolist(), _encode_params(batch.params),
+                    batch.status, batch.errors, *columns, blobs, strict=True))
 
 
 def _counted(exp_id: int, batch: RunBatch) -> Any:
