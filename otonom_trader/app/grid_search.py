@@ -36,6 +36,7 @@ class GridSearchRequest:
     search: str | None = None
     n_iter: int | None = None
     seed: int | None = None
+    objectives: str | None = None  # --objectives a,b: NSGA-II with optuna, a Pareto front
     resume_id: int | None = None
     initial_capital: float = 10_000.0
     data_dir: str = "data"
@@ -107,7 +108,8 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
         raise InputError("grid-search needs --name, --strategy-path and --grid-path "
                          "(or --resume ID)")
     strategy = load_strategy(req.strategy_path)
-    spec = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed)
+    spec = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed,
+                         req.objectives)
     check_size(spec, Combinations(spec, strategy), req.max_combinations)
     flags = [k for k, v in req.split.items() if v is not None]
     Split().merged(req.split).check(flags=flags)  # the flags alone first: name the flag
@@ -161,7 +163,8 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
             info.strategy_path).resolve():
         return False
     if req.grid_path:
-        again = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed)
+        again = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed,
+                          req.objectives)
         if _without_trials(again) != _without_trials(spec):  # more optuna trials: extends
             return False
     if req.symbol and req.symbol.upper() != info.symbol:
@@ -231,6 +234,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         from otonom_trader.engine.selection import selection_rule
 
         metric = (existing.search["metric"] if existing is not None
+                  else spec.objectives[0] if spec.objectives
                   else selection_rule(Path(req.params_path)).metric)
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
                               paths=list(spec.parameters), initial_capital=capital,
@@ -244,8 +248,9 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
             name=req.name, strategy_path=req.strategy_path, strategy_hash=strategy_hash(strategy),
             strategy_name=strategy.name, grid=spec.raw, split=split,
             search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed,
-                    **({"sampler": "tpe", "metric": metric, "window": "train"} if optuna
-                       else {})},
+                    **({"sampler": "nsga2" if spec.objectives else "tpe", "metric": metric,
+                        "window": "train"} if optuna else {}),
+                    **({"objectives": list(spec.objectives)} if spec.objectives else {})},
             symbol=symbol, data_fingerprint=fingerprint,
             periods_per_year=evaluator.data.periods_per_year, total_runs=combos.total,
             initial_capital=capital, command=req.command, git_commit=commit,
@@ -266,7 +271,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         store.begin_load(exp_id)  # indexes are built after the load, not row by row
     else:
         store.end_load()  # a killed load may have left them missing
-    events.started(total, len(done_before), spec.search)
+    events.started(total, len(done_before),
+                   "nsga2" if optuna and spec.objectives else spec.search)
     clock = [time.perf_counter()]  # time of the last heartbeat
 
     def since_last() -> float:
@@ -289,8 +295,10 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         if optuna:  # stored in this thread before each tell, so the study never runs ahead
             from otonom_trader.app.optuna_search import open_study, optuna_batches
 
-            study = open_study(store, info.name, spec.seed)
-            for batch in optuna_batches(study, evaluator, spec, metric, total, done_before,
+            objectives = spec.objectives or (metric,)
+            study = open_study(store, info.name, spec.seed, objectives)
+            for batch in optuna_batches(study, evaluator, spec, objectives, total,
+                                        lambda: store.runs_frame(exp_id),
                                         lambda b: events.advanced(write(b))):
                 if kept is not None:
                     kept.append(batch)

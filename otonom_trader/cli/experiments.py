@@ -38,6 +38,8 @@ def experiments():
 @click.option("--n-trials", type=ranges.RUNS, help="Trials of an optuna search (more trials "
               "on the same --name continue its study).")
 @click.option("--seed", type=ranges.SEED, help="Seed of a random or optuna search.")
+@click.option("--objectives", help="Comma-separated train metrics, e.g. sharpe,max_drawdown_pct: "
+              "optuna searches them with NSGA-II; `show` gives their Pareto front.")
 @click.option("--max-combinations", type=ranges.RUNS, default=10_000_000, show_default=True,
               help="Refuse searches with more runs than this.")
 @click.option("--workers", type=ranges.WORKERS, help="Threads (default: all cores).")
@@ -57,7 +59,7 @@ def experiments():
 @click.option("--chunk-size", type=ranges.CHUNK, default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
                 test_end, holdout_start, holdout_end, search, n_iter, n_trials, seed,
-                max_combinations,
+                objectives, max_combinations,
                 workers, db_url, resume_id, initial_capital, data_dir, outputs_dir, params_path,
                 store_snapshot, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
@@ -80,7 +82,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
     request = GridSearchRequest(
         name=name, strategy_path=strategy_path, grid_path=grid_path, symbol=symbol,
         split=split, search=search, n_iter=n_trials if n_trials is not None else n_iter,
-        seed=seed, resume_id=resume_id,
+        seed=seed, objectives=objectives, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,
         command=redact(shlex.join(["otonom", *sys.argv[1:]])), chunk_size=chunk_size,
@@ -98,8 +100,8 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
     def started(total, done, kind):
         nonlocal task
         label = {"grid": "grid search", "random": "random search",
-                 "optuna": "optuna search (TPE)"}[kind]
-        unit = "trials" if kind == "optuna" else "combinations"
+                 "optuna": "optuna search (TPE)", "nsga2": "optuna search (NSGA-II)"}[kind]
+        unit = "trials" if kind in ("optuna", "nsga2") else "combinations"
         click.echo(f"Running {label}: {total:,} total {unit}"
                    + (f" ({done:,} already done)" if done else ""))
         bar.start()
@@ -466,7 +468,11 @@ def _print_report(report) -> None:
         f" (n_iter={s.search.get('n_iter')}, seed={s.search.get('seed')})"
         if s.search.get("kind") in ("random", "optuna") else "") + (
         f", TPE on {s.search.get('window')} {s.search.get('metric')}"
-        if s.search.get("kind") == "optuna" else "")
+        if s.search.get("kind") == "optuna" and not s.search.get("objectives") else "") + (
+        f", NSGA-II on {s.search.get('window')} {', '.join(s.search['objectives'])}"
+        if s.search.get("kind") == "optuna" and s.search.get("objectives") else "") + (
+        f", objectives {', '.join(s.search['objectives'])}"
+        if s.search.get("kind") != "optuna" and s.search.get("objectives") else "")
     split = s.split
     rows = [("Status", s.status), ("Strategy", f"{s.strategy_name} ({s.strategy_path})"),
             ("Symbol", s.symbol), ("Search", search),
