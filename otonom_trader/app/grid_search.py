@@ -231,11 +231,14 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     combos = Combinations(spec, strategy)
     capital = req.initial_capital if existing is None else existing.initial_capital
     if optuna:
-        from otonom_trader.engine.selection import selection_rule
+        from otonom_trader.engine.selection import KNEE, selection_rule
 
         metric = (existing.search["metric"] if existing is not None
                   else spec.objectives[0] if spec.objectives
                   else selection_rule(Path(req.params_path)).metric)
+        if metric == KNEE:
+            raise InputError(f"{req.params_path}: `experiment.select_by: {KNEE}` needs "
+                             "--objectives for the optuna search (e.g. sharpe,max_drawdown_pct)")
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
                               paths=list(spec.parameters), initial_capital=capital,
                               data_dir=req.data_dir)

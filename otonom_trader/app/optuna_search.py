@@ -27,6 +27,7 @@ from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.objectives import direction, search_value
 
 BATCH = 16  # trials asked before any of them is told: one kernel call evaluates them together
+# Batches end on multiples of BATCH (trial numbers), so the batch in flight at a kill is known.
 
 
 def distributions(spec: GridSpec) -> dict[str, Any]:
@@ -140,8 +141,8 @@ def optuna_batches(study, evaluator, spec: GridSpec, objectives: tuple[str, ...]
     running = [complete(t) for t in trials if t.state == TrialState.RUNNING]
     number = len(trials)
     if running:  # the batch in flight at a kill: finish it as an uninterrupted run would
-        start = running[0].number
-        while number < min(start + BATCH, total):
+        end = min((running[0].number // BATCH + 1) * BATCH, total)
+        while number < end:
             running.append(ask(number))
             number += 1
         frame = stored_runs().set_index("run_number")
@@ -157,7 +158,7 @@ def optuna_batches(study, evaluator, spec: GridSpec, objectives: tuple[str, ...]
             tell_batch(batch, missing)
             yield batch
     while number < total:
-        trials = [ask(n) for n in range(number, min(number + BATCH, total))]
+        trials = [ask(n) for n in range(number, min((number // BATCH + 1) * BATCH, total))]
         batch = run(trials)
         tell_batch(batch, trials)
         number += len(trials)

@@ -448,6 +448,43 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, wa
         click.echo(f"📁 {label}: {path}", err=as_json)
 
 
+PARETO_ROWS = 20  # front runs `show` prints (the JSON and HTML report have all)
+
+
+def _print_pareto(console, report) -> None:
+    """The Pareto front of the experiment's objectives on the train window, knee marked."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from otonom_trader.cli.render import LABELS
+
+    front, objectives = report.pareto, report.objectives
+    knee = front.attrs.get("knee_run")
+    names = ", ".join(objectives)
+    console.print(f"\n[bold]Pareto front[/bold] ({len(front):,} done runs not dominated on "
+                  f"train {escape(names)}; ★ knee)")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    heads = ["Run #", "Params", *(f"Train {LABELS.get(k, (k,))[0]}" for k in objectives),
+             "Test Sharpe", "Knee"]
+    for h in heads:
+        table.add_column(h, justify="left" if h == "Params" else "right",
+                         no_wrap=h != "Params", overflow="fold")
+    for _, r in front.head(PARETO_ROWS).iterrows():
+        values = " / ".join(_param_text(r[p]) for p in report.parameters)
+        number = int(r["run_number"])
+        table.add_row(("★ " if number == knee else "") + str(number), escape(values),
+                      *(_fmt(r[f"train_{k}"], ".3f") + ("%" if k.endswith("_pct") else "")
+                        for k in objectives),
+                      _fmt(r["test_sharpe"], ".3f"), _fmt(r["knee_score"], ".3f"))
+    console.print(table)
+    more = f"; {len(front) - PARETO_ROWS:,} more in --json" if len(front) > PARETO_ROWS else ""
+    console.print("Knee: the front run farthest from the line between its two extremes "
+                  "(objectives normalised over the front; with 3 or more objectives, nearest "
+                  f"to the utopia point); promote --select-by pareto-knee --select-on train "
+                  f"takes it{more}", style="dim")
+
+
 def _print_report(report) -> None:
     import os
 
@@ -517,6 +554,9 @@ def _print_report(report) -> None:
                   "test Sharpe", style="dim")
     if names:
         console.print(f"Params: {escape(' / '.join(names))}", style="dim")
+
+    if report.pareto is not None:
+        _print_pareto(console, report)
 
     console.print("\n[bold]Parameter analysis[/bold] (share of test-Sharpe variance explained, "
                   "η²; mean test Sharpe by value)")
