@@ -130,10 +130,12 @@ class Selection:
 
 def knee_column(done: pd.DataFrame, window: str, objectives: tuple[str, ...]) -> np.ndarray:
     """Per done run: its knee score on the Pareto front of ``window``'s ``objectives``
-    (``engine.pareto.knee_scores``), NaN off the front."""
+    (``engine.pareto.knee_scores``), NaN off the front. Metrics are compared to 9 decimals
+    (display units): runs that differ by float noise (1e-14) are equal, so neither makes the
+    other leave the front nor stays on it only by that noise."""
     from otonom_trader.engine.pareto import knee_scores, pareto_front
 
-    values = done[[f"{window}_{k}" for k in objectives]].to_numpy(np.float64)
+    values = np.round(done[[f"{window}_{k}" for k in objectives]].to_numpy(np.float64), 9)
     on_front = pareto_front(values)
     scores = np.full(len(done), np.nan)
     if on_front.any():
