@@ -273,3 +273,37 @@ def test_sigkill_mid_search_then_resume_equals_an_uninterrupted_search(tmp_path,
     a, b = runs_of(killed)[1], runs_of(clean)[1]
     assert len(a) == n_iter
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_grid_search_with_objectives_shows_its_front_too(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "p"
+    root.mkdir()
+    mini_project(root)
+    (root / "grid.yaml").write_text(yaml.safe_dump({
+        "split": SPLIT, "analysts.tech.fast_window": [3, 6, 10, 15],
+        "analysts.tech.slow_window": [30, 50], "risk.stop_loss_pct": [2.0, 6.0]}))
+    monkeypatch.chdir(root)
+    code, _, err = run_cli(search_args(root, "--objectives", "cagr,max_drawdown_pct"), capsys)
+    assert code == 0, err
+    info, runs = runs_of(root)
+    assert info.search == {"kind": "grid", "n_iter": None, "seed": 0,
+                           "objectives": ["cagr_pct", "max_drawdown_pct"]}
+    code, out, err = run_cli(["experiments", "show", "1", "--json", "--db",
+                              f"sqlite:///{root}/store.db", "--data-dir", "data"], capsys)
+    assert code == 0, err
+    done = runs[runs["status"] == "done"]
+    expected = done["run_number"][pareto_front(
+        done[["train_cagr_pct", "train_max_drawdown_pct"]].to_numpy())]
+    front = json.loads(out)["pareto_front"]
+    assert sorted(r["run_number"] for r in front["runs"]) == sorted(expected)
+
+
+def test_pareto_knee_as_the_optuna_metric_needs_objectives(tmp_path, capsys, monkeypatch):
+    root = project(tmp_path / "p", objectives=False, n_iter=16)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["experiment"]["select_by"] = "pareto-knee"
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(root)
+    code, _, err = run_cli(search_args(root, "--params", "params.yaml"), capsys)
+    assert code == 2 and "`experiment.select_by: pareto-knee` needs --objectives" in err, err
+    assert len(err.strip().splitlines()) == 1
