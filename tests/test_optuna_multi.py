@@ -94,15 +94,16 @@ def test_nsga2_search_stores_objectives_and_matches_optunas_own_front(tmp_path, 
     code, out, err = run_cli(["experiments", "show", "1", "--db", f"sqlite:///{root}/store.db",
                               "--data-dir", str(root / "data")], capsys)
     assert code == 0, err
-    assert "NSGA-II on train sharpe, max_drawdown_pct" in out
-    assert f"Pareto front ({len(ours)} done runs not dominated on train sharpe, " in out
+    text = out
+    assert "NSGA-II on train sharpe, max_drawdown_pct" in text
+    assert f"Pareto front ({len(ours)} done runs not dominated on train sharpe, " in text
     code, out, err = run_cli(["experiments", "show", "1", "--json", "--db",
                               f"sqlite:///{root}/store.db", "--data-dir", str(root / "data")],
                              capsys)
     front = json.loads(out)["pareto_front"]
     assert sorted(r["run_number"] for r in front["runs"]) == optuna_front
     assert front["knee_run"] in optuna_front and front["objectives"] == OBJECTIVES
-    assert f"★ {front['knee_run']}" not in out  # JSON only
+    assert f"★ {front['knee_run']} " in text and text.count("★ ") == 2  # legend + knee
     html = root / "r.html"
     code, _, err = run_cli(["experiments", "show", "1", "--db", f"sqlite:///{root}/store.db",
                             "--data-dir", str(root / "data"), "--output", str(html)], capsys)

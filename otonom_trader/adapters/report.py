@@ -114,6 +114,8 @@ def _summary_html(report: ExperimentReport) -> str:
         kind += f", NSGA-II on {search.get('window')} {', '.join(search['objectives'])}"
     elif search.get("kind") == "optuna":
         kind += f", TPE on {search.get('window')} {search.get('metric')}"
+    elif search.get("objectives"):
+        kind += f", objectives {', '.join(search['objectives'])}"
     split = s.split
     minutes, seconds = divmod(s.elapsed_seconds or 0.0, 60)
     taken = ("—" if s.elapsed_seconds is None else
