@@ -26,6 +26,7 @@ MAX_POINTS = 5_000
 SEED = 0
 MAX_LISTED = 20  # overfit runs listed in the table
 MAX_PARAMS_PLOTTED = 8
+PARETO_FIGURE_ID = "fig-pareto-front"  # only for a multi-objective experiment
 FIGURE_IDS = ("fig-param-importance", "fig-param-effects", "fig-param-heatmap",
               "fig-train-test", "fig-pbo-logits", "fig-distributions", "fig-param-box",
               "fig-best-equity")
@@ -114,8 +115,12 @@ def _summary_html(report: ExperimentReport) -> str:
     kind = search.get("kind", "grid")
     if kind in ("random", "optuna"):
         kind += f" (n_iter={search.get('n_iter')}, seed={search.get('seed')})"
-    if search.get("kind") == "optuna":
+    if search.get("kind") == "optuna" and search.get("objectives"):
+        kind += f", NSGA-II on {search.get('window')} {', '.join(search['objectives'])}"
+    elif search.get("kind") == "optuna":
         kind += f", TPE on {search.get('window')} {search.get('metric')}"
+    elif search.get("objectives"):
+        kind += f", objectives {', '.join(search['objectives'])}"
     split = s.split
     minutes, seconds = divmod(s.elapsed_seconds or 0.0, 60)
     taken = ("—" if s.elapsed_seconds is None else
@@ -321,6 +326,51 @@ def _scatter_fig(report: ExperimentReport, max_points: int, seed: int):
     return fig, text
 
 
+def _pareto_html(report: ExperimentReport, max_points: int, seed: int) -> str:
+    """The Pareto front on the first two objectives (train window), the other done runs
+    greyed (a seeded sample of at most ``max_points``), the knee starred."""
+    import plotly.graph_objects as go
+
+    front, objectives = report.pareto, report.objectives
+    x_key, y_key = (f"train_{k}" for k in objectives[:2])
+    runs = report.runs
+    done = (runs["status"] == "done").to_numpy()
+    xs, ys = runs[x_key].to_numpy(float), runs[y_key].to_numpy(float)
+    others = np.flatnonzero(done & np.isfinite(xs) & np.isfinite(ys)
+                            & ~runs["run_number"].isin(front["run_number"]).to_numpy())
+    note = f"all {len(others):,} other done runs"
+    if len(others) > max_points:
+        others = np.sort(np.random.default_rng(seed).choice(others, max_points, replace=False))
+        note = f"a random sample of {max_points:,} other done runs (seed {seed})"
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs[others], y=ys[others], mode="markers", name="other runs",
+                             marker={"color": "#c8c8c8", "size": 5},
+                             text=[f"run #{n}" for n in runs["run_number"].to_numpy()[others]]))
+    ordered = front.sort_values(x_key)
+    fig.add_trace(go.Scatter(
+        x=ordered[x_key], y=ordered[y_key], mode="lines+markers", name="Pareto front",
+        marker={"color": "#1f77b4", "size": 8},
+        text=[f"run #{int(n)}: {params_text(r, report.parameters)}"
+              for n, (_, r) in zip(ordered["run_number"], ordered.iterrows(), strict=True)]))
+    knee = front.attrs.get("knee_run")
+    if knee is not None:
+        row = front[front["run_number"] == knee].iloc[0]
+        fig.add_trace(go.Scatter(x=[row[x_key]], y=[row[y_key]], mode="markers",
+                                 name=f"knee (run #{knee})",
+                                 marker={"symbol": "star", "size": 16, "color": "#d62728"}))
+    fig.update_layout(title=f"Pareto front on train {objectives[0]} × {objectives[1]}",
+                      xaxis_title=f"train {objectives[0]}", yaxis_title=f"train {objectives[1]}",
+                      height=460)
+    more = (f" (the front is on all {len(objectives)} objectives: "
+            f"{', '.join(objectives)}; the plot shows the first two)"
+            if len(objectives) > 2 else "")
+    return (f'<h3 id="pareto-front">Pareto front ({len(front):,} runs)</h3>'
+            f'<p class="note">Done runs no other run beats on every train objective{more}; '
+            f"greyed: {_e(note)}. Knee: the front run farthest from the line between the "
+            "front's extremes (objectives normalised over the front; 3 or more objectives: "
+            f"nearest to the utopia point).</p>" + _fig_html(fig, PARETO_FIGURE_ID))
+
+
 def histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, str | None]:
     """``(counts, edges, note)`` of the finite ``values``, for any data: none (empty arrays),
     one value or values equal up to rounding (one bar around it), or a range too narrow for
@@ -497,6 +547,8 @@ def report_html(report: ExperimentReport, curve=None, extra_notes: Iterable[str]
         f"(gap = train − test Sharpe).</p>"
         + _runs_table(report.top, report.parameters, "top-runs", report.sort_by,
                       report.overfitting.gap_threshold))
+    if getattr(report, "pareto", None) is not None:
+        parts["top-results"].append(_pareto_html(report, max_points, seed))
 
     pa = parts["parameter-analysis"]
     if effects:

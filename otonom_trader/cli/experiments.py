@@ -39,6 +39,8 @@ def experiments():
 @click.option("--n-trials", type=ranges.RUNS, help="Trials of an optuna search (more trials "
               "on the same --name continue its study).")
 @click.option("--seed", type=ranges.SEED, help="Seed of a random or optuna search.")
+@click.option("--objectives", help="Comma-separated train metrics, e.g. sharpe,max_drawdown_pct: "
+              "optuna searches them with NSGA-II; `show` gives their Pareto front.")
 @click.option("--max-combinations", type=ranges.RUNS, default=10_000_000, show_default=True,
               help="Refuse searches with more runs than this.")
 @click.option("--workers", type=ranges.WORKERS, help="Threads (default: all cores).")
@@ -70,7 +72,7 @@ def experiments():
 @click.option("--chunk-size", type=ranges.CHUNK, default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
                 test_end, holdout_start, holdout_end, search, n_iter, n_trials, seed,
-                max_combinations,
+                objectives, max_combinations,
                 workers, db_url, resume_id, initial_capital, data_dir, outputs_dir, params_path,
                 store_snapshot, cv_method, folds, test_folds, embargo_days, chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
@@ -95,7 +97,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         split=split, cv={"method": cv_method, "folds": folds, "test_folds": test_folds,
                          "embargo_days": embargo_days},
         search=search, n_iter=n_trials if n_trials is not None else n_iter,
-        seed=seed, resume_id=resume_id,
+        seed=seed, objectives=objectives, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,
         command=redact(shlex.join(["otonom", *sys.argv[1:]])), chunk_size=chunk_size,
@@ -113,8 +115,8 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
     def started(total, done, kind):
         nonlocal task
         label = {"grid": "grid search", "random": "random search",
-                 "optuna": "optuna search (TPE)"}[kind]
-        unit = "trials" if kind == "optuna" else "combinations"
+                 "optuna": "optuna search (TPE)", "nsga2": "optuna search (NSGA-II)"}[kind]
+        unit = "trials" if kind in ("optuna", "nsga2") else "combinations"
         click.echo(f"Running {label}: {total:,} total {unit}"
                    + (f" ({done:,} already done)" if done else ""))
         bar.start()
@@ -480,6 +482,43 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, wa
         click.echo(f"📁 {label}: {path}", err=as_json)
 
 
+PARETO_ROWS = 20  # front runs `show` prints (the JSON and HTML report have all)
+
+
+def _print_pareto(console, report) -> None:
+    """The Pareto front of the experiment's objectives on the train window, knee marked."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from otonom_trader.cli.views.console import LABELS
+
+    front, objectives = report.pareto, report.objectives
+    knee = front.attrs.get("knee_run")
+    names = ", ".join(objectives)
+    console.print(f"\n[bold]Pareto front[/bold] ({len(front):,} done runs not dominated on "
+                  f"train {escape(names)}; ★ knee)")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    heads = ["Run #", "Params", *(f"Train {LABELS.get(k, (k,))[0]}" for k in objectives),
+             "Test Sharpe", "Knee"]
+    for h in heads:
+        table.add_column(h, justify="left" if h == "Params" else "right",
+                         no_wrap=h != "Params", overflow="fold")
+    for _, r in front.head(PARETO_ROWS).iterrows():
+        values = " / ".join(_param_text(r[p]) for p in report.parameters)
+        number = int(r["run_number"])
+        table.add_row(("★ " if number == knee else "") + str(number), escape(values),
+                      *(_fmt(r[f"train_{k}"], ".3f") + ("%" if k.endswith("_pct") else "")
+                        for k in objectives),
+                      _fmt(r["test_sharpe"], ".3f"), _fmt(r["knee_score"], ".3f"))
+    console.print(table)
+    more = f"; {len(front) - PARETO_ROWS:,} more in --json" if len(front) > PARETO_ROWS else ""
+    console.print("Knee: the front run farthest from the line between its two extremes "
+                  "(objectives normalised over the front; with 3 or more objectives, nearest "
+                  f"to the utopia point); promote --select-by pareto-knee --select-on train "
+                  f"takes it{more}", style="dim")
+
+
 def _print_report(report) -> None:
     import os
 
@@ -500,7 +539,11 @@ def _print_report(report) -> None:
         f" (n_iter={s.search.get('n_iter')}, seed={s.search.get('seed')})"
         if s.search.get("kind") in ("random", "optuna") else "") + (
         f", TPE on {s.search.get('window')} {s.search.get('metric')}"
-        if s.search.get("kind") == "optuna" else "")
+        if s.search.get("kind") == "optuna" and not s.search.get("objectives") else "") + (
+        f", NSGA-II on {s.search.get('window')} {', '.join(s.search['objectives'])}"
+        if s.search.get("kind") == "optuna" and s.search.get("objectives") else "") + (
+        f", objectives {', '.join(s.search['objectives'])}"
+        if s.search.get("kind") != "optuna" and s.search.get("objectives") else "")
     split = s.split
     rows = [("Status", s.status), ("Strategy", f"{s.strategy_name} ({s.strategy_path})"),
             ("Symbol", s.symbol), ("Search", search),
@@ -545,6 +588,9 @@ def _print_report(report) -> None:
                   "test Sharpe", style="dim")
     if names:
         console.print(f"Params: {escape(' / '.join(names))}", style="dim")
+
+    if report.pareto is not None:
+        _print_pareto(console, report)
 
     console.print("\n[bold]Parameter analysis[/bold] (share of test-Sharpe variance explained, "
                   "η²; mean test Sharpe by value)")

@@ -8,7 +8,9 @@ import click
 
 from otonom_trader.cli import ranges
 
-SELECT_CHOICES = ("sharpe", "cagr", "sortino", "calmar")
+SELECT_CHOICES = ("sharpe", "cagr", "sortino", "calmar", "pareto-knee", "total_return_pct",
+                  "cagr_pct", "max_drawdown_pct", "win_rate_pct", "profit_factor",
+                  "exposure_pct", "n_trades", "final_equity")
 
 
 def typed_command(ctx: click.Context, prefix: list[str]) -> str:
@@ -41,7 +43,8 @@ def promote_options(fn):
                      help="The strategy the experiment ran on (the parent)."),
         click.option("--select-by", type=click.Choice(SELECT_CHOICES),
                      help="Test metric that picks the run (default: params.yaml "
-                          "experiment.select_by, else sharpe)."),
+                          "experiment.select_by, else sharpe); pareto-knee: the knee of the "
+                          "Pareto front on the experiment's --objectives."),
         click.option("--select-on", type=click.Choice(["test", "train"]),
                      help="Window whose metric picks the run (default: params.yaml "
                           "experiment.select_on, else test; train keeps the test window "

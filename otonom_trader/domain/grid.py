@@ -18,7 +18,8 @@ optuna), ``seed`` (default 0), ``constraints`` (list of ``<path> <op> <path or n
 ``train_end``, ``test_start``, ``test_end``, any subset), ``parent_experiment`` (the ID of the
 experiment a ``refine``d grid came from: the DSR then counts the whole chain's trials), ``cv``
 (cross-validation of the search, ``{method: cpcv, folds, test_folds, embargo_days}``, see
-``domain/cv.py``).
+``domain/cv.py``), ``objectives`` (2 to 4 metric names, e.g. ``[sharpe, max_drawdown_pct]``:
+optuna then runs NSGA-II on them, and ``show`` gives their Pareto front; see objectives.py).
 
 Run numbers are 1-based and stable. Grid: ``itertools.product`` order over the keys (last key
 fastest), numbered after the constraints filter. Random: run ``i`` draws every parameter in key
@@ -40,6 +41,7 @@ import numpy as np
 
 from otonom_trader.domain.constraints import ORDERING, Constraint, parse_constraint
 from otonom_trader.domain.errors import InputError, StrategyError
+from otonom_trader.domain.objectives import parse_objectives
 from otonom_trader.domain.split import SPLIT_KEYS, Split, date_text
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
@@ -65,7 +67,7 @@ __all__ = [
 
 BLOCKS = ("params", "parameters")  # names of the one mapping that may hold every parameter
 RESERVED = ("description", "search", "n_iter", "seed", "constraints", "split",
-            "parent_experiment", "cv", *BLOCKS)
+            "parent_experiment", "cv", "objectives", *BLOCKS)
 KINDS = ("uniform", "loguniform", "int", "choice")
 SEARCHES = ("grid", "random", "optuna")  # optuna: TPE over the same distributions
 FORMS = (
@@ -145,6 +147,7 @@ class GridSpec:
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     description: str = ""
+    objectives: tuple[str, ...] = ()  # metric keys of a multi-objective search
 
     @property
     def size(self) -> int | None:
@@ -168,16 +171,20 @@ class _GridLoader(_StrictLoader):
 
 
 def load_grid(path: str | Path, strategy: Strategy, search: str | None = None,
-              n_iter: int | None = None, seed: int | None = None) -> GridSpec:
+              n_iter: int | None = None, seed: int | None = None,
+              objectives: str | None = None) -> GridSpec:
     """Read and validate a grid file for ``strategy``; any problem is one ``StrategyError``.
 
     ``search``, ``n_iter`` and ``seed`` (the command line's flags) win over the file's keys, so
     ``--search random`` turns a file with distributions into a random search.
+    ``objectives`` (``--objectives a,b``) wins over the file's ``objectives``.
     """
     path = Path(path)
     data = read_yaml(path, _GridLoader, "grid")
     given = {k: v for k, v in (("search", search), ("n_iter", n_iter), ("seed", seed))
              if v is not None}
+    if objectives is not None:
+        given["objectives"] = list(parse_objectives(objectives))
     if given and isinstance(data, Mapping):
         if search == "random" and n_iter is None and data.get("n_iter") is None:
             raise StrategyError(f"--search random needs --n-iter (runs to draw), or `n_iter:` "
@@ -244,6 +251,9 @@ class _Parser:
         if parent is not None and not (_is_int(parent) and 1 <= parent <= MAX_SEED):
             self.fail(f"`parent_experiment`: expected an experiment ID (a positive integer), "
                       f"got {_show(parent)}")
+        objectives = ()
+        if data.get("objectives") is not None:
+            objectives = parse_objectives(data["objectives"], f"{self.label}`objectives`")
         description = data.get("description", "")
         if not isinstance(description, str):
             self.fail(f"`description`: expected a string, got {_show(description)}")
@@ -266,7 +276,7 @@ class _Parser:
         constraints = self.constraints(data.get("constraints"), parameters)
         split = self.split(data.get("split"))
         return GridSpec(MappingProxyType(parameters), constraints, split, search, n_iter, seed,
-                        source, _plain(data), description)
+                        source, _plain(data), description, objectives)
 
     def unknown_top(self, key: str) -> NoReturn:
         match = difflib.get_close_matches(key, RESERVED, n=1, cutoff=0.6)

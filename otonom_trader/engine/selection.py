@@ -20,22 +20,25 @@ from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
 
-__all__ = ["DEFAULT_MAX_GAP", "Overfitting", "SelectedRun", "Selection", "SelectionRule",
-           "overfitting_stats", "select_metric", "select_run", "select_window", "selection_rule",
-           "trial_stats"]
+__all__ = ["DEFAULT_MAX_GAP", "KNEE", "Overfitting", "SelectedRun", "Selection", "SelectionRule",
+           "knee_column", "overfitting_stats", "select_metric", "select_run", "select_window",
+           "selection_rule", "trial_stats"]
 
 DEFAULT_MAX_GAP = 1.0
 WINDOWS = ("test", "train")
+KNEE = "pareto-knee"  # the knee of the Pareto front on the experiment's objectives
 _ALIASES = {"cagr": "cagr_pct"}
 _SHOWN_SKIPS = 3
 
 
 def select_metric(name: str | None, source: str = "--select-by") -> str:
-    """``sharpe|cagr|sortino|calmar`` (or ``cagr_pct``) → the metric key."""
+    """``sharpe|cagr|sortino|calmar`` (or ``cagr_pct``), ``pareto-knee``, or any other metric
+    name (an objective of a multi-objective search; higher is better as stored, so the least
+    negative max drawdown wins) → the metric key."""
     key = _ALIASES.get(name or "sharpe", name or "sharpe")
-    if key not in SELECTION_METRICS:
-        choices = ", ".join(k.removesuffix("_pct") for k in SELECTION_METRICS)
-        raise InputError(f"{source} {name!r}: choose one of {choices}")
+    if key not in (*SELECTION_METRICS, KNEE, *METRIC_KEYS):
+        choices = ", ".join((*(k.removesuffix("_pct") for k in SELECTION_METRICS), KNEE))
+        raise InputError(f"{source} {name!r}: choose one of {choices} (or a metric name)")
     return key
 
 
@@ -125,14 +128,37 @@ class Selection:
         return self.rule.max_gap
 
 
-def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule) -> Selection:
+def knee_column(done: pd.DataFrame, window: str, objectives: tuple[str, ...]) -> np.ndarray:
+    """Per done run: its knee score on the Pareto front of ``window``'s ``objectives``
+    (``engine.pareto.knee_scores``), NaN off the front. Metrics are compared to 9 decimals
+    (display units): runs that differ by float noise (1e-14) are equal, so neither makes the
+    other leave the front nor stays on it only by that noise."""
+    from otonom_trader.engine.pareto import knee_scores, pareto_front
+
+    values = np.round(done[[f"{window}_{k}" for k in objectives]].to_numpy(np.float64), 9)
+    on_front = pareto_front(values)
+    scores = np.full(len(done), np.nan)
+    if on_front.any():
+        scores[on_front] = knee_scores(values[on_front])
+    return scores
+
+
+def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule,
+               objectives: tuple[str, ...] = ()) -> Selection:
     """The best done run by the rule's window and metric (ties: lower run number) within
-    the gap gate."""
+    the gap gate. ``pareto-knee`` ranks the runs on the Pareto front of the experiment's
+    ``objectives`` (its ``search`` record) by their knee score: the knee first, then the
+    next front run when the knee is over the gap gate."""
     metric, max_gap, allow_overfit = rule.metric, rule.max_gap, rule.allow_overfit
     done = runs[runs["status"] == "done"]
     if done.empty:
         raise InputError(f"❌ No 'done' runs for experiment {exp_id}")
     key = f"{rule.window}_{metric}"
+    if metric == KNEE:
+        if len(objectives) < 2:
+            raise InputError(f"--select-by {KNEE}: experiment {exp_id} has no objectives; run "
+                             "its search with --objectives (e.g. sharpe,max_drawdown_pct)")
+        done = done.assign(**{key: knee_column(done, rule.window, objectives)})
     column = done[key]
     ranked = done[np.isfinite(column.to_numpy(dtype=np.float64))]
     if ranked.empty:
@@ -156,7 +182,8 @@ def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule) -> Selectio
                      f"{max_gap:g} (gates.max_sharpe_gap): {shown}{more}; --allow-overfit "
                      "takes them")
     if chosen is None:
-        raise InputError(f"experiment {exp_id}: all {len(ranked)} done runs have a train−test "
+        what = "runs on the Pareto front" if metric == KNEE else "done runs"
+        raise InputError(f"experiment {exp_id}: all {len(ranked)} {what} have a train−test "
                          f"Sharpe gap above {max_gap:g} (gates.max_sharpe_gap): they look "
                          "overfit; pass --allow-overfit to promote the best anyway")
     if allow_overfit and chosen_gap > max_gap:

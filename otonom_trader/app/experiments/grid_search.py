@@ -37,6 +37,7 @@ class GridSearchRequest:
     search: str | None = None
     n_iter: int | None = None
     seed: int | None = None
+    objectives: str | None = None  # --objectives a,b: NSGA-II with optuna, a Pareto front
     resume_id: int | None = None
     initial_capital: float = 10_000.0
     data_dir: str = "data"
@@ -108,7 +109,8 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
         raise InputError("grid-search needs --name, --strategy-path and --grid-path "
                          "(or --resume ID)")
     strategy = load_strategy(req.strategy_path)
-    spec = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed)
+    spec = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed,
+                         req.objectives)
     check_size(spec, Combinations(spec, strategy), req.max_combinations)
     flags = [k for k, v in req.split.items() if v is not None]
     Split().merged(req.split).check(flags=flags)  # the flags alone first: name the flag
@@ -162,7 +164,8 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
             info.strategy_path).resolve():
         return False
     if req.grid_path:
-        again = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed)
+        again = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed,
+                          req.objectives)
         if _without_trials(again) != _without_trials(spec):  # more optuna trials: extends
             return False
     if req.symbol and req.symbol.upper() != info.symbol:
@@ -233,10 +236,14 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     combos = Combinations(spec, strategy)
     capital = req.initial_capital if existing is None else existing.initial_capital
     if optuna:
-        from otonom_trader.engine.selection import selection_rule
+        from otonom_trader.engine.selection import KNEE, selection_rule
 
         metric = (existing.search["metric"] if existing is not None
+                  else spec.objectives[0] if spec.objectives
                   else selection_rule(Path(req.params_path)).metric)
+        if metric == KNEE:
+            raise InputError(f"{req.params_path}: `experiment.select_by: {KNEE}` needs "
+                             "--objectives for the optuna search (e.g. sharpe,max_drawdown_pct)")
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
                               paths=list(spec.parameters), initial_capital=capital,
                               data_dir=req.data_dir)
@@ -249,8 +256,10 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
             name=req.name, strategy_path=req.strategy_path, strategy_hash=strategy_hash(strategy),
             strategy_name=strategy.name, grid=spec.raw, split=split,
             search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed,
-                    **({"sampler": "tpe", "metric": metric, "window": "train"} if optuna
-                       else {}), **({"cv": cv} if cv else {})},
+                    **({"sampler": "nsga2" if spec.objectives else "tpe", "metric": metric,
+                        "window": "train"} if optuna else {}),
+                    **({"objectives": list(spec.objectives)} if spec.objectives else {}),
+                    **({"cv": cv} if cv else {})},
             symbol=symbol, data_fingerprint=fingerprint,
             periods_per_year=evaluator.data.periods_per_year, total_runs=combos.total,
             initial_capital=capital, command=req.command, git_commit=commit,
@@ -267,7 +276,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     events.created(info, existing is not None)
 
     done_before = store.done_run_numbers(exp_id)
-    events.started(total, len(done_before), spec.search)
+    events.started(total, len(done_before),
+                   "nsga2" if optuna and spec.objectives else spec.search)
     clock = [time.perf_counter()]  # time of the last heartbeat
 
     def since_last() -> float:
@@ -290,8 +300,10 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         if optuna:  # stored in this thread before each tell, so the study never runs ahead
             from otonom_trader.app.experiments.optuna_search import open_study, optuna_batches
 
-            study = open_study(store, info.name, spec.seed)
-            for batch in optuna_batches(study, evaluator, spec, metric, total, done_before,
+            objectives = spec.objectives or (metric,)
+            study = open_study(store, info.name, spec.seed, objectives)
+            for batch in optuna_batches(study, evaluator, spec, objectives, total,
+                                        lambda: store.runs_frame(exp_id),
                                         lambda b: events.advanced(write(b))):
                 if kept is not None:
                     kept.append(batch)

@@ -68,9 +68,11 @@ def stale_outputs(info: ExperimentInfo, root: Path) -> list[str]:
 
 def _best(runs: pd.DataFrame, info: ExperimentInfo, params_path: Path):
     """(row of the run promote would take, its selection, why there is none)."""
+    from otonom_trader.domain.objectives import objectives_of
+
     rule = selection_rule(params_path)
     try:
-        selection = select_run(runs, info.id, rule)
+        selection = select_run(runs, info.id, rule, objectives_of(info.search))
     except InputError as exc:
         return None, None, str(exc).removeprefix("❌ ")
     row = runs.loc[runs["run_number"] == selection.run.run_number].iloc[0]

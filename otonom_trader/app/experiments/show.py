@@ -25,6 +25,7 @@ from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.json_text import dumps, finite
 from otonom_trader.domain.metrics import METRIC_KEYS
+from otonom_trader.domain.objectives import objectives_of
 from otonom_trader.engine.selection import (
     checked_inputs,
     checked_rerun,
@@ -123,6 +124,8 @@ class ExperimentReport:
     runs: pd.DataFrame  # every stored run (runs_frame layout + ``sharpe_gap``)
     notes: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)
+    objectives: tuple[str, ...] = ()  # a multi-objective search's metrics
+    pareto: pd.DataFrame | None = None  # app.pareto_front.front_table on the train window
 
     def to_dict(self) -> dict:
         """The report as plain JSON-ready data (NaN/inf → None)."""
@@ -156,6 +159,12 @@ class ExperimentReport:
                 "warnings": list(o.warnings), "cpcv": o.cpcv},
             "notes": list(self.notes),
         }
+        if self.pareto is not None:
+            data["pareto_front"] = {
+                "objectives": list(self.objectives), "window": "train",
+                "knee_run": self.pareto.attrs.get("knee_run"),
+                "runs": [{**run_dict(row, self.parameters), "knee_score": row["knee_score"]}
+                         for _, row in self.pareto.iterrows()]}
         return plain(data)
 
 
@@ -241,7 +250,7 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     best = None
     for attempt in (rule, replace(rule, allow_overfit=True)):
         try:
-            selection = select_run(runs, exp_id, attempt)
+            selection = select_run(runs, exp_id, attempt, objectives_of(info.search))
         except InputError as exc:  # every run over the gap gate, or no finite metric
             notes.append(str(exc))
             continue
@@ -259,6 +268,12 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
                      f"`{resume_command(store, exp_id)}`")
     summary = _summary(info, n_done, n_rows - n_done)
     effects = parameter_effects(runs, parameters, done_mask)
+    objectives = objectives_of(info.search)
+    pareto = None
+    if objectives:
+        from otonom_trader.app.experiments.pareto_front import front_table
+
+        pareto = front_table(runs, objectives)
     timings["analysis"] = time.perf_counter() - t1
 
     overfitting = _overfitting(store, info, runs, done_mask, best, data_dir, GAP_WARNING,
@@ -266,7 +281,8 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     return ExperimentReport(info=info, summary=summary, sort_by=sort_by, parameters=parameters,
                             top=top_runs, best=best, rule=rule, effects=effects,
                             overfitting=overfitting,
-                            runs=runs, notes=tuple(notes), timings=timings)
+                            runs=runs, notes=tuple(notes), timings=timings,
+                            objectives=objectives, pareto=pareto)
 
 
 def _summary(info: ExperimentInfo, done: int, failed: int) -> Summary:

@@ -31,6 +31,7 @@ from otonom_trader.app.repository.strategy_file import (
 from otonom_trader.domain.errors import GitStateError, InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.names import check_name
+from otonom_trader.domain.objectives import objectives_of
 from otonom_trader.domain.split import ALL_SPLIT_KEYS
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import (
@@ -281,7 +282,7 @@ def build_promotion(req: PromoteRequest, root: Path, output_path: str | None = N
         info = store.get(req.experiment_id)
         notes = _check_origin(info, parent, req.base_strategy, req.force)
         runs = store.runs_frame(info.id)
-        selection = select_run(runs, info.id, rule)
+        selection = select_run(runs, info.id, rule, objectives_of(info.search))
         _, blocks = store.block_stats(info.id)
         from otonom_trader.app.experiments.refine import chain_runs
 

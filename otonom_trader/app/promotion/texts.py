@@ -48,6 +48,9 @@ def _search(search: Any) -> str:
     kind = search.get("kind", "grid")
     if kind == "random":
         return f"random (n_iter {search.get('n_iter')}, seed {search.get('seed')})"
+    if kind == "optuna" and search.get("objectives"):
+        return (f"optuna NSGA-II on {search.get('window')} {', '.join(search['objectives'])} "
+                f"(n_trials {search.get('n_iter')}, seed {search.get('seed')})")
     if kind == "optuna":
         return (f"optuna TPE on {search.get('window')} {search.get('metric')} "
                 f"(n_trials {search.get('n_iter')}, seed {search.get('seed')})")
