@@ -25,9 +25,9 @@ print("LOADED", code, *[m for m in {heavy!r} if m in sys.modules], file=sys.stde
 """
 
 
-def loaded(*argv: str) -> tuple[int, list[str]]:
+def loaded(*argv: str, heavy: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:
     """Run ``otonom argv`` in a fresh interpreter: (exit code, heavy modules it imported)."""
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=heavy), *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)
     line = [x for x in proc.stderr.splitlines() if x.startswith("LOADED ")]
     assert line, proc.stderr
@@ -46,6 +46,13 @@ def test_commands_that_compute_nothing_load_no_numba_pandas_or_plotly(argv, tmp_
     code, heavy = loaded(*(a.format(tmp=tmp_path) for a in argv))
     assert code == 0
     assert heavy == []
+
+
+def test_experiments_list_reads_rows_without_numpy_or_the_orm(tmp_path):
+    """`experiments list` is one query over the experiments' own counters."""
+    code, heavy = loaded("experiments", "list", "--db", f"sqlite:///{tmp_path}/store.db",
+                         heavy=("numpy", "sqlalchemy.orm"))
+    assert code == 0 and heavy == []
 
 
 def test_importing_the_kernel_enums_and_metric_names_loads_no_numba():

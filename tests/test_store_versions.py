@@ -16,14 +16,14 @@ from alembic.migration import MigrationContext
 
 from otonom_trader.adapters import migrations
 from otonom_trader.adapters.store import ExperimentStore, lease_owner
-from otonom_trader.adapters.store_models import Base
+from otonom_trader.adapters.store_models import METADATA
 from otonom_trader.domain.errors import InputError
 from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SPLIT = ["--train-start", "2008-01-01", "--train-end", "2015-12-31",
          "--test-start", "2016-01-01", "--test-end", "2018-12-31"]
-# The store as made before versioning (`Base.metadata.create_all` of the first release).
+# The store as made before versioning (the first release's `create_all` of its models).
 OLD_SCHEMA = """
 CREATE TABLE experiments (id INTEGER NOT NULL, name VARCHAR(200) NOT NULL,
   strategy_path TEXT NOT NULL, strategy_hash VARCHAR(128) NOT NULL,
@@ -96,7 +96,7 @@ def test_migrations_reach_head_and_match_the_models(any_db):
             migrations.HEAD
         import otonom_trader.adapters.journal_models  # noqa: F401  (the daemon's tables)
 
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert compare_metadata(MigrationContext.configure(conn), METADATA) == []
 
 
 def test_old_store_upgrades_in_place_and_promote_reproduces_exactly(strategy_repo, tmp_path,

@@ -23,9 +23,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from otonom_trader.adapters.store_models import Base
+from otonom_trader.adapters.store_models import METADATA
 
-_M = Base.metadata
+_M = METADATA
 
 
 def _name() -> Column:

@@ -20,7 +20,6 @@ from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
 from sqlalchemy import (
     case,
     create_engine,
@@ -37,30 +36,31 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from otonom_trader.adapters import migrations
 from otonom_trader.adapters.store_models import (
     EXPERIMENT_STATUSES,
+    EXPERIMENTS,
     RUN_STATUSES,
+    RUNS,
+    SNAPSHOTS,
     TEST_COLUMNS,
     TRAIN_COLUMNS,
-    Experiment,
+    WALK_FORWARDS,
     ExperimentInfo,
-    ExperimentRun,
-    ExperimentSnapshot,
     ExperimentSummary,
     RunBatch,
-    WalkForward,
 )
 from otonom_trader.domain.errors import InputError, RunError
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.redact import redact
 
-if TYPE_CHECKING:  # pandas loads only where a frame is built: `experiments list` needs none
+if TYPE_CHECKING:  # numpy and pandas load only where runs are: `experiments list` needs none
+    import numpy as np
     import pandas as pd
 
 DEFAULT_URL = "sqlite:///.otonom/experiments.db"
 BLOCK_FIELDS = 3  # count, sum, sum of squares of the per-bar returns of one time block
-_EXP = Experiment.__table__
-_RUNS = ExperimentRun.__table__
-_SNAP = ExperimentSnapshot.__table__
-_WF = WalkForward.__table__
+_EXP = EXPERIMENTS
+_RUNS = RUNS
+_SNAP = SNAPSHOTS
+_WF = WALK_FORWARDS
 _METRIC_COLUMNS = TRAIN_COLUMNS + TEST_COLUMNS
 _INT_METRICS = [i for i, c in enumerate(_METRIC_COLUMNS) if c.endswith("_n_trades")]
 _SHARPE = METRIC_KEYS.index("sharpe")
@@ -89,6 +89,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    np = sys.modules.get("numpy")  # a numpy value means numpy is loaded
+    if np is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -316,6 +319,7 @@ class ExperimentStore:
 
     def done_run_numbers(self, exp_id: int) -> np.ndarray:
         """Sorted run numbers that have a row (done or failed): the ones not to run again."""
+        import numpy as np
         stmt = (select(_RUNS.c.run_number).where(_RUNS.c.experiment_id == int(exp_id))
                 .order_by(_RUNS.c.run_number))
         with self.engine.connect() as conn:
@@ -378,6 +382,7 @@ class ExperimentStore:
 
     def block_stats(self, exp_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Run numbers of done runs with block statistics and their (n, n_blocks, 3) array."""
+        import numpy as np
         stmt = (select(_RUNS.c.run_number, _RUNS.c.block_stats)
                 .where(_RUNS.c.experiment_id == int(exp_id), _RUNS.c.status == "done",
                        _RUNS.c.block_stats.is_not(None))
@@ -515,16 +520,19 @@ class Snapshot(NamedTuple):
 
 
 def _blob(values: np.ndarray | None) -> bytes | None:
+    import numpy as np
     return None if values is None else np.ascontiguousarray(values, "<f8").tobytes()
 
 
 def _array(blob: bytes | None) -> np.ndarray | None:
+    import numpy as np
     return None if blob is None else np.frombuffer(blob, "<f8").astype(np.float64)
 
 
 def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
     """What ``runs_frame`` and ``block_stats`` return once ``batches`` (every run of an
     experiment) are stored, without reading them back: the same values, types and order."""
+    import numpy as np
     numbers = np.concatenate([np.asarray(b.run_numbers, np.int64).reshape(-1) for b in batches])
     in_order = bool(np.all(numbers[1:] > numbers[:-1]))
     order = slice(None) if in_order else np.argsort(numbers, kind="stable")
@@ -555,6 +563,7 @@ def runs_frame_of(batches: list[RunBatch]) -> tuple[pd.DataFrame, np.ndarray]:
 def _build_frame(data: dict) -> pd.DataFrame:
     """The ``runs_frame`` layout from its columns (``_FRAME_COLUMNS``; params as the plain
     mappings that are stored as JSON)."""
+    import numpy as np
     import pandas as pd
 
     base = pd.DataFrame({"run_number": np.array(data["run_number"], dtype=np.int64),
@@ -621,6 +630,7 @@ def _batch_rows(exp_id: int, batch: RunBatch, *, nan_as_null: bool = False) -> l
     """DBAPI parameter tuples in ``_INSERT_COLUMNS`` order, NaN/inf as None. With
     ``nan_as_null`` (SQLite, which stores a bound NaN as NULL and an integral float in an
     INTEGER column as an integer) the metrics go as floats, NaN for NULL: no per-value work."""
+    import numpy as np
     numbers = np.asarray(batch.run_numbers, dtype=np.int64).reshape(-1)
     n, k = len(numbers), len(METRIC_KEYS)
     if not (len(batch.params) == len(batch.status) == len(batch.errors) == n):
@@ -656,6 +666,7 @@ def _batch_rows(exp_id: int, batch: RunBatch, *, nan_as_null: bool = False) -> l
 def _counted(exp_id: int, batch: RunBatch) -> Any:
     """The experiment's run counters and best test Sharpe after ``batch``: an UPDATE for the
     transaction that stores it."""
+    import numpy as np
     done = np.asarray(batch.status) == "done"
     sharpe = np.asarray(batch.test, np.float64).reshape(len(done), -1)[:, _SHARPE][done]
     sharpe = sharpe[np.isfinite(sharpe)]

@@ -1,6 +1,6 @@
-"""The experiment store's plain records (what callers get) and its SQLAlchemy models
-(the ``experiments`` and ``experiment_runs`` tables). The tables are made and changed only by
-the Alembic revisions in ``migrations/``; a test checks they match these models.
+"""The experiment store's plain records (what callers get) and its tables (SQLAlchemy Core:
+``experiments``, ``experiment_runs``, ``experiment_snapshots``, ``walk_forwards``), made and
+changed only by the Alembic revisions in ``migrations/``; a test checks they match.
 
 A run's status is ``done`` or ``failed``. A *pending* run has no row at all: an experiment's
 runs are numbered ``0 .. total_runs-1`` and rows are written in batches as runs finish, so
@@ -16,25 +16,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     Integer,
     LargeBinary,
+    MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from otonom_trader.domain.metrics import METRIC_KEYS
+
+if TYPE_CHECKING:  # numpy loads where runs are built: `experiments list` needs none
+    import numpy as np
 
 EXPERIMENT_STATUSES = ("running", "interrupted", "done", "failed")
 RUN_STATUSES = ("done", "failed")
@@ -99,126 +103,114 @@ class RunBatch:
     blocks: np.ndarray | None = None
 
 
-# -- ORM models ------------------------------------------------------------------------
+# -- tables (SQLAlchemy Core) ------------------------------------------------------------
+
+METADATA = MetaData()
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class Experiment(Base):
-    __tablename__ = "experiments"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    strategy_path: Mapped[str] = mapped_column(Text)
-    strategy_hash: Mapped[str] = mapped_column(String(128))
-    strategy_name: Mapped[str] = mapped_column(String(200))
-    grid: Mapped[Any] = mapped_column(JSON)
-    split: Mapped[Any] = mapped_column(JSON)  # train_start, train_end, test_start, test_end
-    search: Mapped[Any] = mapped_column(JSON)  # kind, n_iter, seed
-    symbol: Mapped[str] = mapped_column(String(100))
-    data_fingerprint: Mapped[str] = mapped_column(String(128))
-    periods_per_year: Mapped[float] = mapped_column(Float)
-    git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    git_dirty: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="running")
-    total_runs: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # summed over sessions
-    command: Mapped[str] = mapped_column(Text, default="")
-    initial_capital: Mapped[float] = mapped_column(Float, server_default=text("10000.0"))
-    schema_version: Mapped[str] = mapped_column(String(32), server_default="0001")
-    owner: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    outputs: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+EXPERIMENTS = Table(
+    "experiments", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), unique=True, nullable=False),
+    Column("strategy_path", Text, nullable=False),
+    Column("strategy_hash", String(128), nullable=False),
+    Column("strategy_name", String(200), nullable=False),
+    Column("grid", JSON, nullable=False),
+    Column("split", JSON, nullable=False),  # train_start, train_end, test_start, test_end
+    Column("search", JSON, nullable=False),  # kind, n_iter, seed
+    Column("symbol", String(100), nullable=False),
+    Column("data_fingerprint", String(128), nullable=False),
+    Column("periods_per_year", Float, nullable=False),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("status", String(20), default="running", nullable=False),
+    Column("total_runs", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=True),
+    Column("started_at", DateTime, nullable=True),
+    Column("finished_at", DateTime, nullable=True),
+    Column("elapsed_seconds", Float, default=0.0, nullable=False),  # summed over sessions
+    Column("command", Text, default="", nullable=False),
+    Column("initial_capital", Float, server_default=text("10000.0"), nullable=False),
+    Column("schema_version", String(32), server_default="0001", nullable=False),
+    Column("owner", String(300), nullable=True),
+    Column("heartbeat_at", DateTime, nullable=True),
+    Column("outputs", JSON, nullable=True),
     # Kept by the transaction that stores each batch of runs: `experiments list` reads these.
-    done_runs: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    failed_runs: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    best_test_sharpe: Mapped[float | None] = mapped_column(Float, nullable=True)
+    Column("done_runs", Integer, server_default=text("0"), nullable=False),
+    Column("failed_runs", Integer, server_default=text("0"), nullable=False),
+    Column("best_test_sharpe", Float, nullable=True),
+)
 
-
-class ExperimentRun(Base):
-    __tablename__ = "experiment_runs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+RUNS = Table(
+    "experiment_runs", METADATA,
+    Column("id", Integer, primary_key=True),
     # Indexed by the leading column of the unique (experiment_id, run_number) index.
-    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
-    run_number: Mapped[int] = mapped_column(Integer)
-    params: Mapped[str] = mapped_column(Text)  # JSON object text: dotted path -> value
-    status: Mapped[str] = mapped_column(String(10))  # done | failed (pending = no row)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    Column("experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("run_number", Integer, nullable=False),
+    Column("params", Text, nullable=False),  # JSON object text: dotted path -> value
+    Column("status", String(10), nullable=False),  # done | failed (pending = no row)
+    Column("error", Text, nullable=True),
+    Column("train_total_return_pct", Float, nullable=True),
+    Column("train_cagr_pct", Float, nullable=True),
+    Column("train_sharpe", Float, nullable=True),
+    Column("train_sortino", Float, nullable=True),
+    Column("train_max_drawdown_pct", Float, nullable=True),
+    Column("train_calmar", Float, nullable=True),
+    Column("train_win_rate_pct", Float, nullable=True),
+    Column("train_profit_factor", Float, nullable=True),
+    Column("train_exposure_pct", Float, nullable=True),
+    Column("train_n_trades", Integer, nullable=True),
+    Column("train_final_equity", Float, nullable=True),
+    Column("test_total_return_pct", Float, nullable=True),
+    Column("test_cagr_pct", Float, nullable=True),
+    Column("test_sharpe", Float, nullable=True),
+    Column("test_sortino", Float, nullable=True),
+    Column("test_max_drawdown_pct", Float, nullable=True),
+    Column("test_calmar", Float, nullable=True),
+    Column("test_win_rate_pct", Float, nullable=True),
+    Column("test_profit_factor", Float, nullable=True),
+    Column("test_exposure_pct", Float, nullable=True),
+    Column("test_n_trades", Integer, nullable=True),
+    Column("test_final_equity", Float, nullable=True),
+    Column("block_stats", LargeBinary, nullable=True),
+    UniqueConstraint("experiment_id", "run_number", name="uq_run_experiment_number"),
+    # No secondary index: each would cost a pass over the table after a load, and every
+    # read is by experiment (this index) or from the experiment's own counters.
+)
 
-    train_total_return_pct: Mapped[float | None] = mapped_column(Float)
-    train_cagr_pct: Mapped[float | None] = mapped_column(Float)
-    train_sharpe: Mapped[float | None] = mapped_column(Float)
-    train_sortino: Mapped[float | None] = mapped_column(Float)
-    train_max_drawdown_pct: Mapped[float | None] = mapped_column(Float)
-    train_calmar: Mapped[float | None] = mapped_column(Float)
-    train_win_rate_pct: Mapped[float | None] = mapped_column(Float)
-    train_profit_factor: Mapped[float | None] = mapped_column(Float)
-    train_exposure_pct: Mapped[float | None] = mapped_column(Float)
-    train_n_trades: Mapped[int | None] = mapped_column(Integer)
-    train_final_equity: Mapped[float | None] = mapped_column(Float)
-
-    test_total_return_pct: Mapped[float | None] = mapped_column(Float)
-    test_cagr_pct: Mapped[float | None] = mapped_column(Float)
-    test_sharpe: Mapped[float | None] = mapped_column(Float)
-    test_sortino: Mapped[float | None] = mapped_column(Float)
-    test_max_drawdown_pct: Mapped[float | None] = mapped_column(Float)
-    test_calmar: Mapped[float | None] = mapped_column(Float)
-    test_win_rate_pct: Mapped[float | None] = mapped_column(Float)
-    test_profit_factor: Mapped[float | None] = mapped_column(Float)
-    test_exposure_pct: Mapped[float | None] = mapped_column(Float)
-    test_n_trades: Mapped[int | None] = mapped_column(Integer)
-    test_final_equity: Mapped[float | None] = mapped_column(Float)
-
-    block_stats: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-
-    __table_args__ = (
-        UniqueConstraint("experiment_id", "run_number", name="uq_run_experiment_number"),
-        # No secondary index: each would cost a pass over the table after a load, and every
-        # read is by experiment (this index) or from the experiment's own counters.
-    )
-
-
-class ExperimentSnapshot(Base):
-    """A finished experiment's runs as Parquet (``runs_frame`` layout) and its PBO, so
-    ``experiments show`` need not read every run; valid while ``n_runs`` rows are stored."""
-
-    __tablename__ = "experiment_snapshots"
-
-    experiment_id: Mapped[int] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
-    n_runs: Mapped[int] = mapped_column(Integer)
-    runs: Mapped[bytes] = mapped_column(LargeBinary)
-    pbo: Mapped[Any | None] = mapped_column(JSON, nullable=True)  # PBOResult fields, or a note
-    pbo_logits: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float64
+# A finished experiment's runs as Parquet (``runs_frame`` layout) and its PBO, so
+# ``experiments show`` need not read every run; valid while ``n_runs`` rows are stored.
+SNAPSHOTS = Table(
+    "experiment_snapshots", METADATA,
+    Column("experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("n_runs", Integer, nullable=False),
+    Column("runs", LargeBinary, nullable=False),
+    Column("pbo", JSON, nullable=True),  # PBOResult fields, or a note
+    Column("pbo_logits", LargeBinary, nullable=True),  # float64
     # The selected run's test-window returns when the snapshot was written (float64), so
     # ``show`` computes its DSR without re-running it; for run ``best_run`` only.
-    best_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    best_returns: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    cpcv: Mapped[Any | None] = mapped_column(JSON, nullable=True)  # a --cv cpcv search's CPCV
-
+    Column("best_run", Integer, nullable=True),
+    Column("best_returns", LargeBinary, nullable=True),
+    Column("cpcv", JSON, nullable=True),  # a --cv cpcv search's CPCV
+)
 
 TRAIN_COLUMNS = tuple(f"train_{m}" for m in METRIC_KEYS)
 TEST_COLUMNS = tuple(f"test_{m}" for m in METRIC_KEYS)
-_missing = set(TRAIN_COLUMNS + TEST_COLUMNS) - set(ExperimentRun.__table__.columns.keys())
+_missing = set(TRAIN_COLUMNS + TEST_COLUMNS) - set(RUNS.columns.keys())
 if _missing:  # METRIC_KEYS grew: add the columns above and a revision in migrations/versions
     raise RuntimeError(f"experiment_runs lacks metric columns {sorted(_missing)}")
 
 
-class WalkForward(Base):
-    """A walk-forward: its settings (windows, selection rule, grid) and its result (the
-    folds with their experiment IDs, selections and test metrics; the stitched out-of-sample
-    figures). Each fold's search is an ordinary experiment."""
-
-    __tablename__ = "walk_forwards"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    settings: Mapped[Any] = mapped_column(JSON)
-    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+# A walk-forward: its settings (windows, selection rule, grid) and its result (the folds with
+# their experiment IDs, selections and test metrics; the stitched out-of-sample figures).
+# Each fold's search is an ordinary experiment.
+WALK_FORWARDS = Table(
+    "walk_forwards", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), unique=True, nullable=False),
+    Column("created_at", DateTime, nullable=True),
+    Column("settings", JSON, nullable=False),
+    Column("result", JSON, nullable=True),
+)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -185,6 +186,31 @@ class GridEvaluator:
             blocks[ok_idx] = blocks_ok
         return ChunkResult(np.asarray(run_numbers, np.int64), params, status, errors, train,
                            test, blocks)
+
+
+def warmup_bars(strategy, spec, bars: pd.DataFrame, symbol: str, data_dir: str) -> int:
+    """Bars of history a signal needs at the grid's longest analyst settings (a window
+    must hold more than this)."""
+    from otonom_trader.domain.grid import Distribution
+    from otonom_trader.engine.backtest import first_warm
+
+    longest: dict[str, Any] = {}
+    for path, values in spec.parameters.items():
+        if not path.startswith("analysts."):
+            continue
+        if isinstance(values, Distribution):
+            values = (values.high,) if values.high is not None else values.choices
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if numbers and path.startswith(SCORE_PREFIXES):
+            longest[path] = max(numbers)
+    data = PreparedData.from_bars(bars, strategy.data.periods_per_year)
+    ctx = AnalystContext(symbol=symbol, periods_per_year=data.periods_per_year,
+                         data_dir=Path(data_dir))
+    try:
+        score = strategy_score(apply_overrides(strategy, longest), bars, ctx)
+    except OtonomError:  # the longest values together break a rule: the base strategy's
+        score = strategy_score(strategy, bars, ctx)
+    return first_warm(score) + 2
 
 
 def _short(exc: Exception) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from otonom_trader.adapters import journal_models  # noqa: F401  (its tables join Base's metadata)
-from otonom_trader.adapters.store_models import Base
+from otonom_trader.adapters import journal_models  # noqa: F401  (its tables join the store's METADATA)
+from otonom_trader.adapters.store_models import METADATA
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata,
+context.configure(connection=connection, target_metadata=METADATA,
                   render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
     context.run_migrations()

@@ -47,9 +47,8 @@ def new_cv(flags: Mapping[str, Any], spec):
 def check_cv(settings, strategy, spec, bars, windows, symbol: str, data_dir: str) -> dict:
     """Refuse folds the stored blocks cannot form, folds too short for the indicators and an
     embargo that leaves no training fold; the settings to store, embargo in blocks."""
-    from otonom_trader.app.experiments.walk_forward import warmup_bars
     from otonom_trader.engine.cpcv import cpcv
-    from otonom_trader.engine.grid import N_BLOCKS, block_map
+    from otonom_trader.engine.grid import N_BLOCKS, block_map, warmup_bars
 
     names, folds = settings.names, settings.folds
     if folds > N_BLOCKS or N_BLOCKS % folds:

@@ -129,40 +129,14 @@ def _check_warmup(strategy, spec, bars: pd.DataFrame, symbol: str, fold: Fold,
                   data_dir: str) -> None:
     """Refuse folds too short for the indicators at the grid's longest settings: the first
     fold's train window starts at the first bar, so its indicators warm up inside it."""
+    from otonom_trader.engine.grid import warmup_bars
+
     needed = warmup_bars(strategy, spec, bars, symbol, data_dir)
     train_bars = int(((bars.index >= fold.train_start) & (bars.index <= fold.train_end)).sum())
     if needed >= train_bars:
         raise InputError(f"--train-years: fold 1's train window has {train_bars} bars, too few "
                          f"for the indicators at the grid's longest settings (a fold needs more "
                          f"than {needed} bars of history): raise --train-years")
-
-
-def warmup_bars(strategy, spec, bars: pd.DataFrame, symbol: str, data_dir: str) -> int:
-    """Bars of history a signal needs at the grid's longest analyst settings (a window
-    must hold more than this)."""
-    from otonom_trader.domain.grid import Distribution
-    from otonom_trader.domain.strategy_loader import apply_overrides
-    from otonom_trader.engine.analysts import AnalystContext
-    from otonom_trader.engine.backtest import PreparedData, first_warm, strategy_score
-    from otonom_trader.engine.grid import SCORE_PREFIXES
-
-    longest: dict[str, Any] = {}
-    for path, values in spec.parameters.items():
-        if not path.startswith("analysts."):
-            continue
-        if isinstance(values, Distribution):
-            values = (values.high,) if values.high is not None else values.choices
-        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-        if numbers and path.startswith(SCORE_PREFIXES):
-            longest[path] = max(numbers)
-    data = PreparedData.from_bars(bars, strategy.data.periods_per_year)
-    ctx = AnalystContext(symbol=symbol, periods_per_year=data.periods_per_year,
-                         data_dir=Path(data_dir))
-    try:
-        score = strategy_score(apply_overrides(strategy, longest), bars, ctx)
-    except OtonomError:  # the longest values together break a rule: the base strategy's
-        score = strategy_score(strategy, bars, ctx)
-    return first_warm(score) + 2
 
 
 def _stability(selections: list[dict[str, Any]]) -> dict[str, dict]:
