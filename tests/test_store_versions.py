@@ -264,3 +264,30 @@ def test_two_grid_searches_at_once_one_runs_the_other_is_told(strategy_repo, tmp
     assert "UNIQUE" not in errors and "Traceback" not in errors
     with ExperimentStore(db) as store:
         assert store.run_counts(1) == (12, 0) and store.get(1).status == "done"
+
+
+def test_a_migration_that_dies_halfway_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    """A store's migrations run in one transaction, on SQLite too (whose Python driver would
+    otherwise commit each CREATE TABLE at once): a kill or error halfway leaves the old
+    schema, and opening the store again migrates it cleanly."""
+    from alembic.operations import Operations
+
+    url = f"sqlite:///{tmp_path}/store.db"
+    create_table = Operations.create_table
+
+    def dies_at_walk_forwards(self, name, *columns, **kw):
+        if name == "walk_forwards":  # revision 0006, after 0001-0005 ran
+            raise RuntimeError("killed")
+        return create_table(self, name, *columns, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Operations, "create_table", dies_at_walk_forwards)
+        with pytest.raises(Exception, match="killed"):
+            ExperimentStore(url)
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master "
+                                             "WHERE type = 'table'")}
+    conn.close()
+    assert tables == set()  # nothing of the half-done migration
+    with ExperimentStore(url) as store:  # and it migrates cleanly afterwards
+        assert store.list_experiments() == []

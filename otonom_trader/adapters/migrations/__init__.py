@@ -60,26 +60,45 @@ def _current(conn: Connection) -> str | None:
 
 
 def _upgrade(engine: Engine, stamp: str | None) -> None:
-    """Stamp (an unversioned store) and upgrade to HEAD in one transaction. Foreign keys are
-    off meanwhile: SQLite alters a table by copying it, and dropping the old copy must not
-    cascade to the runs."""
+    """Stamp (an unversioned store) and upgrade to HEAD in one transaction. On SQLite the
+    connection is ``_transactional_sqlite``'s, whose foreign keys are off (SQLite's default):
+    SQLite alters a table by copying it, and dropping the old copy must not cascade to the
+    runs."""
     from alembic import command
 
     sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as conn:
+    if sqlite:
+        engine = _transactional_sqlite(engine)
+    try:
+        with engine.connect() as conn, conn.begin():
+            config = _config(conn)
+            if stamp is not None:
+                command.stamp(config, stamp)
+            command.upgrade(config, "head")
+    finally:
         if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            conn.commit()
-        try:
-            with conn.begin():
-                config = _config(conn)
-                if stamp is not None:
-                    command.stamp(config, stamp)
-                command.upgrade(config, "head")
-        finally:
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                conn.commit()
+            engine.dispose()
+
+
+def _transactional_sqlite(engine: Engine) -> Engine:
+    """An engine on the same SQLite file whose transactions hold DDL too: Python's sqlite3
+    driver would commit each CREATE/ALTER at once, so a migration killed halfway would leave
+    a schema no revision describes. Here the driver never begins or commits by itself and
+    each transaction is an explicit BEGIN (SQLAlchemy's documented pysqlite recipe)."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
+    mine = create_engine(engine.url, poolclass=NullPool, connect_args={"timeout": 30})
+
+    @event.listens_for(mine, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(mine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return mine
 
 
 @contextmanager
