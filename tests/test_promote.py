@@ -830,7 +830,7 @@ if step == "saved":
 elif step == "branch":
     after(GitRepo, "create_branch")
 elif step == "written":
-    after(promote, "_write")
+    after(promote, "write_file")
 elif step == "staged":
     GitRepo.commit = staged
 elif step == "committed":
