@@ -81,7 +81,8 @@ def write_record(root: Path, meta: dict, **overfitting: Any) -> Path:
     """``experiments/<name>/metrics.json`` of the experiment ``meta`` names."""
     exp = meta["experiment"]
     over = {"n_trials": meta["overfitting"]["n_trials"],
-            "sharpe_variance": meta["overfitting"]["sharpe_variance"], **overfitting}
+            "sharpe_variance": meta["overfitting"]["sharpe_variance"],
+            "pbo": meta["overfitting"]["pbo"], **overfitting}
     path = root / "experiments" / exp["name"] / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"experiment": {"id": exp["id"], "name": exp["name"],

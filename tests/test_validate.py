@@ -24,7 +24,7 @@ MARKER = "<!-- otonom-validate -->"
 GATES = {"min_test_sharpe": 0.5, "max_drawdown_pct": -25.0, "max_sharpe_gap": 1.0,
          "min_dsr": 0.5, "min_trades": 5, "production_margin": 0.1,
          "waive": ["baseline_v1:reproduction", "baseline_v1:data_fingerprint",
-                   "baseline_v1:min_dsr"]}  # as the repository's params.yaml
+                   "baseline_v1:min_dsr", "baseline_v1:max_pbo"]}  # as params.yaml
 PRODUCTION = {"strategies": [{"name": "baseline_v1", "path": "strategies/baseline_v1.yaml",
                               "stage": "live", "capital_pct": 100}]}
 
@@ -99,12 +99,12 @@ def test_shipped_strategies_report_their_real_gate_outcomes(capsys, tmp_path):
     assert statuses(base) == {
         "schema": "pass", "reproduction": "waived", "data_fingerprint": "waived",
         "min_test_sharpe": "pass", "max_drawdown_pct": "pass", "max_sharpe_gap": "pass",
-        "min_dsr": "waived", "min_trades": "pass", "production": "n/a",
+        "min_dsr": "waived", "max_pbo": "waived", "min_trades": "pass", "production": "n/a",
     }
     assert statuses(sma) == {**statuses(base), "reproduction": "fail",
                              "data_fingerprint": "fail", "min_dsr": "fail",
-                             "production": "fail"}
-    assert len(payload["waivers"]) == 3
+                             "max_pbo": "fail", "production": "fail"}
+    assert len(payload["waivers"]) == 4
     prod = next(c for c in sma["checks"] if c["gate"] == "production")
     assert prod["value"] == pytest.approx(0.7072, abs=1e-4)
     assert prod["threshold"] == pytest.approx(base["test"]["sharpe"] - 0.1)
@@ -345,20 +345,40 @@ def test_dsr_fails_closed_without_a_record_and_when_undefined(project):
 
     ctx = Context(load_gate_params("params.yaml"))
     flat = pd.Series([100.0] * 30)
-    (row,) = _dsr_check(None, flat, ctx, "x")
+    row, pbo = _dsr_check(None, flat, ctx, "x")
     assert (row.status, row.shown) == ("fail", "missing") and "waive `x:min_dsr`" in row.detail
-    (row,) = _dsr_check(None, flat, ctx, "baseline_v1")
+    assert (pbo.status, pbo.shown) == ("fail", "missing") and "waive `x:max_pbo`" in pbo.detail
+    row, pbo = _dsr_check(None, flat, ctx, "baseline_v1")
     assert row.status == "waived" and "baseline_v1:min_dsr" in row.detail
+    assert pbo.status == "waived" and "baseline_v1:max_pbo" in pbo.detail
     meta = {"experiment": {"id": 1, "name": "g"}, "data_fingerprint": "f",
-            "overfitting": {"n_trials": 10, "sharpe_variance": 0.001}}
-    record, dsr = _dsr_check(meta, flat, ctx, "x")  # no store, no metrics.json
-    assert record.status == dsr.status == "fail"
+            "overfitting": {"n_trials": 10, "sharpe_variance": 0.001, "pbo": 0.2}}
+    record, dsr, pbo = _dsr_check(meta, flat, ctx, "x")  # no store, no metrics.json
+    assert record.status == dsr.status == pbo.status == "fail"
     assert "experiments/g/metrics.json is missing" in record.detail
     write_record(project, meta)
-    record, undefined = _dsr_check(meta, flat, ctx, "x")  # constant returns: NaN DSR
+    record, undefined, pbo = _dsr_check(meta, flat, ctx, "x")  # constant returns: NaN DSR
     assert record.status == "pass" and (undefined.status, undefined.shown) == ("fail", "nan")
-    _, short = _dsr_check(meta, pd.Series([100.0, 101.0]), ctx, "x")  # one return: an error
+    assert (pbo.status, pbo.value) == ("pass", 0.2)
+    _, short, _ = _dsr_check(meta, pd.Series([100.0, 101.0]), ctx, "x")  # one return
     assert short.status == "fail" and "at least 2 returns" in short.detail
+    write_record(project, meta, pbo=None)  # PBO undefined in the record: missing evidence
+    *_, pbo = _dsr_check(meta, flat, ctx, "x")
+    assert (pbo.status, pbo.shown) == ("fail", "missing") and "has no PBO" in pbo.detail
+
+
+def test_a_promotion_forced_past_the_pbo_gate_fails_validate(project, good_promotion, capsys):
+    """`promote --allow-overfit` can commit a run whose experiment's PBO is above
+    `gates.max_pbo`; the CI gate reads the PBO from the experiment's record and fails it."""
+    data = json.loads(json.dumps(good_promotion))
+    data["metadata"]["overfitting"]["pbo"] = 0.1  # the file's own claim is not read
+    write_promoted(project / "strategies" / "baseline_v2.yaml", data, record=False)
+    write_record(project, data["metadata"], pbo=0.8)
+    code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
+    (report,) = json.loads(out)["strategies"]
+    row = next(c for c in report["checks"] if c["gate"] == "max_pbo")
+    assert code == 1 and (row["status"], row["value"], row["threshold"]) == ("fail", 0.8, 0.5)
+    assert row["detail"] == "experiments/baseline_v2_grid/metrics.json"
 
 
 def test_trials_come_from_the_record_not_the_file(project, good_promotion, capsys):
@@ -382,11 +402,12 @@ def test_a_promotion_without_its_record_fails_unless_waived(project, good_promot
     code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
     (report,) = json.loads(out)["strategies"]
     assert code == 1 and statuses(report)["experiment_record"] == "fail"
-    assert statuses(report)["min_dsr"] == "fail"
-    write_params(project, waive=["experiment_record", "baseline_v2:min_dsr"])
+    assert statuses(report)["min_dsr"] == statuses(report)["max_pbo"] == "fail"
+    write_params(project, waive=["experiment_record", "baseline_v2:min_dsr",
+                                 "baseline_v2:max_pbo"])
     code, out, _ = run_cli(["validate", "strategies/baseline_v2.yaml", "--json"], capsys)
     payload = json.loads(out)
-    assert code == 0 and len(payload["waivers"]) == 2
+    assert code == 0 and len(payload["waivers"]) == 3
 
 
 def test_gate_params_and_deployment_parse(project):

@@ -19,7 +19,7 @@ from otonom_trader.domain.split import SPLIT_KEYS, Split
 __all__ = ["WAIVABLE", "GateParams", "Gates", "format_against", "load_gate_params"]
 
 # The checks whose missing evidence fails the gate unless waived in ``gates.waive``.
-WAIVABLE = ("reproduction", "data_fingerprint", "experiment_record", "min_dsr",
+WAIVABLE = ("reproduction", "data_fingerprint", "experiment_record", "min_dsr", "max_pbo",
             "max_sharpe_gap", "rollout_evidence")
 
 MAX_TRADES = 1_000_000  # range of `gates.min_trades`
@@ -39,7 +39,7 @@ class Gates:
     # Hold-out gates (promotions from an experiment with a hold-out window only).
     min_holdout_sharpe: float = 0.0  # hold-out Sharpe at least this
     max_holdout_degradation: float = 1.0  # selection-window Sharpe − hold-out Sharpe at most
-    max_pbo: float = 0.5  # Probability of Backtest Overfitting at most this (promote)
+    max_pbo: float = 0.5  # Probability of Backtest Overfitting at most this (promote, validate)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The experiment record a promoted strategy's overfitting evidence is checked against.
 
-``otonom validate`` takes the DSR's number of trials and Sharpe variance from the experiment
-itself, never from the strategy file under review: from the experiment store when it holds
-the experiment, else from ``experiments/<name>/metrics.json`` committed with the promotion.
+``otonom validate`` takes the DSR's number of trials and Sharpe variance, and the PBO, from
+the experiment itself, never from the strategy file under review: from the experiment store
+when it holds the experiment, else from ``experiments/<name>/metrics.json`` committed with
+the promotion.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Record:
     n_trials: int
     sharpe_variance: float
     source: str  # where it came from, for the report
+    pbo: float | None = None  # the experiment's PBO; None when it has none (undefined)
 
     def matches(self, n_trials: Any, sharpe_variance: Any) -> bool:
         """Whether a file's claimed figures equal the record's (the variance to 1e-12)."""
@@ -71,12 +73,26 @@ def _from_store(exp_id: int, name: str, fingerprint: Any, db_url: str | None) ->
                 return None
             n_trials, variance = trial_stats(store.runs_frame(exp_id), info.periods_per_year,
                                              chain_runs(store, info))
+            pbo = _store_pbo(store, exp_id)
     except OtonomError:
         return None
     if variance is None:
         raise MissingRecord(f"experiment #{exp_id} in the store has fewer than 2 done runs "
                             "with a test Sharpe")
-    return Record(n_trials, variance, f"experiment store, experiment #{exp_id}")
+    return Record(n_trials, variance, f"experiment store, experiment #{exp_id}", pbo)
+
+
+def _store_pbo(store, exp_id: int) -> float | None:
+    """The PBO the store's snapshot keeps, else computed from the block statistics."""
+    from otonom_trader.engine.overfitting import pbo_with_notes
+
+    snapshot = store.load_snapshot(exp_id)
+    if snapshot is not None:
+        value = (snapshot.pbo or {}).get("pbo")
+    else:
+        result, _ = pbo_with_notes(store.block_stats(exp_id)[1])
+        value = None if result is None else float(result.pbo)
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def dvc_record_path(name: str, dvc_name: str) -> str:
@@ -108,7 +124,10 @@ def _from_outputs(exp_id: int, name: str, fingerprint: Any, root: Path,
             or not math.isfinite(variance) or variance < 0:
         raise MissingRecord(f"{rel} has no `overfitting.n_trials` / `overfitting."
                             "sharpe_variance`; regenerate it with `otonom experiments export`")
-    return Record(n_trials, float(variance), rel)
+    pbo = over.get("pbo")
+    pbo = float(pbo) if isinstance(pbo, int | float) and not isinstance(pbo, bool) \
+        and math.isfinite(pbo) else None
+    return Record(n_trials, float(variance), rel, pbo)
 
 
 def find_record(meta: Mapping[str, Any], db_url: str | None = None,

@@ -239,23 +239,27 @@ def missing(gate: str, label: str, why: str, ctx: Context, strategy: str | None,
 
 def _dsr_check(meta: Mapping[str, Any] | None, equity, ctx: Context,
                strategy: str | None) -> list[Check]:
-    """The experiment record's row and the DSR row. N and V[SR] come from the experiment's
-    own record (the store, or its committed metrics.json), never from the file under review;
-    metadata that disagrees with the record fails."""
+    """The experiment record's row, the DSR row and the PBO row. N, V[SR] and the PBO come
+    from the experiment's own record (the store, or its committed metrics.json), never from
+    the file under review; metadata that disagrees with the record fails."""
     from otonom_trader.app.experiments.record import MissingRecord, find_record
 
     floor = ctx.params.gates.min_dsr
     limit = f"≥ {floor:g}"
+    pbo_limit = f"≤ {ctx.params.gates.max_pbo:g}"
     if meta is None:
         return [missing("min_dsr", "Deflated Sharpe", "no promotion metadata (no experiment "
-                        "record to count the trials)", ctx, strategy, limit)]
+                        "record to count the trials)", ctx, strategy, limit),
+                missing("max_pbo", "PBO", "no promotion metadata (no experiment record)",
+                        ctx, strategy, pbo_limit)]
     try:
         record = find_record(meta, ctx.db_url)
     except MissingRecord as exc:
         return [missing("experiment_record", "experiment record", str(exc), ctx, strategy,
                         "found"),
                 missing("min_dsr", "Deflated Sharpe", "no experiment record", ctx, strategy,
-                        limit)]
+                        limit),
+                missing("max_pbo", "PBO", "no experiment record", ctx, strategy, pbo_limit)]
     rows = [Check("experiment_record", "experiment record", PASS, record.source,
                   shown=f"{record.n_trials} trials", limit="found", detail=record.source)]
     over = meta.get("overfitting") if isinstance(meta.get("overfitting"), Mapping) else {}
@@ -275,10 +279,23 @@ def _dsr_check(meta: Mapping[str, Any] | None, equity, ctx: Context,
         dsr = float(deflated_sharpe_ratio(returns, record.sharpe_variance,
                                           record.n_trials).dsr)
     except OtonomError as exc:
-        return [*rows, Check("min_dsr", "Deflated Sharpe", FAIL, None, floor, "error", limit,
-                             f"{detail}: {exc}")]
-    return [*rows, Check("min_dsr", "Deflated Sharpe", _status(_ge(dsr, floor)), dsr, floor,
-                         _num(dsr), limit, detail)]
+        rows.append(Check("min_dsr", "Deflated Sharpe", FAIL, None, floor, "error", limit,
+                          f"{detail}: {exc}"))
+    else:
+        rows.append(Check("min_dsr", "Deflated Sharpe", _status(_ge(dsr, floor)), dsr, floor,
+                          _num(dsr), limit, detail))
+    return [*rows, _pbo_check(record, ctx, strategy, pbo_limit)]
+
+
+def _pbo_check(record, ctx: Context, strategy: str | None, limit: str) -> Check:
+    """PBO of the experiment the strategy was selected from, at most ``gates.max_pbo``: a
+    promotion forced past promote's own PBO gate (``--allow-overfit``) fails here too."""
+    ceiling = ctx.params.gates.max_pbo
+    if record.pbo is None:
+        return missing("max_pbo", "PBO", f"{record.source} has no PBO (it needs the block "
+                       "statistics of at least 2 done runs)", ctx, strategy, limit)
+    return Check("max_pbo", "PBO", _status(record.pbo <= ceiling), record.pbo, ceiling,
+                 _num(record.pbo), limit, record.source)
 
 
 def _gate_checks(test, train, meta, ctx: Context, strategy: str | None) -> list[Check]:
