@@ -316,7 +316,7 @@ def test_promote_a_dvc_experiment_that_changed_a_strategy_parameter(repo):
     assert "- `risk.take_profit_pct`: 8.0" in log
     # HEAD's file is untouched; the experiment's own record goes with the promotion (main's
     # experiments/<name>/metrics.json is another experiment), and `validate` on the branch
-    # checks against it: every gate passes.
+    # checks against it: every gate passes but the PBO the promotion was forced past.
     assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
     record = f"{FOLDER}/dvc_exps/take-profit-8/metrics.json"
     committed = run(repo, "git", "show", "--name-only", "--format=", "promote/baseline_tp8")
@@ -327,10 +327,12 @@ def test_promote_a_dvc_experiment_that_changed_a_strategy_parameter(repo):
     try:
         report = repo.parent / "tp8-validation.json"
         out = run(repo, sys.executable, "-m", "otonom_trader.cli", "validate", "--changed",
-                  "--base", "main", "--output-json", str(report))
-        assert "1 of 1 strategy passed every gate" in out.stdout
+                  "--base", "main", "--output-json", str(report), check=False)
+        assert out.returncode == 1 and "1 of 1 strategy failed: baseline_tp8" in out.stdout
         checks = {c["gate"]: c for c in json.loads(report.read_text())["strategies"][0][
             "checks"]}
+        assert [g for g, c in checks.items() if c["status"] == "fail"] == ["max_pbo"]
+        assert checks["max_pbo"]["value"] > 0.5 and checks["max_pbo"]["detail"] == record
         assert checks["experiment_record"]["status"] == "pass"
         assert checks["experiment_record"]["value"] == record
         assert checks["reproduction"]["status"] == "pass"
