@@ -99,7 +99,9 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
                 f"restore it or start a new experiment with another --name"
             )
         spec = grid_from_mapping(existing.grid, strategy, source=Path("<stored grid>"))
-        if req.resume_id is None and not _same_request(req, existing, spec, strategy):
+        if req.resume_id is not None:
+            _refuse_other_settings(req, existing, spec, strategy)
+        elif not _same_request(req, existing, spec, strategy):
             raise InputError(
                 f"experiment '{existing.name}' already exists (ID: {existing.id}) with other "
                 f"settings: resume it with --resume {existing.id} or choose another --name"
@@ -173,6 +175,38 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
     if float(req.initial_capital) != info.initial_capital:
         return False
     return all(v is None or str(v) == str(info.split.get(k)) for k, v in req.split.items())
+
+
+def _refuse_other_settings(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec,
+                           strategy) -> None:
+    """``--resume ID`` with a flag that contradicts the stored experiment: refused, naming it
+    (the resumed search would silently run with the stored settings instead)."""
+    from otonom_trader.domain.objectives import parse_objectives
+
+    def show(values) -> str:
+        return ",".join(values) or "no --objectives"
+
+    given = [("--name", req.name, info.name, str),
+             ("--search", req.search, spec.search, str),
+             ("--seed", req.seed, spec.seed, str),
+             ("--objectives", None if req.objectives is None
+              else parse_objectives(req.objectives), spec.objectives, show),
+             ("--symbol", None if req.symbol is None else req.symbol.upper(), info.symbol, str),
+             *((flag_name(k), v, info.split.get(k), str) for k, v in req.split.items())]
+    if spec.search != "optuna":  # an optuna study given more trials continues
+        given.append(("--n-iter", req.n_iter, spec.n_iter, str))
+    if req.strategy_path:
+        given.append(("--strategy-path", Path(req.strategy_path).resolve(),
+                      Path(info.strategy_path).resolve(), str))
+    if req.grid_path and _without_trials(load_grid(
+            req.grid_path, strategy, req.search, req.n_iter, req.seed, req.objectives)) \
+            != _without_trials(spec):
+        given.append(("--grid-path", req.grid_path, "another grid", str))
+    for flag, value, stored, text in given:
+        if value is not None and str(value) != str(stored):
+            raise InputError(f"{flag} {text(value)}: experiment '{info.name}' (ID: {info.id}) "
+                             f"was started with {text(stored)}; resume it without the flag or "
+                             "start a new experiment with another --name")
 
 
 def _without_trials(spec: GridSpec) -> dict:

@@ -1,0 +1,59 @@
+"""Hostile-input review of issue 14's commands: each problem is one line, exit 2, and a
+command never silently runs with settings other than the ones it was given."""
+
+import pytest
+import yaml
+
+from otonom_trader.adapters.store import ExperimentStore
+from tests.helpers import mini_project, run_cli
+
+SPLIT = {"train_start": "2001-01-01", "train_end": "2004-06-30", "test_start": "2004-07-01",
+         "test_end": "2007-02-15"}
+PARAMS = {"analysts.tech.fast_window": {"int": [2, 20, 1]},
+          "analysts.tech.slow_window": {"int": [25, 80, 5]}}
+
+
+@pytest.fixture
+def root(tmp_path):
+    mini_project(tmp_path)
+    grid = {"search": "optuna", "n_iter": 6, "seed": 3, "split": SPLIT, **PARAMS}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid, sort_keys=False))
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({**grid, "seed": 4}, sort_keys=False))
+    return tmp_path
+
+
+def common(root):
+    return ["--data-dir", str(root / "data"), "--db", f"sqlite:///{root}/store.db",
+            "--outputs-dir", str(root / "experiments")]
+
+
+def search(root, *extra):
+    return ["experiments", "grid-search", "--name", "tpe", "--strategy-path",
+            str(root / "strategy.yaml"), "--grid-path", str(root / "grid.yaml"),
+            *common(root), *extra]
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--objectives", "sharpe,max_drawdown_pct"], "--objectives sharpe,max_drawdown_pct"),
+    (["--seed", "9"], "--seed 9: experiment 'tpe' (ID: 1) was started with 3"),
+    (["--search", "random", "--n-iter", "6"], "--search random"),
+    (["--train-start", "2001-06-01"], "--train-start 2001-06-01"),
+    (["--name", "other"], "--name other"),
+    (["--grid-path", "{root}/other.yaml"], "--grid-path"),
+])
+def test_resume_with_other_settings_is_refused_not_ignored(root, capsys, extra, needle):
+    assert run_cli(search(root), capsys)[0] == 0
+    with ExperimentStore(f"sqlite:///{root}/store.db") as store:
+        store.set_status(1, "interrupted", 0.0)  # a killed search, to be resumed
+    extra = [e.format(root=root) for e in extra]
+    code, _, err = run_cli(["experiments", "grid-search", "--resume", "1", *common(root),
+                            *extra], capsys)
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with ExperimentStore(f"sqlite:///{root}/store.db") as store:  # nothing ran or changed
+        info = store.get(1)
+        assert info.status == "interrupted" and "objectives" not in info.search
+    # the same settings (or none) resume it
+    code, _, err = run_cli(["experiments", "grid-search", "--resume", "1", "--seed", "3",
+                            "--search", "optuna", *common(root)], capsys)
+    assert code == 0, err
