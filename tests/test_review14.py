@@ -57,3 +57,25 @@ def test_resume_with_other_settings_is_refused_not_ignored(root, capsys, extra, 
     code, _, err = run_cli(["experiments", "grid-search", "--resume", "1", "--seed", "3",
                             "--search", "optuna", *common(root)], capsys)
     assert code == 0, err
+
+
+def test_written_files_get_the_usual_mode_not_mkstemps_0600(root, capsys, tmp_path):
+    """A refined grid (any atomic write) is readable like any new file (umask), and
+    rewriting a file keeps its mode."""
+    import os
+    import stat
+
+    from otonom_trader.adapters.atomic import write_atomic
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert run_cli(search(root), capsys)[0] == 0
+    out = tmp_path / "grids" / "fine.yaml"
+    code, _, err = run_cli(["experiments", "refine", "1", "--top", "2", "--output", str(out),
+                            "--db", f"sqlite:///{root}/store.db"], capsys)
+    assert code == 0, err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    for mode in (0o640, 0o604):
+        out.chmod(mode)
+        write_atomic(out, "again")
+        assert stat.S_IMODE(out.stat().st_mode) == mode and out.read_text() == "again"
