@@ -79,3 +79,25 @@ def test_written_files_get_the_usual_mode_not_mkstemps_0600(root, capsys, tmp_pa
         out.chmod(mode)
         write_atomic(out, "again")
         assert stat.S_IMODE(out.stat().st_mode) == mode and out.read_text() == "again"
+
+
+@pytest.mark.parametrize(("grid", "extra", "needle"), [
+    ({"search": "grid", "analysts.tech.fast_window": [5, 10]}, ["--n-trials", "5"],
+     "--n-trials is for an optuna search"),
+    ({"analysts.tech.fast_window": [5, 10]}, ["--search", "random", "--n-trials", "5"],
+     "--n-trials is for an optuna search"),
+    (PARAMS, ["--search", "optuna", "--n-trials", "5", "--n-iter", "7"],
+     "--n-trials and --n-iter: give"),
+    (PARAMS, ["--search", "optuna", "--n-trials", "20000000"],
+     "optuna search has 20,000,000 runs (--n-trials or `n_iter`), more than the maximum of "
+     "10,000,000 runs: lower --n-trials, or raise"),
+])
+def test_trials_flag_misuse_is_refused(root, capsys, grid, extra, needle):
+    (root / "g.yaml").write_text(yaml.safe_dump({"split": SPLIT, **grid}))
+    code, _, err = run_cli(["experiments", "grid-search", "--name", "x", "--strategy-path",
+                            str(root / "strategy.yaml"), "--grid-path", str(root / "g.yaml"),
+                            *common(root), *extra], capsys)
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (root / "store.db").exists() or ExperimentStore(
+        f"sqlite:///{root}/store.db").find_by_name("x") is None

@@ -36,6 +36,7 @@ class GridSearchRequest:
     cv: dict = field(default_factory=dict)  # flags: method, folds, test_folds, embargo_days
     search: str | None = None
     n_iter: int | None = None
+    trials_flag: bool = False  # n_iter came from --n-trials (an optuna search's trials)
     seed: int | None = None
     objectives: str | None = None  # --objectives a,b: NSGA-II with optuna, a Pareto front
     resume_id: int | None = None
@@ -113,6 +114,10 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
     strategy = load_strategy(req.strategy_path)
     spec = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed,
                          req.objectives)
+    if req.trials_flag and spec.search != "optuna":
+        raise InputError(f"--n-trials is for an optuna search and {req.grid_path} is a "
+                         f"{spec.search} search: pass --search optuna, or --n-iter N for a "
+                         "random search")
     check_size(spec, Combinations(spec, strategy), req.max_combinations)
     flags = [k for k, v in req.split.items() if v is not None]
     Split().merged(req.split).check(flags=flags)  # the flags alone first: name the flag
@@ -144,7 +149,8 @@ def check_size(spec: GridSpec, combos: Combinations, maximum: int,
     label = f"{spec.source}: " if spec.source else "grid: "
     runs, exact = combos.count(seconds)
     if spec.search != "grid":  # random or optuna
-        what = f"`n_iter` is {runs:,}"
+        flag = "--n-trials" if spec.search == "optuna" else "--n-iter"
+        what = f"the {spec.search} search has {runs:,} runs ({flag} or `n_iter`)"
     elif spec.constraints:
         what = (f"the grid has {runs:,} combinations after its constraints" if exact else
                 f"the grid has about {runs:,} combinations after its constraints (an estimate "
@@ -153,9 +159,10 @@ def check_size(spec: GridSpec, combos: Combinations, maximum: int,
     else:
         what = f"the grid has {runs:,} combinations"
     if runs > maximum:
-        raise InputError(f"{label}{what}, more than the maximum of {maximum:,} runs: narrow the "
-                         "lists, use `search: random` with `n_iter`, or raise the maximum with "
-                         "--max-combinations")
+        advice = ("narrow the lists, use `search: random` with `n_iter`" if spec.search == "grid"
+                  else f"lower {flag}")
+        raise InputError(f"{label}{what}, more than the maximum of {maximum:,} runs: {advice}, "
+                         "or raise the maximum with --max-combinations")
     if not exact:
         raise InputError(f"{label}{what}; the search would have to walk all of them: narrow "
                          "the ranges of the constrained parameters")
@@ -194,7 +201,8 @@ def _refuse_other_settings(req: GridSearchRequest, info: ExperimentInfo, spec: G
              ("--symbol", None if req.symbol is None else req.symbol.upper(), info.symbol, str),
              *((flag_name(k), v, info.split.get(k), str) for k, v in req.split.items())]
     if spec.search != "optuna":  # an optuna study given more trials continues
-        given.append(("--n-iter", req.n_iter, spec.n_iter, str))
+        given.append(("--n-trials" if req.trials_flag else "--n-iter", req.n_iter, spec.n_iter,
+                      str))
     if req.strategy_path:
         given.append(("--strategy-path", Path(req.strategy_path).resolve(),
                       Path(info.strategy_path).resolve(), str))
