@@ -101,3 +101,28 @@ def test_trials_flag_misuse_is_refused(root, capsys, grid, extra, needle):
     assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (root / "store.db").exists() or ExperimentStore(
         f"sqlite:///{root}/store.db").find_by_name("x") is None
+
+
+def test_refine_keeps_the_objectives_and_the_cv_settings(root, capsys):
+    """Refining a multi-objective search with CPCV gives a grid that is again one (its
+    Pareto front, its CPCV), not a single-objective search without cross-validation."""
+    code, _, err = run_cli(search(root, "--objectives", "sharpe,max_drawdown_pct", "--cv",
+                                  "cpcv", "--folds", "4", "--test-folds", "1",
+                                  "--embargo-days", "3"), capsys)
+    assert code == 0, err
+    fine = root / "fine.yaml"
+    code, _, err = run_cli(["experiments", "refine", "1", "--top", "3", "--output", str(fine),
+                            "--db", f"sqlite:///{root}/store.db"], capsys)
+    assert code == 0, err
+    grid = yaml.safe_load(fine.read_text())
+    assert grid["objectives"] == ["sharpe", "max_drawdown_pct"]
+    assert grid["cv"] == {"method": "cpcv", "folds": 4, "test_folds": 1, "embargo_days": 3}
+    code, out, err = run_cli(["experiments", "grid-search", "--name", "fine", "--strategy-path",
+                              str(root / "strategy.yaml"), "--grid-path", str(fine),
+                              *common(root)], capsys)
+    assert code == 0, err
+    assert "optuna search (NSGA-II)" in out and "CPCV of the selection" in out
+    with ExperimentStore(f"sqlite:///{root}/store.db") as store:
+        search_record = store.find_by_name("fine").search
+    assert search_record["objectives"] == ["sharpe", "max_drawdown_pct"]
+    assert search_record["cv"]["folds"] == 4

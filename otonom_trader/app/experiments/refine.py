@@ -169,9 +169,14 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
         PARENT_KEY: int(exp_id), "search": spec.search}
     if spec.search != "grid":  # random or optuna
         grid |= {"n_iter": spec.n_iter, "seed": spec.seed}
+    if spec.objectives:  # a multi-objective search stays one (NSGA-II, its Pareto front)
+        grid["objectives"] = list(spec.objectives)
     grid["params"] = params
     if info.grid.get("constraints"):
         grid["constraints"] = list(info.grid["constraints"])
+    cv = (info.search or {}).get("cv")
+    if cv:  # the settings as given (the embargo in days), not what was derived from them
+        grid["cv"] = {k: cv[k] for k in ("method", "folds", "test_folds", "embargo_days")}
     grid["split"] = {k: v for k, v in info.split.items() if v is not None}
     text = yaml.safe_dump(grid, sort_keys=False, allow_unicode=True)
     path = write_atomic_text(output, "--output", text)
