@@ -198,14 +198,15 @@ def stitch(equities: list[pd.Series], capital: float) -> pd.Series:
 
 def oos_stats(stitched: pd.Series, periods_per_year: float) -> dict[str, Any]:
     """The stitched out-of-sample Sharpe (annualised), its t-statistic (per-period Sharpe ×
-    √n), its PSR against 0, the CAGR and the maximum drawdown."""
+    √n), its PSR against 0, the CAGR (over the out-of-sample periods, like the Sharpe: with
+    --step-years above --test-years the test windows leave gaps) and the maximum drawdown."""
     from otonom_trader.engine import overfitting as of
 
     returns = stitched.pct_change().to_numpy()[1:]
     sharpe, skew, kurtosis, n = of.return_moments(returns)
     psr = (of.probabilistic_sharpe_ratio(sharpe, 0.0, n, skew, kurtosis)
            if math.isfinite(sharpe) else math.nan)
-    years = (stitched.index[-1] - stitched.index[0]).total_seconds() / (365.25 * 86400)
+    years = n / periods_per_year  # the time out of sample: test windows may leave gaps
     growth = float(stitched.iloc[-1] / stitched.iloc[0])
     cagr = (growth ** (1 / years) - 1) * 100 if years > 0 and growth > 0 else math.nan
     drawdown = float((stitched / stitched.cummax() - 1).min() * 100)
