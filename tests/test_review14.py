@@ -148,3 +148,26 @@ def test_stitched_cagr_is_over_the_out_of_sample_time_not_the_gaps_between_folds
     assert a["total_return_pct"] == pytest.approx(b["total_return_pct"])
     assert b["cagr_pct"] == pytest.approx(a["cagr_pct"], rel=1e-9)
     assert b["cagr_pct"] == pytest.approx(10.0, abs=0.6)
+
+
+def test_walk_forward_whose_fold_name_is_taken_is_refused_before_it_is_recorded(root, capsys):
+    """An experiment already named <name>_fold01 is refused in one line naming --name, and no
+    half-made walk-forward is left behind that running again could never complete."""
+    (root / "lists.yaml").write_text(yaml.safe_dump(
+        {"analysts.tech.fast_window": [3, 6], "analysts.tech.slow_window": [30, 40]}))
+    taken = ["experiments", "grid-search", "--name", "wf_fold01", "--strategy-path",
+             str(root / "strategy.yaml"), "--grid-path", str(root / "lists.yaml"),
+             *common(root), *(f"--{k.replace('_', '-')}={v}" for k, v in SPLIT.items())]
+    assert run_cli(taken, capsys)[0] == 0
+    walk = ["experiments", "walk-forward", "--name", "wf", "--strategy-path",
+            str(root / "strategy.yaml"), "--grid-path", str(root / "lists.yaml"),
+            "--train-years", "2", "--test-years", "1", *common(root)]
+    for _ in range(2):
+        code, _, err = run_cli(walk, capsys)
+        assert code == 2, err
+        assert ("--name wf: its fold 1's experiment name 'wf_fold01' is taken by experiment 1"
+                in err and len(err.strip().splitlines()) == 1)
+    with ExperimentStore(f"sqlite:///{root}/store.db") as store:
+        assert store.walk_forward_settings("wf") is None
+    code, _, err = run_cli([*walk[:3], "wf2", *walk[4:]], capsys)
+    assert code in (0, None), err

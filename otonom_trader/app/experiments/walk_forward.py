@@ -266,6 +266,13 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
         raise InputError(f"walk-forward '{req.name}' already exists with other settings "
                          "(windows, grid, symbol or selection metric): choose another --name, "
                          "or run it again with its own settings to complete it")
+    if before is None:  # a new walk-forward: its folds' names must be free
+        for fold in folds:
+            taken = store.find_by_name(f"{req.name}_fold{fold.number:02d}")
+            if taken is not None:
+                raise InputError(f"--name {req.name}: its fold {fold.number}'s experiment name "
+                                 f"'{taken.name}' is taken by experiment {taken.id}: choose "
+                                 "another --name")
     store.save_walk_forward(req.name, settings, None)  # the folds' runs belong to it from now
     rows, equities, selections = [], [], []
     ppy = None
