@@ -171,3 +171,21 @@ def test_walk_forward_whose_fold_name_is_taken_is_refused_before_it_is_recorded(
         assert store.walk_forward_settings("wf") is None
     code, _, err = run_cli([*walk[:3], "wf2", *walk[4:]], capsys)
     assert code in (0, None), err
+
+
+@pytest.mark.parametrize(("length", "ok"), [(57, True), (58, False), (64, False)])
+def test_walk_forward_name_too_long_for_its_folds_is_refused_up_front(root, capsys, length, ok):
+    (root / "lists.yaml").write_text(yaml.safe_dump(
+        {"analysts.tech.fast_window": [3, 6], "analysts.tech.slow_window": [30, 40]}))
+    name = "w" * length
+    code, _, err = run_cli(["experiments", "walk-forward", "--name", name, "--strategy-path",
+                            str(root / "strategy.yaml"), "--grid-path", str(root / "lists.yaml"),
+                            "--train-years", "2", "--test-years", "2", *common(root)], capsys)
+    if ok:
+        assert code in (0, None), err
+        return
+    assert code == 2, err
+    assert (f"--name {name}: too long for its folds' experiment names" in err
+            and "use at most 57 characters" in err and len(err.strip().splitlines()) == 1)
+    with ExperimentStore(f"sqlite:///{root}/store.db") as store:
+        assert store.walk_forward_settings(name) is None

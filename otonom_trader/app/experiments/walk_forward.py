@@ -266,6 +266,11 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
         raise InputError(f"walk-forward '{req.name}' already exists with other settings "
                          "(windows, grid, symbol or selection metric): choose another --name, "
                          "or run it again with its own settings to complete it")
+    longest = f"{req.name}_fold{folds[-1].number:02d}"
+    if len(longest) > 64:  # the name rule's limit, for every fold's experiment
+        raise InputError(f"--name {req.name}: too long for its folds' experiment names "
+                         f"({longest!r} is over 64 characters): use at most "
+                         f"{64 - len(longest) + len(req.name)} characters")
     if before is None:  # a new walk-forward: its folds' names must be free
         for fold in folds:
             taken = store.find_by_name(f"{req.name}_fold{fold.number:02d}")
