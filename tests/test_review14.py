@@ -189,3 +189,18 @@ def test_walk_forward_name_too_long_for_its_folds_is_refused_up_front(root, caps
             and "use at most 57 characters" in err and len(err.strip().splitlines()) == 1)
     with ExperimentStore(f"sqlite:///{root}/store.db") as store:
         assert store.walk_forward_settings(name) is None
+
+
+def test_refine_with_pareto_knee_selection_is_one_line_not_a_traceback(root, capsys):
+    assert run_cli(search(root, "--objectives", "sharpe,max_drawdown_pct"), capsys)[0] == 0
+    params = root / "params.yaml"
+    for select_on in ("test", "train"):
+        params.write_text(yaml.safe_dump({"experiment": {"select_by": "pareto-knee",
+                                                         "select_on": select_on}}))
+        code, _, err = run_cli(["experiments", "refine", "1", "--top", "2", "--output",
+                                str(root / "fine.yaml"), "--params", str(params),
+                                "--db", f"sqlite:///{root}/store.db"], capsys)
+        assert code == 2, err
+        assert "`experiment.select_by: pareto-knee` picks one run" in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not (root / "fine.yaml").exists()

@@ -133,7 +133,7 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
     from otonom_trader.adapters.output import check_output, write_atomic_text
     from otonom_trader.domain.grid import grid_from_mapping, load_grid
     from otonom_trader.domain.strategy_loader import load_strategy
-    from otonom_trader.engine.selection import param_value, selection_rule
+    from otonom_trader.engine.selection import KNEE, param_value, selection_rule
 
     if not 0 < shrink <= 1:
         raise InputError(f"--shrink: expected a factor in (0, 1], got {shrink}")
@@ -141,6 +141,10 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
     info = store.get(exp_id)
     runs = store.runs_frame(exp_id)
     rule = selection_rule(Path(params_path))
+    if rule.metric == KNEE:  # one run, not a ranking of the top K
+        raise InputError(f"{params_path}: `experiment.select_by: {KNEE}` picks one run and "
+                         "does not rank the top runs refine needs: pass --params with a file "
+                         "whose select_by is a metric (e.g. sharpe)")
     key = f"{rule.window}_{rule.metric}"
     done = runs[(runs["status"] == "done") & np.isfinite(runs[key].to_numpy(np.float64))]
     if done.empty:
