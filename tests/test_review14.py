@@ -1,6 +1,7 @@
 """Hostile-input review of issue 14's commands: each problem is one line, exit 2, and a
 command never silently runs with settings other than the ones it was given."""
 
+import numpy as np
 import pytest
 import yaml
 
@@ -204,3 +205,38 @@ def test_refine_with_pareto_knee_selection_is_one_line_not_a_traceback(root, cap
         assert "`experiment.select_by: pareto-knee` picks one run" in err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
         assert not (root / "fine.yaml").exists()
+
+
+def test_walk_forward_with_pareto_knee_selection(root, capsys):
+    """select_by: pareto-knee: each fold takes its knee on the grid's objectives; a grid
+    without objectives is refused before any fold runs."""
+    from otonom_trader.engine.pareto import pareto_front
+
+    params = root / "params.yaml"
+    params.write_text(yaml.safe_dump({"experiment": {"select_by": "pareto-knee"}}))
+    grid = {"search": "optuna", "n_iter": 8, "seed": 3, **PARAMS}
+    (root / "plain.yaml").write_text(yaml.safe_dump(grid))
+    (root / "multi.yaml").write_text(yaml.safe_dump({**grid, "objectives": ["sharpe",
+                                                                            "max_drawdown_pct"]}))
+
+    def walk(grid_name, name):
+        return run_cli(["experiments", "walk-forward", "--name", name, "--strategy-path",
+                        str(root / "strategy.yaml"), "--grid-path", str(root / grid_name),
+                        "--train-years", "2", "--test-years", "2", "--params", str(params),
+                        *common(root)], capsys)
+
+    code, _, err = walk("multi.yaml", "wf_multi")
+    assert code in (0, None), err
+    with ExperimentStore(f"sqlite:///{root}/store.db") as store:
+        before = len(store.list_experiments())
+    code, _, err = walk("plain.yaml", "wf_plain")
+    assert code == 2 and "needs `objectives:` in" in err and len(err.strip().splitlines()) == 1
+    with ExperimentStore(f"sqlite:///{root}/store.db") as store:
+        assert len(store.list_experiments()) == before  # no fold ran
+        record = store.walk_forward(1)
+        for fold in record["result"]["folds"]:
+            runs = store.runs_frame(fold["experiment_id"])
+            done = runs[runs["status"] == "done"]
+            values = np.column_stack([done["train_sharpe"], done["train_max_drawdown_pct"]])
+            front = set(done["run_number"].to_numpy()[pareto_front(values)])
+            assert fold["run_number"] in front  # on the front, the knee of it

@@ -221,10 +221,12 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
     """Plan the folds, run each fold's search and out-of-sample test, store the record."""
     from otonom_trader.app.experiments.grid_search import GridSearchRequest, run_grid_search
     from otonom_trader.domain.grid import load_grid
+    from otonom_trader.domain.objectives import objectives_of
     from otonom_trader.domain.strategy_loader import load_strategy
     from otonom_trader.engine import overfitting as of
     from otonom_trader.engine.data import load_bars
     from otonom_trader.engine.selection import (
+        KNEE,
         SelectionRule,
         checked_rerun,
         select_run,
@@ -254,6 +256,10 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
     base = selection_rule(Path(req.params_path))
     # the fold's test window never ranks: the train metric, and no gap gate (it reads test)
     rule = SelectionRule(base.metric, "train", math.inf, True)
+    if rule.metric == KNEE and not spec.objectives:
+        raise InputError(f"{req.params_path}: `experiment.select_by: {KNEE}` needs "
+                         f"`objectives:` in {req.grid_path} (e.g. [sharpe, max_drawdown_pct]): "
+                         "each fold takes the knee of its Pareto front on them")
     settings = {"strategy_path": str(req.strategy_path), "grid_path": str(req.grid_path),
                 "symbol": symbol, "train_years": req.train_years, "test_years": req.test_years,
                 "step_years": req.step_years or req.test_years, "anchored": req.anchored,
@@ -292,7 +298,8 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
         info = outcome.experiment
         ppy = info.periods_per_year
         try:
-            chosen = select_run(store.runs_frame(info.id), info.id, rule).run
+            chosen = select_run(store.runs_frame(info.id), info.id, rule,
+                                objectives_of(info.search)).run
         except InputError as exc:
             raise InputError(f"fold {fold.number} ({fold.train_start:{DATE}} → "
                              f"{fold.train_end:{DATE}}): {str(exc).removeprefix('❌ ')}"
