@@ -218,7 +218,8 @@ def test_a_huge_grid_is_refused_with_the_way_out(baseline, tmp_path):
         check_size(small, Combinations(small, baseline), 1)
     rand = grid_from_mapping({"search": "random", "n_iter": 50, "risk.risk_pct": [1.0]},
                              baseline)
-    with pytest.raises(InputError, match="`n_iter` is 50"):
+    with pytest.raises(InputError, match=r"random search has 50 runs \(--n-iter or `n_iter`\), "
+                       "more than the maximum of 49 runs: lower --n-iter"):
         check_size(rand, Combinations(rand, baseline), 49)
 
 

@@ -9,6 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read once, at import (before any thread): os.umask only swaps
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends without an error it
@@ -19,6 +28,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    try:  # mkstemp makes it 0600: give it the replaced file's mode, or a new file's
+        os.chmod(tmp_path, target.stat().st_mode & 0o7777 if target.exists()
+                 else _NEW_FILE_MODE)
+    except OSError:
+        tmp_path.unlink(missing_ok=True)
+        raise
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:

@@ -90,6 +90,11 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         from otonom_trader.kernels.jit import set_threads
 
         set_threads(workers)
+    if n_trials is not None and n_iter is not None:
+        from otonom_trader.domain.errors import InputError
+
+        raise InputError("--n-trials and --n-iter: give --n-trials N for an optuna search or "
+                         "--n-iter N for a random one, not both")
     split = dict(zip(SPLIT_FLAGS, (train_start, train_end, test_start, test_end, holdout_start,
                                    holdout_end), strict=True))
     request = GridSearchRequest(
@@ -97,6 +102,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         split=split, cv={"method": cv_method, "folds": folds, "test_folds": test_folds,
                          "embargo_days": embargo_days},
         search=search, n_iter=n_trials if n_trials is not None else n_iter,
+        trials_flag=n_trials is not None,
         seed=seed, objectives=objectives, resume_id=resume_id,
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,

@@ -36,6 +36,7 @@ class GridSearchRequest:
     cv: dict = field(default_factory=dict)  # flags: method, folds, test_folds, embargo_days
     search: str | None = None
     n_iter: int | None = None
+    trials_flag: bool = False  # n_iter came from --n-trials (an optuna search's trials)
     seed: int | None = None
     objectives: str | None = None  # --objectives a,b: NSGA-II with optuna, a Pareto front
     resume_id: int | None = None
@@ -99,7 +100,9 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
                 f"restore it or start a new experiment with another --name"
             )
         spec = grid_from_mapping(existing.grid, strategy, source=Path("<stored grid>"))
-        if req.resume_id is None and not _same_request(req, existing, spec, strategy):
+        if req.resume_id is not None:
+            _refuse_other_settings(req, existing, spec, strategy)
+        elif not _same_request(req, existing, spec, strategy):
             raise InputError(
                 f"experiment '{existing.name}' already exists (ID: {existing.id}) with other "
                 f"settings: resume it with --resume {existing.id} or choose another --name"
@@ -111,6 +114,10 @@ def _resolve(req: GridSearchRequest, store: ExperimentStore):
     strategy = load_strategy(req.strategy_path)
     spec = load_grid(req.grid_path, strategy, req.search, req.n_iter, req.seed,
                          req.objectives)
+    if req.trials_flag and spec.search != "optuna":
+        raise InputError(f"--n-trials is for an optuna search and {req.grid_path} is a "
+                         f"{spec.search} search: pass --search optuna, or --n-iter N for a "
+                         "random search")
     check_size(spec, Combinations(spec, strategy), req.max_combinations)
     flags = [k for k, v in req.split.items() if v is not None]
     Split().merged(req.split).check(flags=flags)  # the flags alone first: name the flag
@@ -142,7 +149,8 @@ def check_size(spec: GridSpec, combos: Combinations, maximum: int,
     label = f"{spec.source}: " if spec.source else "grid: "
     runs, exact = combos.count(seconds)
     if spec.search != "grid":  # random or optuna
-        what = f"`n_iter` is {runs:,}"
+        flag = "--n-trials" if spec.search == "optuna" else "--n-iter"
+        what = f"the {spec.search} search has {runs:,} runs ({flag} or `n_iter`)"
     elif spec.constraints:
         what = (f"the grid has {runs:,} combinations after its constraints" if exact else
                 f"the grid has about {runs:,} combinations after its constraints (an estimate "
@@ -151,9 +159,10 @@ def check_size(spec: GridSpec, combos: Combinations, maximum: int,
     else:
         what = f"the grid has {runs:,} combinations"
     if runs > maximum:
-        raise InputError(f"{label}{what}, more than the maximum of {maximum:,} runs: narrow the "
-                         "lists, use `search: random` with `n_iter`, or raise the maximum with "
-                         "--max-combinations")
+        advice = ("narrow the lists, use `search: random` with `n_iter`" if spec.search == "grid"
+                  else f"lower {flag}")
+        raise InputError(f"{label}{what}, more than the maximum of {maximum:,} runs: {advice}, "
+                         "or raise the maximum with --max-combinations")
     if not exact:
         raise InputError(f"{label}{what}; the search would have to walk all of them: narrow "
                          "the ranges of the constrained parameters")
@@ -173,6 +182,39 @@ def _same_request(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec, 
     if float(req.initial_capital) != info.initial_capital:
         return False
     return all(v is None or str(v) == str(info.split.get(k)) for k, v in req.split.items())
+
+
+def _refuse_other_settings(req: GridSearchRequest, info: ExperimentInfo, spec: GridSpec,
+                           strategy) -> None:
+    """``--resume ID`` with a flag that contradicts the stored experiment: refused, naming it
+    (the resumed search would silently run with the stored settings instead)."""
+    from otonom_trader.domain.objectives import parse_objectives
+
+    def show(values) -> str:
+        return ",".join(values) or "no --objectives"
+
+    given = [("--name", req.name, info.name, str),
+             ("--search", req.search, spec.search, str),
+             ("--seed", req.seed, spec.seed, str),
+             ("--objectives", None if req.objectives is None
+              else parse_objectives(req.objectives), spec.objectives, show),
+             ("--symbol", None if req.symbol is None else req.symbol.upper(), info.symbol, str),
+             *((flag_name(k), v, info.split.get(k), str) for k, v in req.split.items())]
+    if spec.search != "optuna":  # an optuna study given more trials continues
+        given.append(("--n-trials" if req.trials_flag else "--n-iter", req.n_iter, spec.n_iter,
+                      str))
+    if req.strategy_path:
+        given.append(("--strategy-path", Path(req.strategy_path).resolve(),
+                      Path(info.strategy_path).resolve(), str))
+    if req.grid_path and _without_trials(load_grid(
+            req.grid_path, strategy, req.search, req.n_iter, req.seed, req.objectives)) \
+            != _without_trials(spec):
+        given.append(("--grid-path", req.grid_path, "another grid", str))
+    for flag, value, stored, text in given:
+        if value is not None and str(value) != str(stored):
+            raise InputError(f"{flag} {text(value)}: experiment '{info.name}' (ID: {info.id}) "
+                             f"was started with {text(stored)}; resume it without the flag or "
+                             "start a new experiment with another --name")
 
 
 def _without_trials(spec: GridSpec) -> dict:

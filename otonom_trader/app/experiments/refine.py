@@ -133,7 +133,7 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
     from otonom_trader.adapters.output import check_output, write_atomic_text
     from otonom_trader.domain.grid import grid_from_mapping, load_grid
     from otonom_trader.domain.strategy_loader import load_strategy
-    from otonom_trader.engine.selection import param_value, selection_rule
+    from otonom_trader.engine.selection import KNEE, param_value, selection_rule
 
     if not 0 < shrink <= 1:
         raise InputError(f"--shrink: expected a factor in (0, 1], got {shrink}")
@@ -141,6 +141,10 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
     info = store.get(exp_id)
     runs = store.runs_frame(exp_id)
     rule = selection_rule(Path(params_path))
+    if rule.metric == KNEE:  # one run, not a ranking of the top K
+        raise InputError(f"{params_path}: `experiment.select_by: {KNEE}` picks one run and "
+                         "does not rank the top runs refine needs: pass --params with a file "
+                         "whose select_by is a metric (e.g. sharpe)")
     key = f"{rule.window}_{rule.metric}"
     done = runs[(runs["status"] == "done") & np.isfinite(runs[key].to_numpy(np.float64))]
     if done.empty:
@@ -169,9 +173,14 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
         PARENT_KEY: int(exp_id), "search": spec.search}
     if spec.search != "grid":  # random or optuna
         grid |= {"n_iter": spec.n_iter, "seed": spec.seed}
+    if spec.objectives:  # a multi-objective search stays one (NSGA-II, its Pareto front)
+        grid["objectives"] = list(spec.objectives)
     grid["params"] = params
     if info.grid.get("constraints"):
         grid["constraints"] = list(info.grid["constraints"])
+    cv = (info.search or {}).get("cv")
+    if cv:  # the settings as given (the embargo in days), not what was derived from them
+        grid["cv"] = {k: cv[k] for k in ("method", "folds", "test_folds", "embargo_days")}
     grid["split"] = {k: v for k, v in info.split.items() if v is not None}
     text = yaml.safe_dump(grid, sort_keys=False, allow_unicode=True)
     path = write_atomic_text(output, "--output", text)

@@ -172,14 +172,15 @@ def stitch(equities: list[pd.Series], capital: float) -> pd.Series:
 
 def oos_stats(stitched: pd.Series, periods_per_year: float) -> dict[str, Any]:
     """The stitched out-of-sample Sharpe (annualised), its t-statistic (per-period Sharpe ×
-    √n), its PSR against 0, the CAGR and the maximum drawdown."""
+    √n), its PSR against 0, the CAGR (over the out-of-sample periods, like the Sharpe: with
+    --step-years above --test-years the test windows leave gaps) and the maximum drawdown."""
     from otonom_trader.engine import overfitting as of
 
     returns = stitched.pct_change().to_numpy()[1:]
     sharpe, skew, kurtosis, n = of.return_moments(returns)
     psr = (of.probabilistic_sharpe_ratio(sharpe, 0.0, n, skew, kurtosis)
            if math.isfinite(sharpe) else math.nan)
-    years = (stitched.index[-1] - stitched.index[0]).total_seconds() / (365.25 * 86400)
+    years = n / periods_per_year  # the time out of sample: test windows may leave gaps
     growth = float(stitched.iloc[-1] / stitched.iloc[0])
     cagr = (growth ** (1 / years) - 1) * 100 if years > 0 and growth > 0 else math.nan
     drawdown = float((stitched / stitched.cummax() - 1).min() * 100)
@@ -194,10 +195,12 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
     """Plan the folds, run each fold's search and out-of-sample test, store the record."""
     from otonom_trader.app.experiments.grid_search import GridSearchRequest, run_grid_search
     from otonom_trader.domain.grid import load_grid
+    from otonom_trader.domain.objectives import objectives_of
     from otonom_trader.domain.strategy_loader import load_strategy
     from otonom_trader.engine import overfitting as of
     from otonom_trader.engine.data import load_bars
     from otonom_trader.engine.selection import (
+        KNEE,
         SelectionRule,
         checked_rerun,
         select_run,
@@ -227,6 +230,10 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
     base = selection_rule(Path(req.params_path))
     # the fold's test window never ranks: the train metric, and no gap gate (it reads test)
     rule = SelectionRule(base.metric, "train", math.inf, True)
+    if rule.metric == KNEE and not spec.objectives:
+        raise InputError(f"{req.params_path}: `experiment.select_by: {KNEE}` needs "
+                         f"`objectives:` in {req.grid_path} (e.g. [sharpe, max_drawdown_pct]): "
+                         "each fold takes the knee of its Pareto front on them")
     settings = {"strategy_path": str(req.strategy_path), "grid_path": str(req.grid_path),
                 "symbol": symbol, "train_years": req.train_years, "test_years": req.test_years,
                 "step_years": req.step_years or req.test_years, "anchored": req.anchored,
@@ -239,6 +246,18 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
         raise InputError(f"walk-forward '{req.name}' already exists with other settings "
                          "(windows, grid, symbol or selection metric): choose another --name, "
                          "or run it again with its own settings to complete it")
+    longest = f"{req.name}_fold{folds[-1].number:02d}"
+    if len(longest) > 64:  # the name rule's limit, for every fold's experiment
+        raise InputError(f"--name {req.name}: too long for its folds' experiment names "
+                         f"({longest!r} is over 64 characters): use at most "
+                         f"{64 - len(longest) + len(req.name)} characters")
+    if before is None:  # a new walk-forward: its folds' names must be free
+        for fold in folds:
+            taken = store.find_by_name(f"{req.name}_fold{fold.number:02d}")
+            if taken is not None:
+                raise InputError(f"--name {req.name}: its fold {fold.number}'s experiment name "
+                                 f"'{taken.name}' is taken by experiment {taken.id}: choose "
+                                 "another --name")
     store.save_walk_forward(req.name, settings, None)  # the folds' runs belong to it from now
     rows, equities, selections = [], [], []
     ppy = None
@@ -253,7 +272,8 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
         info = outcome.experiment
         ppy = info.periods_per_year
         try:
-            chosen = select_run(store.runs_frame(info.id), info.id, rule).run
+            chosen = select_run(store.runs_frame(info.id), info.id, rule,
+                                objectives_of(info.search)).run
         except InputError as exc:
             raise InputError(f"fold {fold.number} ({fold.train_start:{DATE}} → "
                              f"{fold.train_end:{DATE}}): {str(exc).removeprefix('❌ ')}"
