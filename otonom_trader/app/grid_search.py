@@ -45,6 +45,8 @@ class GridSearchRequest:
     command: str = ""
     chunk_size: int = CHUNK_SIZE
     max_combinations: int = MAX_COMBINATIONS
+    executor: str = "local"  # or "dask": the chunks on a dask.distributed cluster
+    scheduler: str | None = None  # the dask scheduler (else OTONOM_SCHEDULER)
 
     def __post_init__(self) -> None:
         if self.name is not None:  # it names experiments/<name>/ (and the DVC stage's outs)
@@ -201,12 +203,10 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
     import numpy as np
 
-    from otonom_trader.adapters.store import lease_owner, runs_frame_of
-    from otonom_trader.app.experiment_outputs import export_outputs
+    from otonom_trader.adapters.executors import open_executor
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
-    from otonom_trader.engine.overfitting import pbo_with_notes
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
@@ -235,6 +235,25 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
                               paths=list(spec.parameters), initial_capital=capital,
                               data_dir=req.data_dir)
+    if optuna and req.executor != "local":
+        raise InputError("--executor dask runs grid and random searches; an optuna search "
+                         "asks for its trials one batch at a time here: use --executor local")
+    executor = open_executor(req.executor, req.scheduler)  # before the store records anything
+    try:
+        return _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint,
+                    combos, capital, evaluator, executor, metric if optuna else None, extend)
+    finally:
+        executor.close()
+
+
+def _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint, combos,
+         capital, evaluator, executor, metric, extend) -> GridSearchOutcome:
+    """Record the experiment, evaluate its missing runs with ``executor``, write outputs."""
+    from otonom_trader.adapters.store import lease_owner, runs_frame_of
+    from otonom_trader.app.experiment_outputs import export_outputs
+    from otonom_trader.engine.overfitting import pbo_with_notes
+
+    optuna = spec.search == "optuna"
     owner = lease_owner()
     if existing is None:
         from otonom_trader.adapters.git_repo import provenance
@@ -294,8 +313,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                                         lambda b: events.advanced(write(b))):
                 if kept is not None:
                     kept.append(batch)
-        for chunk in () if optuna else combos.chunks(req.chunk_size, skip=done_before):
-            result = evaluator.evaluate(chunk.run_numbers, chunk.values)
+        chunks = () if optuna else combos.chunks(req.chunk_size, skip=done_before)
+        for result in executor.map(evaluator, chunks):
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
             if kept is not None:
@@ -330,7 +349,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         background.shutdown(wait=False)
     del kept
     store.end_load()
-    events.notes(evaluator.notes)
+    events.notes(list(dict.fromkeys([*evaluator.notes, *executor.notes])))
     store.set_status(exp_id, "done", since_last())
     outputs = export_outputs(store, exp_id, req.outputs_dir, data_dir=req.data_dir,
                              params_path=req.params_path, snapshot=req.snapshot, runs=runs,
