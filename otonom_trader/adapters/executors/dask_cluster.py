@@ -48,10 +48,11 @@ class DaskExecutor:
         self.notes: list[str] = []  # the workers' notes (e.g. a missing news file)
 
     @classmethod
-    def connect(cls, address: str, timeout: float = CONNECT_SECONDS) -> DaskExecutor:
+    def connect(cls, address: str, timeout: float | None = None) -> DaskExecutor:
         """A client of the scheduler at ``address`` whose workers run this very otonom."""
         from distributed import Client
 
+        timeout = timeout or CONNECT_SECONDS
         fallback = "or run with --executor local"
         try:
             client = Client(address, timeout=timeout, set_as_default=False)
