@@ -1,7 +1,8 @@
 # `make demo` and `make test` each create or refresh .venv (with the dev, peers, alpaca,
 # postgres and dask extras: the quick peer cross-check in tests/test_crosscheck.py needs
-# vectorbt, tests/test_dask_executor.py a LocalCluster), then run. `make test` also installs Debian's postgresql package when it is missing: the store
-# tests start their own throwaway server (tests/pg.py).
+# vectorbt, tests/test_dask_executor.py a LocalCluster), then run. `make test` also installs
+# Debian's postgresql package when it is missing: the store tests start their own throwaway
+# server (tests/pg.py).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
