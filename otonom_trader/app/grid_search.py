@@ -24,6 +24,8 @@ from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
 CHUNK_SIZE = 8192
 MAX_COMBINATIONS = 10_000_000  # runs a search may have unless --max-combinations raises it
 COUNT_SECONDS = 5.0  # time to count a constrained grid before estimating instead
+KEEP_RUNS = 250_000  # up to this many runs stay in memory for the outputs (~1 kB each);
+# a larger search streams: its memory does not grow with its runs, the outputs read them back
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,8 @@ def _run(req, store, events, existing, strategy, spec, split, symbol, fingerprin
     # each chunk is one transaction, so a kill loses at most the chunks in flight.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-store")
     pending = None
-    kept: list[RunBatch] | None = [] if len(done_before) == 0 else None  # every run, in memory
+    kept: list[RunBatch] | None = (  # every run, in memory
+        [] if len(done_before) == 0 and total <= KEEP_RUNS else None)
     study = None
     try:
         if optuna:  # stored in this thread before each tell, so the study never runs ahead
