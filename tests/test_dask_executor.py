@@ -66,8 +66,8 @@ def project(tmp_path, monkeypatch):
 def request(root: Path, grid: dict, db: str, **extra) -> GridSearchRequest:
     (root / f"{db}.yaml").write_text(yaml.safe_dump(grid))
     return GridSearchRequest(name="sweep", strategy_path="strategy.yaml",
-                             grid_path=f"{db}.yaml", split=dict(SPLIT), chunk_size=16,
-                             outputs_dir=f"out-{db}", **extra)
+                             grid_path=f"{db}.yaml", split=dict(SPLIT), outputs_dir=f"out-{db}",
+                             **{"chunk_size": 16, **extra})
 
 
 def search(root: Path, grid: dict, db: str, events=None, **extra) -> ExperimentStore:
@@ -106,26 +106,27 @@ def test_the_cluster_stores_the_same_runs_and_outputs_as_local(project, cluster,
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(project, cluster):
-    local = search(project, GRID, "local")
+    grid = {**GRID, "risk.take_profit_pct": [4.0, 6.0, 8.0, 10.0, 12.0, 14.0]}  # 1,152 runs
+    local = search(project, grid, "local")
     with distributed.Client(cluster.scheduler_address, set_as_default=False) as spy:
         pids = spy.run(os.getpid)
         seen, lost, victim = [], [], []
 
         def advanced(n):
             seen.append(n)
-            if len(seen) == 2:  # kill a worker while it holds chunks of this search
-                busy = {w: keys for w, keys in spy.processing().items() if keys}
+            busy = {w: keys for w, keys in spy.processing().items() if keys}
+            if busy and not victim:  # kill a worker while it holds chunks of this search
                 worker = sorted(busy)[0]
                 lost.extend(busy[worker])
                 victim.append(pids[worker])
                 os.kill(pids[worker], signal.SIGKILL)
 
-        dask = search(project, GRID, "dask", GridSearchEvents(advanced=advanced),
-                      executor="dask", scheduler=cluster.scheduler_address)
+        dask = search(project, grid, "dask", GridSearchEvents(advanced=advanced),
+                      executor="dask", scheduler=cluster.scheduler_address, chunk_size=24)
         assert lost and all(str(key).startswith("otonom-chunk-") for key in lost)
         assert victim[0] not in spy.run(os.getpid).values()  # the nanny started another
-    assert sum(seen) == 384  # every chunk stored once: its lost chunks ran again elsewhere
-    assert_same_runs(local, dask, 384)
+    assert sum(seen) == 1152  # every chunk stored once: its lost chunks ran again elsewhere
+    assert_same_runs(local, dask, 1152)
 
 
 def test_an_interrupted_cluster_search_resumes_to_the_local_runs(project, cluster):

@@ -241,6 +241,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         raise InputError("--executor dask runs grid and random searches; an optuna search "
                          "asks for its trials one batch at a time here: use --executor local")
     executor = open_executor(req.executor, req.scheduler)  # before the store records anything
+    if executor.name != "local":  # shipped once with the evaluator: workers read no analyst file
+        evaluator.precompute_scores([combos.values_of(p) for p in evaluator.score_paths])
     try:
         return _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint,
                     combos, capital, evaluator, executor, metric if optuna else None, extend)

@@ -4,6 +4,8 @@ return statistics for the overfitting analysis."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +129,20 @@ class GridEvaluator:
         if len(self._scores) > self._max_scores:
             self._scores.popitem(last=False)
         return value
+
+    def precompute_scores(self, axes: list[np.ndarray | None]) -> int:
+        """Compute the score of every analyst parameter set (the product of ``axes``, the
+        values of each score path) into the cache, when they are enumerable and fit in it:
+        shipped with the evaluator, they are neither computed nor their files read where it
+        runs. The number computed (0 when they are not enumerable or too many)."""
+        if len(axes) != len(self.score_paths) or any(a is None for a in axes):
+            return 0
+        if math.prod(len(a) for a in axes) > self._max_scores:
+            return 0
+        keys = list(itertools.product(*(a.tolist() for a in axes)))
+        for key in keys:
+            self._score(key)
+        return len(keys)
 
     def _trading_row(self, key: tuple) -> np.ndarray | str:
         """The kernel's parameter row for one trading parameter set, or why it is invalid."""
