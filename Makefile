@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-production test test-fast lint bench bench-daemon bench-store crosscheck clean postgres
+.PHONY: demo demo-production test test-fast lint bench bench-daemon bench-store bench-dask crosscheck clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,9 @@ bench-daemon: $(STAMP)
 
 bench-store: $(STAMP) postgres
 	$(PY) benchmarks/bench_store.py
+
+bench-dask: $(STAMP)
+	$(PY) benchmarks/bench_dask.py
 
 crosscheck: $(STAMP)
 	$(PY) benchmarks/crosscheck.py

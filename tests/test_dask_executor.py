@@ -48,6 +48,11 @@ def local_cluster(n_workers: int):
         scheduler_port=0, dashboard_address=None,
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
 
+WORKER_SCORES = {"search": "random", "n_iter": 300, "seed": 5,  # a continuous analyst weight:
+                 "analysts.tech.fast_window": [5, 10, 20],  # the workers compute the scores
+                 "ensemble.analyst_weights.tech": {"uniform": [0.5, 2.0]},
+                 "risk.take_profit_pct": {"uniform": [2.0, 20.0]}}
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -84,7 +89,7 @@ def assert_same_runs(a: ExperimentStore, b: ExperimentStore, total: int) -> None
     np.testing.assert_array_equal(a.block_stats(1)[1], b.block_stats(1)[1])
 
 
-@pytest.mark.parametrize(("grid", "total"), [(GRID, 384), (RANDOM, 600)])
+@pytest.mark.parametrize(("grid", "total"), [(GRID, 384), (RANDOM, 600), (WORKER_SCORES, 300)])
 def test_the_cluster_stores_the_same_runs_and_outputs_as_local(project, cluster, capsys, grid,
                                                                total):
     local = search(project, grid, "local")
