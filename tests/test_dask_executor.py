@@ -216,3 +216,33 @@ def test_a_scheduler_without_workers_is_refused(project, capsys, monkeypatch):
         code, _, err = grid_search_cli(project, capsys, "--executor", "dask", "--scheduler",
                                        empty.scheduler_address)
     assert code == 2 and "no dask worker joined within 1 s" in err
+
+
+@pytest.mark.parametrize(("grid", "computed"), [
+    (GRID, 8 * 6),  # every fast × slow window pair
+    ({**RANDOM, "n_iter": 5000}, 38 * 121),  # int distributions enumerate their values too
+    (RANDOM, 0),  # 4,598 analyst sets for 600 runs: left to the workers
+    (WORKER_SCORES, 0),  # a continuous analyst weight: left to the workers
+])
+def test_the_scores_shipped_to_the_workers_are_the_enumerable_analyst_sets(project, grid,
+                                                                          computed):
+    from otonom_trader.domain.combinations import Combinations
+    from otonom_trader.domain.grid import grid_from_mapping
+    from otonom_trader.domain.strategy_loader import load_strategy
+    from otonom_trader.engine.data import load_bars
+    from otonom_trader.engine.grid import GridEvaluator, resolve_split
+
+    strategy = load_strategy("strategy.yaml")
+    spec = grid_from_mapping(grid, strategy, source=Path("grid.yaml"))
+    bars = load_bars("MINI", "data", strategy.data.on_bad_bars)
+    evaluator = GridEvaluator(strategy, bars, symbol="MINI", paths=list(spec.parameters),
+                              split=resolve_split(bars.index, "MINI", *SPLIT.values()))
+    combos = Combinations(spec, strategy)
+    assert evaluator.precompute_scores(
+        [combos.values_of(p) for p in evaluator.score_paths], combos.total) == computed
+    chunk = next(combos.chunks(64))
+    fresh = GridEvaluator(strategy, bars, symbol="MINI", paths=list(spec.parameters),
+                          split=resolve_split(bars.index, "MINI", *SPLIT.values()))
+    a, b = (e.evaluate(chunk.run_numbers, chunk.values) for e in (evaluator, fresh))
+    np.testing.assert_array_equal(a.test, b.test)
+    assert a.params == b.params and a.status == b.status

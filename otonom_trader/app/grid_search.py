@@ -242,7 +242,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                          "asks for its trials one batch at a time here: use --executor local")
     executor = open_executor(req.executor, req.scheduler)  # before the store records anything
     if executor.name != "local":  # shipped once with the evaluator: workers read no analyst file
-        evaluator.precompute_scores([combos.values_of(p) for p in evaluator.score_paths])
+        evaluator.precompute_scores([combos.values_of(p) for p in evaluator.score_paths],
+                                    combos.total)
     try:
         return _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint,
                     combos, capital, evaluator, executor, metric if optuna else None, extend)

@@ -130,14 +130,14 @@ class GridEvaluator:
             self._scores.popitem(last=False)
         return value
 
-    def precompute_scores(self, axes: list[np.ndarray | None]) -> int:
+    def precompute_scores(self, axes: list[np.ndarray | None], most: int) -> int:
         """Compute the score of every analyst parameter set (the product of ``axes``, the
-        values of each score path) into the cache, when they are enumerable and fit in it:
-        shipped with the evaluator, they are neither computed nor their files read where it
-        runs. The number computed (0 when they are not enumerable or too many)."""
+        values of each score path) into the cache, when they are enumerable, fit in it and
+        number at most ``most`` (the runs): shipped with the evaluator, they are neither
+        computed nor their files read where it runs. The number computed (else 0)."""
         if len(axes) != len(self.score_paths) or any(a is None for a in axes):
             return 0
-        if math.prod(len(a) for a in axes) > self._max_scores:
+        if math.prod(len(a) for a in axes) > min(most, self._max_scores):
             return 0
         keys = list(itertools.product(*(a.tolist() for a in axes)))
         for key in keys:
