@@ -181,10 +181,19 @@ def mb(value: int) -> str:
     return f"{value / 1e6:,.0f} MB"
 
 
+def print_throughput(t: dict, rounds: int) -> None:
+    print(f"throughput, {t['runs']:,}-run grid (best of {rounds}):")
+    for kind in ("local", "dask"):
+        print(f"  {kind:5} {t['best'][kind]:6.2f} s  {t['runs_per_s'][kind]:9,.0f} runs/s")
+    print(f"  dask / local: {t['dask_vs_local']:.2f}x (first search on new workers: "
+          f"{t['dask_cold']:.2f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--grid-rounds", type=int, default=2)
+    parser.add_argument("--skip-throughput", action="store_true", help="only the stream")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="otonom-bench-dask-") as name:
@@ -196,18 +205,16 @@ def main() -> None:
         result = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}"
                              f", {os.cpu_count()} CPUs, Python {platform.python_version()}",
                   "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                  "throughput": throughput(tmp, env, args.grid_rounds),
+                  "throughput": (None if args.skip_throughput else
+                                 throughput(tmp, env, args.grid_rounds)),
                   "stream": stream(tmp, env, args.runs)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
     t, s = result["throughput"], result["stream"]
     print(f"{result['machine']}; {result['date']}")
-    print(f"throughput, {t['runs']:,}-run grid (best of {args.grid_rounds}):")
-    for kind in ("local", "dask"):
-        print(f"  {kind:5} {t['best'][kind]:6.2f} s  {t['runs_per_s'][kind]:9,.0f} runs/s")
-    print(f"  dask / local: {t['dask_vs_local']:.2f}x (first search on new workers: "
-          f"{t['dask_cold']:.2f} s)")
+    if t is not None:
+        print_throughput(t, args.grid_rounds)
     print(f"stream, {s['runs']:,}-run random search on 2 workers: {s['wall_s']:.1f} s, "
           f"{s['runs_per_s']:,.0f} runs/s, {s['stored']:,} stored")
     for sample in s["samples"]:

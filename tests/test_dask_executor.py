@@ -246,3 +246,29 @@ def test_the_scores_shipped_to_the_workers_are_the_enumerable_analyst_sets(proje
     a, b = (e.evaluate(chunk.run_numbers, chunk.values) for e in (evaluator, fresh))
     np.testing.assert_array_equal(a.test, b.test)
     assert a.params == b.params and a.status == b.status
+
+
+def test_the_trading_row_cache_stays_bounded_and_changes_no_number(project, monkeypatch):
+    from otonom_trader.domain.combinations import Combinations
+    from otonom_trader.domain.grid import grid_from_mapping
+    from otonom_trader.domain.strategy_loader import load_strategy
+    from otonom_trader.engine import grid as engine_grid
+    from otonom_trader.engine.data import load_bars
+
+    strategy = load_strategy("strategy.yaml")
+    spec = grid_from_mapping(WORKER_SCORES, strategy, source=Path("grid.yaml"))
+    bars = load_bars("MINI", "data", strategy.data.on_bad_bars)
+
+    def evaluator():
+        return engine_grid.GridEvaluator(
+            strategy, bars, symbol="MINI", paths=list(spec.parameters),
+            split=engine_grid.resolve_split(bars.index, "MINI", *SPLIT.values()))
+
+    chunks = list(Combinations(spec, strategy).chunks(50))
+    unbounded = [evaluator().evaluate(c.run_numbers, c.values).test for c in chunks]
+    monkeypatch.setattr(engine_grid, "TRADING_CACHE_ROWS", 7)
+    bounded = evaluator()
+    for chunk, expected in zip(chunks, unbounded, strict=True):
+        np.testing.assert_array_equal(bounded.evaluate(chunk.run_numbers, chunk.values).test,
+                                      expected)
+        assert len(bounded._trading) <= 7

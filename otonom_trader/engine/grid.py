@@ -34,6 +34,7 @@ SCORE_PREFIXES = ("analysts.", "ensemble.analyst_weights.")
 NOT_SWEEPABLE = ("data.symbol", "data.periods_per_year")
 METRIC_SCALES = np.array([scale for _, _, scale in PUBLIC_METRICS])
 SCORE_CACHE_BYTES = 256 * 2**20
+TRADING_CACHE_ROWS = 2**16  # continuous trading parameters: almost every run is a new row
 
 
 @dataclass
@@ -147,6 +148,8 @@ class GridEvaluator:
     def _trading_row(self, key: tuple) -> np.ndarray | str:
         """The kernel's parameter row for one trading parameter set, or why it is invalid."""
         if key not in self._trading:
+            if len(self._trading) >= TRADING_CACHE_ROWS:  # bounded: memory must not grow
+                self._trading.clear()  # with the runs (a random search draws new values)
             try:
                 overrides = dict(zip(self.trade_paths, key, strict=True))
                 strategy = apply_overrides(self.strategy, overrides)
