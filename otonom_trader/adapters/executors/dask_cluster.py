@@ -1,10 +1,12 @@
 """The dask executor: chunks of a search evaluated on a dask.distributed cluster.
 
-The evaluator (bars, prepared arrays, strategy, split) is scattered once to every worker
-(``broadcast=True``); each task is one chunk (run numbers and values), at most a few per
-worker thread in flight, so memory does not grow with the number of runs; results come back
-with ``as_completed`` in whatever order they finish. Tasks are pure functions of their chunk:
-dask re-runs the chunks of a lost worker, and each chunk's result arrives exactly once.
+The evaluator (bars, prepared arrays, strategy, split, precomputed analyst scores) goes to
+every worker once, in a worker plugin: the scheduler hands it to each worker, a replacement
+for a lost one included, and the worker keeps it under a token. Each task is one chunk (the
+token, run numbers and values), at most a few per worker thread in flight, so memory does
+not grow with the number of runs; results come back with ``as_completed`` in whatever order
+they finish. Tasks are pure functions of their chunk: dask re-runs the chunks of a lost
+worker, and each chunk's result arrives exactly once.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from distributed import WorkerPlugin
 
 from otonom_trader.domain.errors import InputError, RunError
 
 CONNECT_SECONDS = 10.0  # to reach the scheduler, and for a first worker to be there
 IN_FLIGHT_PER_THREAD = 2  # chunks queued per worker thread: enough to keep every worker busy
 _one_chunk_at_a_time = threading.Lock()  # per worker process: the evaluator's caches, numba
+_evaluators: dict[str, object] = {}  # on a worker: token -> the evaluator its plugin brought
 
 
 def code_identity() -> tuple[str, str]:
@@ -34,8 +40,22 @@ def code_identity() -> tuple[str, str]:
     return otonom_trader.__version__, digest.hexdigest()[:16]
 
 
-def _evaluate(evaluator, run_numbers, values):
+class EvaluatorPlugin(WorkerPlugin):
+    """Brings one search's evaluator to each worker (and to any that joins later)."""
+
+    def __init__(self, token: str, evaluator):
+        self.token, self.evaluator = token, evaluator
+
+    def setup(self, worker) -> None:
+        _evaluators[self.token] = self.evaluator
+
+    def teardown(self, worker) -> None:
+        _evaluators.pop(self.token, None)
+
+
+def _evaluate(token: str, run_numbers, values):
     """On a worker: one chunk's result, and the evaluator's notes so far."""
+    evaluator = _evaluators[token]
     with _one_chunk_at_a_time:
         return evaluator.evaluate(run_numbers, values), evaluator.notes
 
@@ -94,16 +114,16 @@ class DaskExecutor:
         """``evaluator.evaluate`` of each chunk on the cluster, in the order they finish."""
         from distributed import as_completed
 
-        shared = self.client.scatter(evaluator, broadcast=True, hash=False)
+        token = f"otonom-evaluator-{uuid.uuid4().hex}"
+        self.client.register_plugin(EvaluatorPlugin(token, evaluator), name=token)
         threads = sum(self.client.nthreads().values())
         limit = max(2, IN_FLIGHT_PER_THREAD * threads)
         chunks = iter(chunks)
 
         def submit(chunk):
             first = int(chunk.run_numbers[0]) if len(chunk.run_numbers) else 0
-            return self.client.submit(_evaluate, shared, chunk.run_numbers, chunk.values,
-                                      key=f"otonom-chunk-{first}-{shared.key}", pure=False,
-                                      retries=0)
+            return self.client.submit(_evaluate, token, chunk.run_numbers, chunk.values,
+                                      key=f"otonom-chunk-{first}-{token[17:]}", pure=False)
 
         running = as_completed([submit(c) for c in itertools.islice(chunks, limit)],
                                loop=self.client.loop)
@@ -120,7 +140,7 @@ class DaskExecutor:
             running.clear()
             if left:
                 self.client.cancel(left)
-            shared.release()
+            self.client.unregister_worker_plugin(token)
 
     @staticmethod
     def _result(future):
