@@ -1,19 +1,20 @@
-# `make demo` and `make test` each create or refresh .venv (with the dev, peers, alpaca and
-# postgres extras: the quick peer cross-check in tests/test_crosscheck.py needs vectorbt), then
-# run. `make test` also installs Debian's postgresql package when it is missing: the store
-# tests start their own throwaway server (tests/pg.py).
+# `make demo` and `make test` each create or refresh .venv (with the dev, peers, alpaca,
+# postgres and dask extras: the quick peer cross-check in tests/test_crosscheck.py needs
+# vectorbt, tests/test_dask_executor.py a LocalCluster), then run. `make test` also installs
+# Debian's postgresql package when it is missing: the store tests start their own throwaway
+# server (tests/pg.py).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-production test test-fast lint bench bench-daemon bench-store crosscheck clean postgres
+.PHONY: demo demo-production test test-fast lint bench bench-daemon bench-store bench-dask crosscheck clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@echo "Installing otonom and its dependencies into $(VENV) (numba, pandas, plotly, dvc...; a few minutes the first time)"
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install --progress-bar on -e '.[dev,peers,alpaca,postgres]'
+	$(PY) -m pip install --progress-bar on -e '.[dev,peers,alpaca,postgres,dask]'
 	touch $(STAMP)
 
 DEMO_NAME ?= demo_baseline_v1_grid_$(shell date -u +%Y%m%dT%H%M%S)
@@ -77,6 +78,9 @@ bench-daemon: $(STAMP)
 
 bench-store: $(STAMP) postgres
 	$(PY) benchmarks/bench_store.py
+
+bench-dask: $(STAMP)
+	$(PY) benchmarks/bench_dask.py
 
 crosscheck: $(STAMP)
 	$(PY) benchmarks/crosscheck.py

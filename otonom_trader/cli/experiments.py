@@ -69,12 +69,18 @@ def experiments():
               help="With --cv cpcv: calendar days dropped from training on each side of a test "
                    "fold, rounded UP to whole blocks (a block is 1/16 of train start → test "
                    "end) [default: 0].")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="Where the runs are evaluated: this machine, or the "
+              "workers of a dask.distributed cluster (grid and random searches).")
+@click.option("--scheduler", help="The dask scheduler, tcp://HOST:PORT (default: "
+              "OTONOM_SCHEDULER).")
 @click.option("--chunk-size", type=ranges.CHUNK, default=8192, hidden=True)
 def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, test_start,
                 test_end, holdout_start, holdout_end, search, n_iter, n_trials, seed,
                 objectives, max_combinations,
                 workers, db_url, resume_id, initial_capital, data_dir, outputs_dir, params_path,
-                store_snapshot, cv_method, folds, test_folds, embargo_days, chunk_size):
+                store_snapshot, cv_method, folds, test_folds, embargo_days, executor, scheduler,
+                chunk_size):
     """Run every combination of a grid (or a random sample) on train and test windows."""
     from otonom_trader.adapters.store import ExperimentStore
     from otonom_trader.app.experiments.grid_search import (
@@ -107,7 +113,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
         initial_capital=initial_capital, data_dir=data_dir, outputs_dir=outputs_dir,
         params_path=params_path, snapshot=store_snapshot,
         command=redact(shlex.join(["otonom", *sys.argv[1:]])), chunk_size=chunk_size,
-        max_combinations=max_combinations,
+        max_combinations=max_combinations, executor=executor, scheduler=scheduler,
     )
     store = ExperimentStore(db_url)
     click.get_current_context().call_on_close(store.close)

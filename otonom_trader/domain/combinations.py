@@ -168,6 +168,12 @@ class Combinations:
             result = ok if result is None else result & ok
         return result
 
+    def values_of(self, path: str) -> np.ndarray | None:
+        """Every value ``path`` takes, typed as in the chunks; None for a continuous one."""
+        param = self.spec.parameters[path]
+        count = param.count if isinstance(param, Distribution) else len(param)
+        return None if count is None else self._column(path, np.arange(count))
+
     def _column(self, path: str, index: np.ndarray) -> np.ndarray:
         param, dtype = self.spec.parameters[path], self.dtypes[path]
         if isinstance(param, Distribution) and param.kind == "int":

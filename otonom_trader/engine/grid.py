@@ -4,6 +4,8 @@ return statistics for the overfitting analysis."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ SCORE_PREFIXES = ("analysts.", "ensemble.analyst_weights.")
 NOT_SWEEPABLE = ("data.symbol", "data.periods_per_year")
 METRIC_SCALES = np.array([scale for _, _, scale in PUBLIC_METRICS])
 SCORE_CACHE_BYTES = 256 * 2**20
+TRADING_CACHE_ROWS = 2**16  # continuous trading parameters: almost every run is a new row
 
 
 @dataclass
@@ -129,9 +132,25 @@ class GridEvaluator:
             self._scores.popitem(last=False)
         return value
 
+    def precompute_scores(self, axes: list[np.ndarray | None], most: int) -> int:
+        """Compute the score of every analyst parameter set (the product of ``axes``, the
+        values of each score path) into the cache, when they are enumerable, fit in it and
+        number at most ``most`` (the runs): shipped with the evaluator, they are neither
+        computed nor their files read where it runs. The number computed (else 0)."""
+        if len(axes) != len(self.score_paths) or any(a is None for a in axes):
+            return 0
+        if math.prod(len(a) for a in axes) > min(most, self._max_scores):
+            return 0
+        keys = list(itertools.product(*(a.tolist() for a in axes)))
+        for key in keys:
+            self._score(key)
+        return len(keys)
+
     def _trading_row(self, key: tuple) -> np.ndarray | str:
         """The kernel's parameter row for one trading parameter set, or why it is invalid."""
         if key not in self._trading:
+            if len(self._trading) >= TRADING_CACHE_ROWS:  # bounded: memory must not grow
+                self._trading.clear()  # with the runs (a random search draws new values)
             try:
                 overrides = dict(zip(self.trade_paths, key, strict=True))
                 strategy = apply_overrides(self.strategy, overrides)

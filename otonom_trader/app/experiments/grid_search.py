@@ -24,6 +24,8 @@ from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
 CHUNK_SIZE = 8192
 MAX_COMBINATIONS = 10_000_000  # runs a search may have unless --max-combinations raises it
 COUNT_SECONDS = 5.0  # time to count a constrained grid before estimating instead
+KEEP_RUNS = 250_000  # up to this many runs stay in memory for the outputs (~1 kB each);
+# a larger search streams: its memory does not grow with its runs, the outputs read them back
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class GridSearchRequest:
     command: str = ""
     chunk_size: int = CHUNK_SIZE
     max_combinations: int = MAX_COMBINATIONS
+    executor: str = "local"  # or "dask": the chunks on a dask.distributed cluster
+    scheduler: str | None = None  # the dask scheduler (else OTONOM_SCHEDULER)
 
     def __post_init__(self) -> None:
         if self.name is not None:  # it names experiments/<name>/ (and the DVC stage's outs)
@@ -247,13 +251,11 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     """Create (or resume) the experiment, evaluate every missing run, write the outputs."""
     import numpy as np
 
-    from otonom_trader.adapters.store import lease_owner, runs_frame_of
+    from otonom_trader.adapters.executors import open_executor
     from otonom_trader.app.experiments.cpcv_search import check_cv, new_cv, resumed_cv
-    from otonom_trader.app.experiments.outputs import export_outputs
     from otonom_trader.engine.backtest import resolve_window
     from otonom_trader.engine.data import data_fingerprint, load_bars
     from otonom_trader.engine.grid import GridEvaluator, resolve_split
-    from otonom_trader.engine.overfitting import pbo_with_notes
 
     events = events or GridSearchEvents()
     existing, strategy, spec, split, symbol = _resolve(req, store)
@@ -289,6 +291,29 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     evaluator = GridEvaluator(strategy, bars, symbol=symbol, split=windows,
                               paths=list(spec.parameters), initial_capital=capital,
                               data_dir=req.data_dir)
+    if optuna and req.executor != "local":
+        raise InputError("--executor dask runs grid and random searches; an optuna search "
+                         "asks for its trials one batch at a time here: use --executor local")
+    executor = open_executor(req.executor, req.scheduler)  # before the store records anything
+    if executor.name != "local":  # shipped once with the evaluator: workers read no analyst file
+        evaluator.precompute_scores([combos.values_of(p) for p in evaluator.score_paths],
+                                    combos.total)
+    try:
+        return _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint,
+                    combos, capital, evaluator, executor, metric if optuna else None, extend,
+                    cv)
+    finally:
+        executor.close()
+
+
+def _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint, combos,
+         capital, evaluator, executor, metric, extend, cv) -> GridSearchOutcome:
+    """Record the experiment, evaluate its missing runs with ``executor``, write outputs."""
+    from otonom_trader.adapters.store import lease_owner, runs_frame_of
+    from otonom_trader.app.experiments.outputs import export_outputs
+    from otonom_trader.engine.overfitting import pbo_with_notes
+
+    optuna = spec.search == "optuna"
     owner = lease_owner()
     if existing is None:
         from otonom_trader.adapters.git_repo import provenance
@@ -336,7 +361,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     # each chunk is one transaction, so a kill loses at most the chunks in flight.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otonom-store")
     pending = None
-    kept: list[RunBatch] | None = [] if len(done_before) == 0 else None  # every run, in memory
+    kept: list[RunBatch] | None = (  # every run, in memory
+        [] if len(done_before) == 0 and total <= KEEP_RUNS else None)
     study = None
     try:
         if optuna:  # stored in this thread before each tell, so the study never runs ahead
@@ -349,8 +375,8 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
                                         lambda b: events.advanced(write(b))):
                 if kept is not None:
                     kept.append(batch)
-        for chunk in () if optuna else combos.chunks(req.chunk_size, skip=done_before):
-            result = evaluator.evaluate(chunk.run_numbers, chunk.values)
+        chunks = () if optuna else combos.chunks(req.chunk_size, skip=done_before)
+        for result in executor.map(evaluator, chunks):
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
             if kept is not None:
@@ -382,7 +408,7 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
         pbo = background.submit(pbo_with_notes, blocks)
         background.shutdown(wait=False)
     del kept
-    events.notes(evaluator.notes)
+    events.notes(list(dict.fromkeys([*evaluator.notes, *executor.notes])))
     store.set_status(exp_id, "done", since_last())
     outputs = export_outputs(store, exp_id, req.outputs_dir, data_dir=req.data_dir,
                              params_path=req.params_path, snapshot=req.snapshot, runs=runs,

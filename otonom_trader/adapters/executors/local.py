@@ -1,0 +1,18 @@
+"""The local executor: every chunk in this process, in order (the kernel is parallel)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+
+class LocalExecutor:
+    name = "local"
+    notes: tuple[str, ...] = ()  # the evaluator's own notes are all there is
+
+    def map(self, evaluator, chunks: Iterable) -> Iterator:
+        """``evaluator.evaluate`` of each chunk, in chunk order."""
+        for chunk in chunks:
+            yield evaluator.evaluate(chunk.run_numbers, chunk.values)
+
+    def close(self) -> None:
+        pass
