@@ -430,42 +430,39 @@ def _distributions_fig(report: ExperimentReport):
 
 
 def _logits_fig(report: ExperimentReport):
-    import plotly.graph_objects as go
-
+    """Histogram of the CSCV logits (red: the in-sample best below the out-of-sample median)."""
     pbo = report.overfitting.pbo
-    counts, edges, note = histogram(np.asarray(pbo.logits, dtype=float), 40)
-    if len(counts) == 0:
-        return None
-    centers = (edges[:-1] + edges[1:]) / 2
-    colors = np.where(centers <= 0, "#d62728", "#4c78a8")
-    fig = go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), marker_color=colors,
-                           hovertemplate="λ %{x:.2f}: %{y} splits<extra></extra>"))
-    fig.add_vline(x=0, line_dash="dash", line_color="#333")
-    fig.update_layout(title=f"CSCV logits λ over {pbo.n_splits:,} splits "
-                            f"(red: in-sample best below the out-of-sample median)"
-                            + (f" — {note}" if note else ""),
-                      height=360, bargap=0, xaxis={"title": "λ"},
-                      yaxis={"title": "splits"})
-    return fig
+    return _signed_histogram(
+        np.asarray(pbo.logits, dtype=float), 40, centers_red=lambda c: c <= 0,
+        hover="λ %{x:.2f}: %{y} splits", x_title="λ", y_title="splits",
+        title=f"CSCV logits λ over {pbo.n_splits:,} splits (red: in-sample best below the "
+              "out-of-sample median)")
 
 
 def _cpcv_fig(cpcv: dict):
     """Histogram of the CPCV backtest paths' out-of-sample Sharpe ratios (red: below 0)."""
+    return _signed_histogram(
+        np.array(cpcv["path_sharpe"], dtype=float), 30, centers_red=lambda c: c < 0,
+        hover="Sharpe %{x:.2f}: %{y} paths", x_title="annualised Sharpe", y_title="paths",
+        title=f"CPCV: out-of-sample Sharpe of {cpcv['n_paths']:,} paths ({cpcv['folds']} "
+              f"folds, {cpcv['test_folds']} test)")
+
+
+def _signed_histogram(values: np.ndarray, bins: int, *, centers_red, hover: str,
+                      x_title: str, y_title: str, title: str):
+    """A histogram around 0 (dashed line), its bars red where ``centers_red(center)``."""
     import plotly.graph_objects as go
 
-    counts, edges, note = histogram(np.array(cpcv["path_sharpe"], dtype=float), 30)
+    counts, edges, note = histogram(values, bins)
     if len(counts) == 0:
         return None
     centers = (edges[:-1] + edges[1:]) / 2
-    colors = np.where(centers < 0, "#d62728", "#4c78a8")
+    colors = np.where(centers_red(centers), "#d62728", "#4c78a8")
     fig = go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), marker_color=colors,
-                           hovertemplate="Sharpe %{x:.2f}: %{y} paths<extra></extra>"))
+                           hovertemplate=hover + "<extra></extra>"))
     fig.add_vline(x=0, line_dash="dash", line_color="#333")
-    fig.update_layout(title=f"CPCV: out-of-sample Sharpe of {cpcv['n_paths']:,} paths "
-                            f"({cpcv['folds']} folds, {cpcv['test_folds']} test)"
-                            + (f" — {note}" if note else ""),
-                      height=360, bargap=0, xaxis={"title": "annualised Sharpe"},
-                      yaxis={"title": "paths"})
+    fig.update_layout(title=title + (f" — {note}" if note else ""), height=360, bargap=0,
+                      xaxis={"title": x_title}, yaxis={"title": y_title})
     return fig
 
 
