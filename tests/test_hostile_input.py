@@ -416,30 +416,51 @@ def test_a_news_path_that_is_a_folder(news, tmp_path, capsys, monkeypatch):
 # ---------------------------------------------------------------- 8. output paths
 
 
-def _blocked(tmp_path: Path) -> dict[str, Path]:
+def _blocked(tmp_path: Path, suffix: str) -> dict[str, Path]:
     (tmp_path / "afile").write_text("x")
-    (tmp_path / "adir").mkdir()
-    return {"a folder": tmp_path / "adir", "under a file": tmp_path / "afile" / "x.out",
-            "in /proc": Path("/proc/self/nope/x.out")}
+    (tmp_path / f"adir{suffix}").mkdir(exist_ok=True)
+    return {"a folder": tmp_path / f"adir{suffix}", "under a file": tmp_path / "afile" /
+            f"x{suffix}", "in /proc": Path(f"/proc/self/nope/x{suffix}")}
 
 
-@pytest.mark.parametrize("flag", ["--trades", "--plot"])
-def test_backtest_outputs_to_unwritable_places(flag, tmp_path, capsys):
-    for where, path in _blocked(tmp_path).items():
+@pytest.mark.parametrize(("flag", "suffix"), [("--trades", ".csv"), ("--plot", ".html")])
+def test_backtest_outputs_to_unwritable_places(flag, suffix, tmp_path, capsys):
+    for where, path in _blocked(tmp_path, suffix).items():
         line = one_line(*run_cli(["backtest", "--strategy-path", SMA, "--start-date",
                                   "2016-01-01", flag, path], capsys), flag, str(path))
         assert ("is a directory" if where == "a folder" else "cannot write there") in line
-    fresh = tmp_path / "new" / "deeper" / "out.file"  # a missing folder is created
+    fresh = tmp_path / "new" / "deeper" / f"out{suffix}"  # a missing folder is created
     code, _, err = run_cli(["backtest", "--strategy-path", SMA, "--start-date", "2016-01-01",
                             flag, fresh], capsys)
     assert code == 0 and fresh.is_file(), err
-    assert [p.name for p in fresh.parent.iterdir()] == ["out.file"]  # no temporary left
+    assert [p.name for p in fresh.parent.iterdir()] == [f"out{suffix}"]  # no temporary left
+
+
+def test_an_output_path_must_name_the_kind_of_file_written(tmp_path, capsys):
+    """A mistyped or hostile --output (a system file, a file of another kind) is refused
+    before any work, and the file is left as it was."""
+    victim = tmp_path / "passwd"
+    victim.write_text("root:x:0:0\n")
+    grid = tmp_path / "grid.yml"
+    for argv, flag in (
+            (["backtest", "--strategy-path", SMA, "--trades", victim], "--trades"),
+            (["backtest", "--strategy-path", SMA, "--plot", grid], "--plot"),
+            (["experiments", "refine", "1", "--top", "1", "--output", victim], "--output"),
+            (["experiments", "show", "1", "--export", "html", "--output", victim], "--output"),
+            (["data", "prepare", "SPX", "--fingerprint", victim], "--fingerprint"),
+            (["validate", "--report-md", victim], "--report-md")):
+        code, out, err = run_cli([*argv, "--db", f"sqlite:///{tmp_path}/s.db"]
+                                 if argv[0] == "experiments" else argv, capsys)
+        line = one_line(code, out, err, flag, str(argv[-1]))
+        assert "expected a file name ending in" in line
+    assert victim.read_text() == "root:x:0:0\n" and not grid.exists()
 
 
 def test_fingerprint_and_export_to_unwritable_places(tmp_path, capsys):
-    for path in _blocked(tmp_path).values():
+    for path in _blocked(tmp_path, ".json").values():
         one_line(*run_cli(["data", "prepare", "SPX", "--data-dir", tmp_path / "d",
                            "--fingerprint", path], capsys), "--fingerprint", str(path))
+    for path in _blocked(tmp_path, ".csv").values():
         one_line(*run_cli(["experiments", "show", "1", "--db", f"sqlite:///{tmp_path}/none.db",
                            "--export", "csv", "--output", path], capsys))
     assert not (tmp_path / "d").exists()  # refused before any work

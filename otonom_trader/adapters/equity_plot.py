@@ -31,5 +31,5 @@ def write_html(fig, path: str | Path, flag: str = "--output") -> Path:
     that gave ``path``, named if it cannot be written)."""
     from otonom_trader.adapters.output import write_output
 
-    return write_output(path, flag, lambda tmp: fig.write_html(tmp, include_plotlyjs=True,
-                                                                full_html=True))
+    return write_output(path, flag, (".html", ".htm"),
+                        lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True))

@@ -1,7 +1,9 @@
 """THE way to write a file at a path the user gave (``--trades``, ``--plot``, ``--output``,
-``--fingerprint``...): missing folders are created, the write is atomic, and any problem
-(a directory, a file where a folder should be, no permission, a read-only or full disk) is
-one ``InputError`` naming the flag, the path and why, never a traceback."""
+``--fingerprint``...): the name must end in the kind of file the command writes (so a
+mistyped or hostile path such as ``/etc/passwd`` is never replaced), missing folders are
+created, the write is atomic, and any problem (a directory, a file where a folder should be,
+no permission, a read-only or full disk) is one ``InputError`` naming the flag, the path and
+why, never a traceback."""
 
 from __future__ import annotations
 
@@ -33,11 +35,16 @@ def _why(path: Path, exc: OSError | None = None) -> str:
     return exc.strerror or str(exc)
 
 
-def check_output(path: str | Path, flag: str) -> Path:
-    """Refuse, before any work is done, a path that cannot be written: a folder, a file in
-    the way of its folder, a folder that cannot be created or written to (probed with a
-    temporary file). Missing folders are created."""
+def check_output(path: str | Path, flag: str, suffixes: str | tuple[str, ...]) -> Path:
+    """Refuse, before any work is done, a path that cannot be written: a name not ending in
+    one of ``suffixes`` (e.g. ``".html"``), a folder, a file in the way of its folder, a
+    folder that cannot be created or written to (probed with a temporary file). Missing
+    folders are created."""
     path = Path(path)
+    suffixes = (suffixes,) if isinstance(suffixes, str) else suffixes
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{flag} {path}: expected a file name ending in "
+                         f"{' or '.join(suffixes)}")
     if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
         raise _refusal(path, flag, _why(path))
     try:
@@ -49,9 +56,10 @@ def check_output(path: str | Path, flag: str) -> Path:
     return path
 
 
-def write_output(path: str | Path, flag: str, write: Callable[[Path], object]) -> Path:
+def write_output(path: str | Path, flag: str, suffixes: str | tuple[str, ...],
+                 write: Callable[[Path], object]) -> Path:
     """``write(tmp)`` writes the content to a temporary file that then replaces ``path``."""
-    path = check_output(path, flag)
+    path = check_output(path, flag, suffixes)
     try:
         with atomic_path(path) as tmp:
             write(tmp)
@@ -60,6 +68,8 @@ def write_output(path: str | Path, flag: str, write: Callable[[Path], object]) -
     return path
 
 
-def write_atomic_text(path: str | Path, flag: str, text: str) -> Path:
+def write_atomic_text(path: str | Path, flag: str, suffixes: str | tuple[str, ...],
+                      text: str) -> Path:
     """``write_output`` of UTF-8 text."""
-    return write_output(path, flag, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_output(path, flag, suffixes,
+                        lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -41,14 +41,15 @@ def backtest(strategy_path, portfolio_path, symbol, start_date, end_date, initia
     from otonom_trader.cli.views.console import echo_notes, metrics_table
     from otonom_trader.domain.json_text import dumps
 
-    for flag, path in (("--trades", trades_path), ("--plot", plot_path)):
+    for flag, path, suffix in (("--trades", trades_path, ".csv"), ("--plot", plot_path, ".html")):
         if path:
-            check_output(path, flag)
+            check_output(path, flag, suffix)
     result = run_backtest(strategy_path, symbol, start_date, end_date, initial_capital,
                           periods_per_year, data_dir)
     echo_notes(result.notes)
     if trades_path:
-        write_output(trades_path, "--trades", lambda tmp: result.trades.to_csv(tmp, index=False))
+        write_output(trades_path, "--trades", ".csv",
+                     lambda tmp: result.trades.to_csv(tmp, index=False))
     if plot_path:
         from otonom_trader.adapters.equity_plot import equity_figure, write_html
         from otonom_trader.engine.data import load_bars

@@ -67,14 +67,14 @@ def prepare_command(symbol: str, data_dir: Path, fingerprint_path: Path | None) 
     from otonom_trader.engine.data import data_fingerprint, load_bars, prepare
 
     if fingerprint_path is not None:
-        check_output(fingerprint_path, "--fingerprint")
+        check_output(fingerprint_path, "--fingerprint", ".json")
     path = prepare(symbol, data_dir)
     bars = load_bars(symbol, data_dir)
     first, last = _date(bars.index[0]), _date(bars.index[-1])
     if fingerprint_path is not None:
         info = {"symbol": path.stem, "bars": len(bars), "first": first, "last": last,
                 "fingerprint": data_fingerprint(bars)}
-        write_atomic_text(fingerprint_path, "--fingerprint", dumps(info) + "\n")
+        write_atomic_text(fingerprint_path, "--fingerprint", ".json", dumps(info) + "\n")
     click.echo(f"✓ wrote {path} ({len(bars)} bars, {first} → {last})")
 
 

@@ -464,6 +464,10 @@ def show(exp_id, sort_by, top, as_json, export_fmt, output, db_url, data_dir, wa
         if export_fmt not in EXPORT_FORMATS:
             raise InputError(f"--output {output}: pass --export html|csv|json (or end the "
                              "path in .html, .csv or .json)")
+    if output:  # refused before any work: a path that cannot take this export
+        from otonom_trader.adapters.output import check_output
+
+        check_output(output, "--output", f".{export_fmt}")
     if walk_forward:
         from otonom_trader.app.experiments.walk_forward import export_walk_forward
 

@@ -46,8 +46,8 @@ def monitor(name, as_json, journal_url, production, params_path, data_dir, expor
         from otonom_trader.adapters.output import check_output, write_atomic_text
         from otonom_trader.app.production.monitor_page import monitor_series
 
-        check_output(output, "--output")
-        write_atomic_text(output, "--output", monitor_html(monitor_series(
+        check_output(output, "--output", ".html")
+        write_atomic_text(output, "--output", ".html", monitor_html(monitor_series(
             journal_url, name, production=production, data_dir=data_dir,
             params_path=params_path)))
         click.echo(f"📄 {output}", err=as_json)

@@ -21,5 +21,5 @@ def template(output):
     from otonom_trader.adapters.output import write_atomic_text
     from otonom_trader.adapters.plots_template import offline_template
 
-    path = write_atomic_text(output, "--output", offline_template())
+    path = write_atomic_text(output, "--output", ".html", offline_template())
     click.echo(f"Wrote {path} ({path.stat().st_size:,} bytes)")

@@ -52,10 +52,10 @@ def validate(files, changed, deployed, base, params_path, report_md, as_json, ou
     ))
     markdown = to_markdown(result)
     as_text = dumps(to_json(result), ensure_ascii=False)
-    for flag, path, text in (("--report-md", report_md, markdown),
-                             ("--output-json", output_json, as_text + "\n")):
+    for flag, path, suffix, text in (("--report-md", report_md, ".md", markdown),
+                                     ("--output-json", output_json, ".json", as_text + "\n")):
         if path:
-            write_atomic_text(path, flag, text)
+            write_atomic_text(path, flag, suffix, text)
     if as_json:
         click.echo(as_text)
     else:

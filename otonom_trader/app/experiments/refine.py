@@ -23,6 +23,7 @@ from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
 from otonom_trader.domain.errors import InputError
 
 PARENT_KEY = "parent_experiment"
+GRID_SUFFIXES = (".yaml", ".yml")  # what --output may be called
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
 
     if not 0 < shrink <= 1:
         raise InputError(f"--shrink: expected a factor in (0, 1], got {shrink}")
-    check_output(output, "--output")
+    check_output(output, "--output", GRID_SUFFIXES)
     info = store.get(exp_id)
     runs = store.runs_frame(exp_id)
     rule = selection_rule(Path(params_path))
@@ -183,6 +184,6 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
         grid["cv"] = {k: cv[k] for k in ("method", "folds", "test_folds", "embargo_days")}
     grid["split"] = {k: v for k, v in info.split.items() if v is not None}
     text = yaml.safe_dump(grid, sort_keys=False, allow_unicode=True)
-    path = write_atomic_text(output, "--output", text)
+    path = write_atomic_text(output, "--output", GRID_SUFFIXES, text)
     load_grid(path, strategy)  # what was written is a valid grid (else: a bug here)
     return RefineOutcome(path, grid, top, tuple(refined))

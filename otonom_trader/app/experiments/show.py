@@ -532,7 +532,7 @@ def export_report(report: ExperimentReport, fmt: str, output: str | Path | None 
         raise InputError(f"unknown export format '{fmt}': choose one of "
                          f"{', '.join(EXPORT_FORMATS)}")
     path = Path(output) if output else default_output(fmt, report.info.id)
-    check_output(path, "--output")
+    check_output(path, "--output", f".{fmt}")
     if fmt == "html":
         from otonom_trader.adapters.report import report_html
 
@@ -546,4 +546,4 @@ def export_report(report: ExperimentReport, fmt: str, output: str | Path | None 
         text = report.runs.drop(columns=["sharpe_gap"]).to_csv(index=False)
     else:
         text = dumps(report.to_dict(), ensure_ascii=False) + "\n"
-    return write_atomic_text(path, "--output", text)
+    return write_atomic_text(path, "--output", f".{fmt}", text)

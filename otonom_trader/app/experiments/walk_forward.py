@@ -322,9 +322,10 @@ def export_walk_forward(record: dict, fmt: str, output: str | Path | None = None
     if fmt not in ("html", "json"):
         raise InputError(f"--export {fmt}: a walk-forward exports as html or json")
     path = Path(output or f"reports/walk_forward_{record['id']}.{fmt}")
-    check_output(path, "--output")
+    check_output(path, "--output", f".{fmt}")
     if fmt == "json":
-        return write_atomic_text(path, "--output", dumps(record, ensure_ascii=False) + "\n")
+        return write_atomic_text(path, "--output", ".json",
+                                 dumps(record, ensure_ascii=False) + "\n")
     from otonom_trader.adapters.report import walk_forward_html
     from otonom_trader.engine.data import load_bars
 
@@ -333,4 +334,4 @@ def export_walk_forward(record: dict, fmt: str, output: str | Path | None = None
         close = load_bars(record["settings"]["symbol"], data_dir)["Close"].loc[dates[0]:dates[-1]]
     except OtonomError:
         close = None  # the data moved: the page shows the strategy alone
-    return write_atomic_text(path, "--output", walk_forward_html(record, close))
+    return write_atomic_text(path, "--output", ".html", walk_forward_html(record, close))
