@@ -320,6 +320,21 @@ def test_snapshot_is_ignored_once_the_runs_change(store):
     assert store.load_snapshot(exp + 1) is None
 
 
+def test_top_runs_from_a_frame_in_memory_equal_the_stored_ones(store):
+    """The grid search's summary sorts the runs it holds instead of reading them back: the
+    same runs in the same order (NaN last, ties by run number)."""
+    exp = create(store, total_runs=40)
+    sharpe = np.r_[np.nan, 1.0, 1.0, np.nan, np.linspace(-1, 0.5, 36)]
+    status = ["done"] * 40
+    status[5] = "failed"
+    store.write_runs(exp, batch(range(40), status=status, sharpe=sharpe))
+    frame = store.runs_frame(exp)
+    for n in (1, 5, 40):
+        for metric, window in (("sharpe", "test"), ("cagr_pct", "train")):
+            pd.testing.assert_frame_equal(store.top_runs(exp, metric, n, window, runs=frame),
+                                          store.top_runs(exp, metric, n, window))
+
+
 def test_the_experiment_counts_its_runs_in_the_batch_transaction(store):
     """`experiments list` reads each experiment's counters and best test Sharpe, kept by the
     transaction that stores a batch: they always agree with the stored runs."""

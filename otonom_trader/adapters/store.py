@@ -367,13 +367,24 @@ class ExperimentStore:
         return self._frame(stmt)
 
     def top_runs(self, exp_id: int, metric: str = "sharpe", n: int = 5,
-                 window: str = "test") -> pd.DataFrame:
-        """The ``n`` done runs with the highest ``<window>_<metric>`` (NULL/NaN last), in
-        ``runs_frame`` layout. Higher is better for every metric (drawdown is negative)."""
+                 window: str = "test", runs: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The ``n`` done runs with the highest ``<window>_<metric>`` (NULL/NaN last, then by
+        run number), in ``runs_frame`` layout. Higher is better for every metric (drawdown is
+        negative). ``runs``: the experiment's ``runs_frame`` when the caller holds it (sorted
+        here, not read)."""
         if metric not in METRIC_KEYS:
             raise InputError(f"unknown metric '{metric}': choose one of {', '.join(METRIC_KEYS)}")
         if window not in ("train", "test"):
             raise InputError(f"unknown window '{window}': choose train or test")
+        if runs is not None:
+            done = runs[runs["status"] == "done"]
+            top = (done.sort_values([f"{window}_{metric}", "run_number"],
+                                    ascending=[False, True], na_position="last",
+                                    kind="mergesort")
+                   .head(int(n)).reset_index(drop=True))
+            errors = top["error"].astype(object)
+            top["error"] = errors.where(errors.notna(), None)  # as read: None, object dtype
+            return top
         column, number = _RUNS.c[f"{window}_{metric}"], _RUNS.c.run_number
         columns = [_RUNS.c[c] for c in _FRAME_COLUMNS]
         done = (_RUNS.c.experiment_id == int(exp_id), _RUNS.c.status == "done")

@@ -158,7 +158,7 @@ def grid_search(name, strategy_path, grid_path, symbol, train_start, train_end, 
     click.echo(f"Completed: {outcome.done + outcome.failed:,}/{outcome.total:,} runs"
                + (f" ({outcome.failed:,} failed)" if outcome.failed else ""))
     click.echo(f"Time: {outcome.elapsed_seconds:.2f}s")
-    top = store.top_runs(outcome.experiment.id, "sharpe", 5, "test")
+    top = store.top_runs(outcome.experiment.id, "sharpe", 5, "test", runs=outcome.runs)
     if len(top):
         click.echo("Top 5 results (by test Sharpe):")
         for _, run in top.iterrows():

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore, RunBatch
 from otonom_trader.domain.combinations import SAMPLE, Combinations
@@ -20,6 +21,9 @@ from otonom_trader.domain.grid import (
 from otonom_trader.domain.names import check_name
 from otonom_trader.domain.split import SPLIT_KEYS, Split, flag_name
 from otonom_trader.domain.strategy_loader import load_strategy, strategy_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK_SIZE = 8192
 MAX_COMBINATIONS = 10_000_000  # runs a search may have unless --max-combinations raises it
@@ -78,6 +82,7 @@ class GridSearchOutcome:
     outputs: dict[str, Path]
     already_complete: bool = False  # a re-run of a finished experiment: only outputs checked
     rewritten: tuple[str, ...] = ()  # outputs found missing or stale and written again
+    runs: pd.DataFrame | None = None  # the runs frame, when this session held every run
 
 
 class GridSearchInterrupted(Exception):
@@ -415,4 +420,5 @@ def _run(req, store, events, existing, strategy, spec, split, symbol, fingerprin
                              blocks=blocks, pbo=pbo)
     info = store.get(exp_id)
     done, failed = store.run_counts(exp_id)
-    return GridSearchOutcome(info, total, done, failed, info.elapsed_seconds, outputs)
+    return GridSearchOutcome(info, total, done, failed, info.elapsed_seconds, outputs,
+                             runs=runs)
