@@ -45,15 +45,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from tests.standin_server import LocalServer
+from tests.standin_server import LocalServer, Request, read_request
 
 __all__ = ["AlpacaStandin", "Request"]
 
@@ -67,16 +65,6 @@ _ERRORS = {401: 40110000, 403: 40310000, 404: 40410000, 422: 40010001, 429: 4291
 _MESSAGES = {401: "request is not authorized", 429: "rate limit exceeded",
              500: "internal server error", 502: "bad gateway", 503: "service unavailable",
              504: "gateway timeout"}
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    json: Any
-    authorized: bool
-    at: float  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -318,21 +306,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         s = self.standin
-        parts = urlsplit(self.path)
-        path = parts.path
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        path, query, body = read_request(self)
         authorized = (self.headers.get("APCA-API-KEY-ID") == s.key_id
                       and self.headers.get("APCA-API-SECRET-KEY") == s.secret_key)
         stall = 0.0
         with s._lock:
-            s.requests.append(Request(self.command, path, query, body, authorized,
-                                      time.monotonic()))
+            s.requests.append(Request(self.command, path, query, body, authorized))
             fault = next((f for f in s._faults
                           if f.method == self.command and f.path == path), None)
             if fault is not None:

@@ -24,7 +24,7 @@ What it serves on ``http://127.0.0.1:<port>`` (``.url`` is the API root, like
   (JSON ``body``), ``PATCH /repos/{o}/{r}/issues/comments/{id}`` (JSON ``body``).
 
 Every request needs ``Authorization: token <token>`` or ``Bearer <token>`` (else 401). Each
-request is recorded in ``.requests`` as ``Request(method, path, query, json, authorized)``
+request is recorded in ``.requests`` as ``Request(method, path, query, json, authorized, at)``
 (the token itself is never stored). Shape problems (missing auth, a body field missing or not
 a string) are answered 400/422 like GitHub and also appended to ``.errors``.
 
@@ -48,22 +48,12 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from tests.standin_server import LocalServer
+from tests.standin_server import LocalServer, Request, read_request
 
 __all__ = ["ForgeStandin", "Request"]
 
 _STAMP = "2026-11-24T12:00:00Z"
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    json: Any
-    authorized: bool
 
 
 @dataclass
@@ -194,15 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         s = self.standin
-        parts = urlsplit(self.path)
-        path = parts.path.rstrip("/")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        path, query, body = read_request(self)
+        path = path.rstrip("/")
         auth = self.headers.get("Authorization") or ""
         authorized = auth in (f"token {s.token}", f"Bearer {s.token}")
         with s._lock:

@@ -1,12 +1,42 @@
-"""The lifecycle the local HTTP stand-ins share (tests/forge_standin.py, the GitHub REST API;
+"""What the local HTTP stand-ins share (tests/forge_standin.py, the GitHub REST API;
 tests/alpaca_standin.py, Alpaca's Trading API): a threaded server on 127.0.0.1 on an
-ephemeral port, started and stopped within a test."""
+ephemeral port, started and stopped within a test, and the record of each request."""
 
 from __future__ import annotations
 
+import json
 import threading
-from http.server import ThreadingHTTPServer
-from typing import ClassVar
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    """One request as a stand-in received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    authorized: bool
+    at: float = field(default_factory=time.monotonic)  # when it arrived
+
+
+def read_request(handler: BaseHTTPRequestHandler) -> tuple[str, dict[str, str], Any]:
+    """(path, query with the last value of each key, JSON body or None) of the request
+    ``handler`` is serving; a body that is not JSON reads as None."""
+    parts = urlsplit(handler.path)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    length = int(handler.headers.get("Content-Length") or 0)
+    raw = handler.rfile.read(length) if length else b""
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return parts.path, query, body
 
 
 class LocalServer:
