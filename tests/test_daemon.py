@@ -59,6 +59,21 @@ def make_prod_repo(tmp_path: Path) -> tuple[Path, Path]:
     return repo, other
 
 
+def publish(clone: Path, message: str) -> None:
+    """Commit every change in ``clone`` and push it to the repository the daemon follows."""
+    git(clone, "commit", "-qam", message)
+    git(clone, "push", "-q", "origin", "main")
+
+
+def holding_a_position(repo: Path, tmp_path: Path) -> Daemon:
+    """A daemon on a 2016 replay, ticked until its first fill (an entry)."""
+    daemon = Daemon(config(repo, tmp_path, "replay:SPX:2016-03-01:2016-06-30"))
+    daemon.start()
+    while not daemon.journal.fills():
+        daemon.tick()
+    return daemon
+
+
 def config(repo: Path, tmp_path: Path, feed: str = FEED) -> DaemonConfig:
     return DaemonConfig(root=repo, feed=feed, journal_url=f"sqlite:///{tmp_path}/j.db",
                         fetch_every=0.0)
@@ -95,21 +110,25 @@ def test_shadow_replay_equals_the_backtest(prod_repo, tmp_path):
     journal.close()
 
 
-def test_each_once_advances_one_bar_and_status_shows_it(prod_repo, tmp_path, capsys):
-    repo, _ = prod_repo
-    url = f"sqlite:///{tmp_path}/j.db"
+def three_ticks_then_status(repo: Path, journal_url: str, capsys) -> dict:
+    """`otonom daemon run --once` three times on FEED, then `daemon status --json`: the
+    first strategy's status."""
+    import json
+
     for _ in range(3):
         with pytest.raises(SystemExit) as exc:
-            main(["daemon", "run", "--once", "--feed", FEED, "--journal", url,
+            main(["daemon", "run", "--once", "--feed", FEED, "--journal", journal_url,
                   "--repo", str(repo)])
         assert exc.value.code == 0
     capsys.readouterr()
     with pytest.raises(SystemExit):
-        main(["daemon", "status", "--json", "--journal", url])
-    import json
+        main(["daemon", "status", "--json", "--journal", journal_url])
+    return json.loads(capsys.readouterr().out)["strategies"][0]
 
-    data = json.loads(capsys.readouterr().out)
-    s = data["strategies"][0]
+
+def test_each_once_advances_one_bar_and_status_shows_it(prod_repo, tmp_path, capsys):
+    repo, _ = prod_repo
+    s = three_ticks_then_status(repo, f"sqlite:///{tmp_path}/j.db", capsys)
     assert s["last_bar"].startswith("2016-01-06") and s["stage"] == "shadow"
     assert s["commit"] == git(repo, "rev-parse", "HEAD") and s["equity"] == 10_000
     assert any(e["kind"] == "version_switch" for e in s["events"])
@@ -123,8 +142,7 @@ def test_new_version_is_picked_up_broken_one_refused_dirty_tree_reported(prod_re
     first = daemon.state.strategies[0].version
     path = other / "strategies" / "baseline_v1.yaml"
     path.write_text(path.read_text().replace("entry_threshold: 0.2", "entry_threshold: 0.25"))
-    git(other, "commit", "-qam", "tune")
-    git(other, "push", "-q", "origin", "main")
+    publish(other, "tune")
     daemon.tick()
     head = git(other, "rev-parse", "HEAD")
     assert git(repo, "rev-parse", "HEAD") == head  # fast-forwarded
@@ -132,16 +150,14 @@ def test_new_version_is_picked_up_broken_one_refused_dirty_tree_reported(prod_re
     good = daemon.state.strategies[0].version
 
     path.write_text(path.read_text().replace("entry_threshold: 0.25", "entry_threshold: 7"))
-    git(other, "commit", "-qam", "broken")
-    git(other, "push", "-q", "origin", "main")
+    publish(other, "broken")
     report = daemon.tick()
     assert daemon.state.commit == head and daemon.state.strategies[0].version == good
     assert any("refusing" in n and "entry_threshold" in n for n in report.notes)
 
     (repo / "deployments" / "production.yaml").write_text(production(halt=True))
     (other / "deployments" / "production.yaml").write_text(production(capital_pct=10))
-    git(other, "commit", "-qam", "more")
-    git(other, "push", "-q", "origin", "main")
+    publish(other, "more")
     report = daemon.tick()
     assert any("local changes" in n for n in report.notes)
     assert daemon.state.commit == head
@@ -210,15 +226,11 @@ def test_bad_input_is_one_line_exit_2(prod_repo, tmp_path, capsys, setup, argv, 
 
 def test_a_new_version_closes_the_position_the_old_one_left(prod_repo, tmp_path):
     repo, other = prod_repo
-    daemon = Daemon(config(repo, tmp_path, "replay:SPX:2016-03-01:2016-06-30"))
-    daemon.start()
-    while not daemon.journal.fills():
-        daemon.tick()
+    daemon = holding_a_position(repo, tmp_path)
     assert daemon.journal.fills()[0]["side"] == "buy"
     path = other / "strategies" / "baseline_v1.yaml"
     path.write_text(path.read_text().replace("fee_bps: 5", "fee_bps: 6"))
-    git(other, "commit", "-qam", "fees")
-    git(other, "push", "-q", "origin", "main")
+    publish(other, "fees")
     daemon.tick()
     last = daemon.journal.fills()[-1]
     assert last["side"] == "sell" and last["qty"] == daemon.journal.fills()[0]["qty"]
@@ -229,14 +241,10 @@ def test_a_new_version_closes_the_position_the_old_one_left(prod_repo, tmp_path)
 
 def test_a_new_capital_share_restarts_flat_at_its_size(prod_repo, tmp_path):
     repo, other = prod_repo
-    daemon = Daemon(config(repo, tmp_path, "replay:SPX:2016-03-01:2016-06-30"))
-    daemon.start()
-    while not daemon.journal.fills():
-        daemon.tick()
+    daemon = holding_a_position(repo, tmp_path)
     entry = daemon.journal.fills()[0]
     (other / "deployments" / "production.yaml").write_text(production(capital_pct=100))
-    git(other, "commit", "-qam", "shadow at the whole capital")
-    git(other, "push", "-q", "origin", "main")
+    publish(other, "shadow at the whole capital")
     daemon.tick()
     fills = daemon.journal.fills()
     assert len(fills) == 2 and fills[1]["side"] == "sell" and fills[1]["qty"] == entry["qty"]

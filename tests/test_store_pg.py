@@ -5,7 +5,6 @@ and lease tests of tests/test_store_versions.py run on both backends too.)"""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -20,7 +19,7 @@ from sqlalchemy import create_engine, text
 from otonom_trader.adapters import migrations
 from otonom_trader.adapters.store import ExperimentStore
 from tests.helpers import REPO, clean_env, copy_repo, git_init, run_cli
-from tests.test_daemon import FEED, make_prod_repo
+from tests.test_daemon import make_prod_repo, three_ticks_then_status
 from tests.test_store_versions import SPLIT, git, grid_search
 
 pytestmark = pytest.mark.postgres
@@ -178,18 +177,8 @@ def test_grid_search_show_and_promote_read_the_postgres_store(strategy_repo, tmp
 
 
 def test_the_daemon_journals_to_postgres(tmp_path, pg_url, capsys):
-    from otonom_trader.cli import main
-
     repo, _ = make_prod_repo(tmp_path)
-    for _ in range(3):
-        with pytest.raises(SystemExit) as exc:
-            main(["daemon", "run", "--once", "--feed", FEED, "--journal", pg_url,
-                  "--repo", str(repo)])
-        assert exc.value.code == 0
-    capsys.readouterr()
-    with pytest.raises(SystemExit):
-        main(["daemon", "status", "--json", "--journal", pg_url])
-    s = json.loads(capsys.readouterr().out)["strategies"][0]
+    s = three_ticks_then_status(repo, pg_url, capsys)
     assert s["last_bar"].startswith("2016-01-06") and s["equity"] == 10_000
     assert any(e["kind"] == "version_switch" for e in s["events"])
     assert sql(pg_url, "SELECT count(*) FROM journal_ticks")[0][0] >= 3
