@@ -19,6 +19,7 @@ import pandas as pd
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.metrics import METRIC_KEYS, SELECTION_METRICS
+from otonom_trader.engine.stats import bar_returns
 
 __all__ = ["DEFAULT_MAX_GAP", "KNEE", "Overfitting", "SelectedRun", "Selection", "SelectionRule",
            "knee_column", "overfitting_stats", "select_metric", "select_run", "select_window",
@@ -243,12 +244,6 @@ def trial_stats(runs: pd.DataFrame, periods_per_year: float,
     return len(done), variance
 
 
-def test_returns(equity: pd.Series) -> np.ndarray:
-    """The per-bar returns of a test-window equity curve, as the DSR reads them (and
-    ``otonom validate`` computes them)."""
-    return equity.pct_change().to_numpy()[1:]
-
-
 def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd.Series,
                       periods_per_year: float, block_stats: np.ndarray | None, *,
                       pbo: float | object | None = _COMPUTE,
@@ -267,7 +262,7 @@ def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd
     gap = _finite(np.atleast_1d(of.sharpe_gap(train_sr, test_sr))[0])
 
     dsr = None
-    returns = test_returns(test_equity)
+    returns = bar_returns(test_equity)
     if variance is None:
         notes.append("DSR needs at least 2 done runs with a test Sharpe")
     else:

@@ -1,5 +1,5 @@
-"""The statistics the use cases share: the Sharpe ratio from sums, η² of a grouping, and the
-paired circular block bootstrap (``arch.bootstrap``).
+"""The statistics the use cases share: per-bar returns of an equity curve, the Sharpe ratio
+from sums, η² of a grouping, and the paired circular block bootstrap (``arch.bootstrap``).
 
 Zero variance follows ``kernels.enums.ZERO_VARIANCE``, the rule of the backtest metrics and
 PBO: a series whose variance is negligible next to its mean square has no Sharpe ratio (NaN).
@@ -12,8 +12,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["annualised_sharpe", "eta_squared", "optimal_block_length",
+__all__ = ["annualised_sharpe", "bar_returns", "eta_squared", "optimal_block_length",
            "paired_block_bootstrap"]
+
+
+def bar_returns(equity) -> np.ndarray:
+    """r_t = E_t / E_{t-1} − 1 of a close-marked equity curve (a pandas Series), bar 0
+    excluded: the engine's convention, and what the DSR, ``validate``, the monitor and the
+    walk-forward read."""
+    return equity.pct_change().to_numpy()[1:]
 
 
 def annualised_sharpe(total, total_sq, n, periods_per_year: float = 1.0):

@@ -32,9 +32,9 @@ from otonom_trader.engine.selection import (
     overfitting_stats,
     select_run,
     selection_rule,
-    test_returns,
     trial_stats,
 )
+from otonom_trader.engine.stats import bar_returns
 
 # label (as the grid search prints it) -> file name in experiments/<name>/
 OUTPUT_FILES = {"runs": "runs.parquet", "metrics": "metrics.json",
@@ -94,7 +94,7 @@ def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, pbo_value,
     try:
         result, _ = checked_rerun(info, selection.run.params, info.split["test_start"],
                                   info.split["test_end"], data_dir)
-        equity, returns = result.equity, test_returns(result.equity)
+        equity, returns = result.equity, bar_returns(result.equity)
         if float(result.metrics["sharpe"]) != selection.run.test["sharpe"]:
             returns = None  # not kept: `show` re-runs it and reports the difference
     except OtonomError as exc:

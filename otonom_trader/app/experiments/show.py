@@ -30,8 +30,8 @@ from otonom_trader.engine.selection import (
     checked_inputs,
     checked_rerun,
     param_value,
-    test_returns,
 )
+from otonom_trader.engine.stats import bar_returns
 
 MAX_LEVELS = 10  # groups per parameter (quantile bins beyond that)
 DSR_WARNING = 0.95  # a best run's DSR below this warns
@@ -420,7 +420,7 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
             else:
                 result, _ = checked_rerun(info, {p: best[p] for p in runs.columns if "." in p},
                                           split["test_start"], split["test_end"], data_dir)
-                returns = test_returns(result.equity)
+                returns = bar_returns(result.equity)
                 stored, again = float(best["test_sharpe"]), float(result.metrics["sharpe"])
                 if stored != again:  # the engine is deterministic: any difference is news
                     notes.append(f"re-running best run #{run_no} gives test Sharpe {again!r}, "

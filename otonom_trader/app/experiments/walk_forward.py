@@ -24,6 +24,7 @@ from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.names import check_name
 from otonom_trader.domain.split import SPLIT_KEYS
+from otonom_trader.engine.stats import bar_returns
 
 DATE = "%Y-%m-%d"
 
@@ -176,7 +177,7 @@ def oos_stats(stitched: pd.Series, periods_per_year: float) -> dict[str, Any]:
     --step-years above --test-years the test windows leave gaps) and the maximum drawdown."""
     from otonom_trader.engine import overfitting as of
 
-    returns = stitched.pct_change().to_numpy()[1:]
+    returns = bar_returns(stitched)
     sharpe, skew, kurtosis, n = of.return_moments(returns)
     psr = (of.probabilistic_sharpe_ratio(sharpe, 0.0, n, skew, kurtosis)
            if math.isfinite(sharpe) else math.nan)

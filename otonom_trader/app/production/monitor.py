@@ -23,6 +23,7 @@ from otonom_trader.engine.live_stats import (
     assess,
     win_rate_interval,
 )
+from otonom_trader.engine.stats import bar_returns
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def test_backtest(strategy, data_dir: str, params_path: Path):
 
 def _expected(strategy, data_dir: str, params_path: Path) -> tuple[Expected, str, float]:
     result, split, source = test_backtest(strategy, data_dir, params_path)
-    r = result.equity.pct_change().to_numpy()[1:]
+    r = bar_returns(result.equity)
     win = result.metrics.get("win_rate_pct")
     expected = Expected(float(r.mean()), float(r.std(ddof=1)),
                         None if win is None or not math.isfinite(win) else win / 100)

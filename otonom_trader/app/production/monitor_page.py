@@ -57,6 +57,7 @@ def monitor_series(journal_url: str | None = None, name: str | None = None, *,
     from otonom_trader.app.production.monitor import monitor, test_backtest
     from otonom_trader.domain.deployment import load_deployment
     from otonom_trader.domain.strategy_loader import load_strategy
+    from otonom_trader.engine.stats import bar_returns
 
     reports = {r.deployment: r for r in monitor(journal_url, name, production=production,
                                                  data_dir=data_dir, params_path=params_path)}
@@ -67,7 +68,7 @@ def monitor_series(journal_url: str | None = None, name: str | None = None, *,
         for entry in entries:
             report = reports[entry.name]
             result, _, _ = test_backtest(load_strategy(entry.path), data_dir, Path(params_path))
-            expected = result.equity.pct_change().to_numpy()[1:]
+            expected = bar_returns(result.equity)
             marks = journal.equity(entry.name)
             equity = np.array([m["equity"] for m in marks], float)
             r = equity[1:] / equity[:-1] - 1.0 if len(equity) > 1 else np.empty(0)

@@ -270,9 +270,9 @@ def _dsr_check(meta: Mapping[str, Any] | None, equity, ctx: Context,
                                  f"sharpe_variance {claimed[1]!r}; {record.source} says "
                                  f"{record.n_trials}, {record.sharpe_variance!r}")
     from otonom_trader.engine.overfitting import deflated_sharpe_ratio
-    from otonom_trader.engine.selection import test_returns
+    from otonom_trader.engine.stats import bar_returns
 
-    returns = test_returns(equity)
+    returns = bar_returns(equity)
     detail = f"{record.n_trials} trials, Sharpe variance {record.sharpe_variance:.3g} " \
              f"({record.source})"
     try:
