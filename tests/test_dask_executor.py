@@ -41,12 +41,12 @@ RANDOM = {"search": "random", "n_iter": 600, "seed": 11,
           "risk.stop_loss_pct": {"uniform": [1.0, 10.0]}}
 
 
-def local_cluster(n_workers: int):
+def local_cluster(n_workers: int, **worker_kwargs):
     """Worker processes on 127.0.0.1; every port (the scheduler's HTTP one too) free: xdist."""
     return distributed.LocalCluster(
         n_workers=n_workers, processes=True, threads_per_worker=1, host="127.0.0.1",
         scheduler_port=0, dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, **worker_kwargs)
 
 WORKER_SCORES = {"search": "random", "n_iter": 300, "seed": 5,  # a continuous analyst weight:
                  "analysts.tech.fast_window": [5, 10, 20],  # the workers compute the scores
@@ -208,6 +208,19 @@ def test_workers_with_another_otonom_version_are_refused_at_connect(project, clu
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "runs otonom-trader 0.1.0, this client otonom-trader 9.9.9" in err
     assert "install the same version on every worker" in err and "--executor local" in err
+
+
+def test_workers_without_the_package_are_refused_at_connect(project, capsys):
+    preload = str(Path(__file__).with_name("dask_worker_without_otonom.py"))
+    with local_cluster(1, preload=[preload]) as lacking:
+        code, _, err = grid_search_cli(project, capsys, "--executor", "dask", "--scheduler",
+                                       lacking.scheduler_address)
+    lines = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert code == 2 and len(lines) == 1, err
+    assert "cannot import otonom_trader (No module named 'otonom_trader')" in lines[0]
+    assert "install otonom-trader==0.1.0 on every worker" in lines[0]
+    assert "--executor local" in lines[0]
+    assert ExperimentStore(f"sqlite:///{project}/store.db").list_experiments() == []
 
 
 def test_a_scheduler_without_workers_is_refused(project, capsys, monkeypatch):

@@ -281,11 +281,17 @@ def test_store_in_a_read_only_directory(tmp_path):
         folder.chmod(0o700)
 
 
-@pytest.mark.parametrize("order", ["in order", "shuffled batches"])
-def test_runs_in_memory_equal_the_runs_read_back(store, order):
+@pytest.mark.parametrize(("order", "read_rows"), [("in order", 65_536),
+                                                  ("shuffled batches", 65_536),
+                                                  ("in order", 4), ("shuffled batches", 5)])
+def test_runs_in_memory_equal_the_runs_read_back(store, order, read_rows, monkeypatch):
     """The grid search builds its outputs from the runs it just wrote, without reading them
-    back: the frame and block statistics must be exactly what the store returns."""
+    back: the frame and block statistics must be exactly what the store returns, read in
+    one part or in several."""
+    from otonom_trader.adapters import store as store_module
     from otonom_trader.adapters.store import runs_frame_of
+
+    monkeypatch.setattr(store_module, "READ_ROWS", read_rows)
 
     exp = create(store, total_runs=12)
     first = batch(range(0, 6), status=["done", "failed"] * 3,
@@ -299,6 +305,11 @@ def test_runs_in_memory_equal_the_runs_read_back(store, order):
     stored = store.runs_frame(exp)
     numbers, stored_blocks = store.block_stats(exp)
     pd.testing.assert_frame_equal(runs, stored)
+    assert np.array_equal(blocks, stored_blocks)
+    assert numbers.tolist() == [0, 2, 4, *range(6, 12)]
+    with store.engine.begin() as conn:  # counters behind the rows: the array grows
+        conn.exec_driver_sql(f"UPDATE experiments SET done_runs = 1 WHERE id = {exp}")
+    numbers, stored_blocks = store.block_stats(exp)
     assert np.array_equal(blocks, stored_blocks)
     assert numbers.tolist() == [0, 2, 4, *range(6, 12)]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -99,10 +100,13 @@ class DaskExecutor:
         version, digest = code_identity()
         found = client.run(code_identity, on_error="return")
         for worker, identity in sorted(found.items()):
-            if isinstance(identity, BaseException):
+            if isinstance(identity, BaseException):  # the scheduler wraps the worker's error
+                text = str(identity).splitlines()[0] if str(identity) else ""
+                missing = re.search(r"No module named '[^']+'", text)
+                reason = missing.group(0) if missing else f"{type(identity).__name__}: {text}"
                 raise InputError(f"dask worker {worker} cannot import otonom_trader "
-                                 f"({type(identity).__name__}): install otonom-trader=={version}"
-                                 f" on every worker, {fallback}")
+                                 f"({reason[:160]}): install otonom-trader=={version} on every "
+                                 f"worker, {fallback}")
             if tuple(identity) != (version, digest):
                 theirs = (f"otonom-trader {identity[0]}" if identity[0] != version else
                           f"other otonom-trader {version} sources ({identity[1]})")

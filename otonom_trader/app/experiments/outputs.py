@@ -130,7 +130,8 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
     inside(root, name, "--outputs-dir/<name>")  # no link or `..` leads out of root
     folder = Path(root) / name
     folder.mkdir(parents=True, exist_ok=True)
-    runs = runs.sort_values("run_number", ignore_index=True)
+    if not runs["run_number"].is_monotonic_increasing:
+        runs = runs.sort_values("run_number", ignore_index=True)
     param_columns = [c for c in runs.columns if "." in c]
     paths = {label: folder / OUTPUT_FILES[label] for label in ("runs", "metrics", "best_params")}
     with atomic_path(paths["runs"]) as tmp:
@@ -202,26 +203,29 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
     memory; ``pbo``: ``engine.overfitting.pbo_with_notes`` of those blocks, computing in
     another thread. A finished experiment also gets its columnar snapshot and PBO in the
     store, for ``experiments show``."""
+    from otonom_trader.app.experiments.cpcv_search import cpcv_record
+    from otonom_trader.app.experiments.refine import chain_runs
     from otonom_trader.app.experiments.show import pbo_record
     from otonom_trader.engine.overfitting import pbo_with_notes
 
     root = Path(root)
     info = store.get(exp_id)
-    if runs is None or blocks is None or pbo is None:
-        runs = store.runs_frame(info.id)
-        _, blocks = store.block_stats(info.id)
-        pbo = None
     answer: list = []  # (PBOResult or None, notes), once known
+    if runs is None or blocks is None or pbo is None:  # read back: the blocks first, dropped
+        _, blocks = store.block_stats(info.id)  # before the runs are read (peak memory)
+        answer.append(pbo_with_notes(blocks))
+        pbo = None
+    cpcv = cpcv_record(blocks, (info.search or {}).get("cv"), info.periods_per_year)
+    del blocks
+    if runs is None:
+        runs = store.runs_frame(info.id)
 
     def pbo_value() -> float | None:
-        answer.append(pbo_with_notes(blocks) if pbo is None else pbo.result())
+        if not answer:
+            answer.append(pbo.result())
         result = answer[0][0]
         return None if result is None else finite(float(result.pbo))
 
-    from otonom_trader.app.experiments.cpcv_search import cpcv_record
-    from otonom_trader.app.experiments.refine import chain_runs
-
-    cpcv = cpcv_record(blocks, (info.search or {}).get("cv"), info.periods_per_year)
     paths, best = _write(info, runs, root, pbo_value, data_dir, params_path,
                          chain_runs(store, info), cpcv)
     if info.status == "done":
