@@ -58,10 +58,13 @@ postgres:
 	      "skipped (sudo apt-get install -y postgresql)"; \
 	  fi; }
 
+# The tests start the CLI in hundreds of subprocesses: each loads the package's compiled
+# modules (__pycache__, git-ignored) instead of compiling them again where the environment
+# sets PYTHONDONTWRITEBYTECODE.
 test: $(STAMP) postgres
 	$(PY) -m ruff check otonom_trader tests benchmarks examples
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest $(XDIST)
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest $(XDIST)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/lint-imports

@@ -253,7 +253,7 @@ def _stored(db):
 @pytest.mark.slow
 @pytest.mark.parametrize("objectives", [False, True], ids=["tpe", "nsga2"])
 def test_sigkill_mid_search_then_resume_equals_an_uninterrupted_search(tmp_path, objectives):
-    n_iter = 96  # six batches of 16: killed after two are stored
+    n_iter = 64  # four batches of 16: killed once two are stored (the sampler past startup)
     killed = project(tmp_path / "killed", objectives, n_iter=n_iter)
     clean = project(tmp_path / "clean", objectives, n_iter=n_iter)
     proc = _spawn(search_args(killed, "--workers", "1"), killed)
