@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore, RunBatch
 from otonom_trader.domain.combinations import SAMPLE, Combinations
@@ -303,49 +303,74 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     if executor.name != "local":  # shipped once with the evaluator: workers read no analyst file
         evaluator.precompute_scores([combos.values_of(p) for p in evaluator.score_paths],
                                     combos.total)
+    plan = _Plan(existing, strategy, spec, split, symbol, fingerprint, combos, capital,
+                 evaluator, metric if optuna else None, extend, cv)
     try:
-        return _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint,
-                    combos, capital, evaluator, executor, metric if optuna else None, extend,
-                    cv)
+        return _run(req, store, events, plan, executor)
     finally:
         executor.close()
 
 
-def _run(req, store, events, existing, strategy, spec, split, symbol, fingerprint, combos,
-         capital, evaluator, executor, metric, extend, cv) -> GridSearchOutcome:
+@dataclass(frozen=True)
+class _Plan:
+    """What a search resolved and checked before recording anything."""
+
+    existing: ExperimentInfo | None  # the experiment resumed, or None for a new one
+    strategy: Any
+    spec: GridSpec
+    split: dict
+    symbol: str
+    fingerprint: str  # of the bars
+    combos: Combinations
+    capital: float
+    evaluator: Any  # engine.grid.GridEvaluator
+    metric: str | None  # what an optuna search optimises (None otherwise)
+    extend: bool  # an optuna study given more trials
+    cv: dict | None  # the --cv settings to store
+
+
+def _record(req: GridSearchRequest, store: ExperimentStore, plan: _Plan, owner: str) -> int:
+    """The experiment's ID: created, or claimed (and extended) when resumed."""
+    spec, existing = plan.spec, plan.existing
+    if existing is not None:
+        store.claim(existing.id, owner)
+        if plan.extend:
+            store.extend(existing.id, req.n_iter, {**existing.grid, "n_iter": req.n_iter},
+                         {**existing.search, "n_iter": req.n_iter})
+        return existing.id
+    from otonom_trader.adapters.git_repo import provenance
+
+    commit, dirty = provenance(req.strategy_path)
+    optuna = {"sampler": "nsga2" if spec.objectives else "tpe", "metric": plan.metric,
+              "window": "train"} if spec.search == "optuna" else {}
+    return store.create_experiment(
+        name=req.name, strategy_path=req.strategy_path,
+        strategy_hash=strategy_hash(plan.strategy), strategy_name=plan.strategy.name,
+        grid=spec.raw, split=plan.split,
+        search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed, **optuna,
+                **({"objectives": list(spec.objectives)} if spec.objectives else {}),
+                **({"cv": plan.cv} if plan.cv else {})},
+        symbol=plan.symbol, data_fingerprint=plan.fingerprint,
+        periods_per_year=plan.evaluator.data.periods_per_year, total_runs=plan.combos.total,
+        initial_capital=plan.capital, command=req.command, git_commit=commit,
+        git_dirty=dirty, owner=owner,
+    )
+
+
+def _run(req: GridSearchRequest, store: ExperimentStore, events: GridSearchEvents,
+         plan: _Plan, executor) -> GridSearchOutcome:
     """Record the experiment, evaluate its missing runs with ``executor``, write outputs."""
     from otonom_trader.adapters.store import lease_owner, runs_frame_of
     from otonom_trader.app.experiments.outputs import export_outputs
     from otonom_trader.engine.overfitting import pbo_with_notes
 
+    spec, evaluator = plan.spec, plan.evaluator
     optuna = spec.search == "optuna"
     owner = lease_owner()
-    if existing is None:
-        from otonom_trader.adapters.git_repo import provenance
-
-        commit, dirty = provenance(req.strategy_path)
-        exp_id = store.create_experiment(
-            name=req.name, strategy_path=req.strategy_path, strategy_hash=strategy_hash(strategy),
-            strategy_name=strategy.name, grid=spec.raw, split=split,
-            search={"kind": spec.search, "n_iter": spec.n_iter, "seed": spec.seed,
-                    **({"sampler": "nsga2" if spec.objectives else "tpe", "metric": metric,
-                        "window": "train"} if optuna else {}),
-                    **({"objectives": list(spec.objectives)} if spec.objectives else {}),
-                    **({"cv": cv} if cv else {})},
-            symbol=symbol, data_fingerprint=fingerprint,
-            periods_per_year=evaluator.data.periods_per_year, total_runs=combos.total,
-            initial_capital=capital, command=req.command, git_commit=commit,
-            git_dirty=dirty, owner=owner,
-        )
-    else:
-        exp_id = existing.id
-        store.claim(exp_id, owner)
-        if extend:
-            store.extend(exp_id, req.n_iter, {**existing.grid, "n_iter": req.n_iter},
-                         {**existing.search, "n_iter": req.n_iter})
+    exp_id = _record(req, store, plan, owner)
     info = store.get(exp_id)
     total = info.total_runs
-    events.created(info, existing is not None)
+    events.created(info, plan.existing is not None)
 
     done_before = store.done_run_numbers(exp_id)
     events.started(total, len(done_before),
@@ -373,14 +398,14 @@ def _run(req, store, events, existing, strategy, spec, split, symbol, fingerprin
         if optuna:  # stored in this thread before each tell, so the study never runs ahead
             from otonom_trader.app.experiments.optuna_search import open_study, optuna_batches
 
-            objectives = spec.objectives or (metric,)
+            objectives = spec.objectives or (plan.metric,)
             study = open_study(store, info.name, spec.seed, objectives)
             for batch in optuna_batches(study, evaluator, spec, objectives, total,
                                         lambda: store.runs_frame(exp_id),
                                         lambda b: events.advanced(write(b))):
                 if kept is not None:
                     kept.append(batch)
-        chunks = () if optuna else combos.chunks(req.chunk_size, skip=done_before)
+        chunks = () if optuna else plan.combos.chunks(req.chunk_size, skip=done_before)
         for result in executor.map(evaluator, chunks):
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
