@@ -81,8 +81,11 @@ def test_outputs_and_promote_name_the_same_run_when_the_top_one_fails_the_gap_ga
     assert json.loads((folder / "metrics.json").read_text())["best_run_number"] == 1
 
 
+@pytest.mark.parametrize("read_rows", [65_536, 2])  # the runs read back in one part or more
 def test_export_rebuilds_the_outputs_byte_for_byte_and_a_deterministic_snapshot(
-        strategy_repo, tmp_path, capsys):
+        strategy_repo, tmp_path, capsys, monkeypatch, read_rows):
+    from otonom_trader.adapters import store as store_module
+
     first, second = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
     out = overfit_search(first, capsys, "overfit", "--store-snapshot")
     assert "📁 store: experiments/overfit/store.db" in out
@@ -97,6 +100,7 @@ def test_export_rebuilds_the_outputs_byte_for_byte_and_a_deterministic_snapshot(
 
     for path in folder.iterdir():
         path.unlink()
+    monkeypatch.setattr(store_module, "READ_ROWS", read_rows)
     code, out, err = run_cli(["experiments", "export", "1", "--db", first,
                               "--store-snapshot"], capsys)
     assert code == 0, err

@@ -1,6 +1,7 @@
 """Overfitting statistics: worked examples a reader can check, and the CSCV kernel against its
 readable twin."""
 
+import itertools
 import math
 
 import numpy as np
@@ -17,13 +18,14 @@ from otonom_trader.engine.overfitting import (
     expected_max_sharpe,
     minimum_backtest_length,
     pbo_cscv,
+    pbo_cscv_parts,
     pbo_cscv_reference,
     probabilistic_sharpe_ratio,
     sharpe_gap,
     trial_sharpe_variance,
     walk_forward_efficiency,
 )
-from otonom_trader.kernels.pbo import CHUNK, cscv_logits_nb
+from otonom_trader.kernels.pbo import CHUNK
 
 GAMMA = np.euler_gamma
 
@@ -229,7 +231,33 @@ def test_kernel_equals_reference(n_runs, n_blocks, seed):
     np.testing.assert_allclose(fast.logits, slow.logits, rtol=0, atol=1e-12)
 
 
-def test_kernel_result_does_not_depend_on_parts():
+def _cscv(sums, sqs, counts, pairs, n_parts, cuts=(), kernels=None):
+    """CSCV with ``n_parts`` parallel parts over the runs given in pieces cut at ``cuts``;
+    ``kernels``: (pass 1, pass 2) functions instead of the compiled ones."""
+    from otonom_trader.kernels import pbo as kernel
+
+    cscv = kernel.CSCV(counts, pairs)
+    cscv.parts = n_parts
+    edges = [0, *cuts, len(sums)]
+    pieces = [(np.ascontiguousarray(sums[a:b]), np.ascontiguousarray(sqs[a:b]))
+              for a, b in itertools.pairwise(edges)]
+    best, count = kernels or (kernel.cscv_best_nb, kernel.cscv_count_nb)
+    offset = 0
+    for s, q in pieces:
+        best(s, q, cscv.c_split, pairs, n_parts, offset, cscv.best)
+        offset += len(s)
+    cscv.n_runs = offset
+    target = np.ascontiguousarray(cscv.best[:, :, 2])
+    for s, q in pieces:
+        count(s, q, cscv.c_split, pairs, target, n_parts, cscv.below, cscv.equal)
+    return cscv.best.copy(), cscv.logits()
+
+
+def test_kernel_result_does_not_depend_on_parts_or_pieces():
+    """The runs split over threads (parts) or given a piece at a time (as read from the
+    store): the same IS-best runs, ties to the lowest run, and the same logits."""
+    from otonom_trader.kernels.pbo import cscv_best_nb, cscv_count_nb
+
     rng = np.random.default_rng(11)
     block_stats = random_block_stats(rng, 5 * CHUNK + 3, 8)
     sums = np.ascontiguousarray(block_stats[:, :, 1])
@@ -239,20 +267,54 @@ def test_kernel_result_does_not_depend_on_parts():
     counts = np.ascontiguousarray(block_stats[0, :, 0])
     pairs = cscv_splits(8)
     pairs = pairs[(pairs & 1) == 1]
-    results = []
+    winners = _cscv(sums, sqs, counts, pairs, 1)[0][:, :, 1].astype(int)
+    winner = int(np.bincount(winners.ravel()).argmax())
+    twin = 4 * CHUNK + 2  # a later copy of the most frequent IS-best run: ties it everywhere
+    sums[twin], sqs[twin] = sums[winner], sqs[winner]
+    first_best, first = _cscv(sums, sqs, counts, pairs, 1)
+    assert np.array_equal(first_best[:, :, 1], winners)  # the earlier run keeps winning
     for n_parts in (1, 2, 3, 6, 50):
-        out = np.empty((len(pairs), 2))
-        cscv_logits_nb(sums, sqs, counts, pairs, n_parts, out)
-        results.append(out)
-    for out in results[1:]:
-        np.testing.assert_array_equal(out, results[0])
-    # The uncompiled kernel (numba's .py_func) agrees too.
+        for cuts in ((), (1,), (CHUNK + 1,), (7, CHUNK + 2, 3 * CHUNK, 4 * CHUNK + 1)):
+            best, logits = _cscv(sums, sqs, counts, pairs, n_parts, cuts)
+            np.testing.assert_array_equal(best, first_best)
+            np.testing.assert_array_equal(logits, first)
+    # The uncompiled kernels (numba's .py_func) agree too.
     small = slice(0, 9)
-    out_py = np.empty((len(pairs), 2))
-    out_nb = np.empty((len(pairs), 2))
-    cscv_logits_nb.py_func(sums[small].copy(), sqs[small].copy(), counts, pairs, 2, out_py)
-    cscv_logits_nb(sums[small].copy(), sqs[small].copy(), counts, pairs, 2, out_nb)
-    np.testing.assert_array_equal(out_py, out_nb)
+    py = _cscv(sums[small], sqs[small], counts, pairs, 2, (4,),
+               (cscv_best_nb.py_func, cscv_count_nb.py_func))
+    nb = _cscv(sums[small], sqs[small], counts, pairs, 2, (4,))
+    for a, b in zip(py, nb, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cuts", [(), (0,), (1,), (300,), (1, 2, 3), (299, 299, 600)])
+def test_pbo_from_parts_equals_pbo_of_the_whole(cuts):
+    rng = np.random.default_rng(5)
+    block_stats = random_block_stats(rng, 700, 10)
+    edges = [0, *cuts, len(block_stats)]
+    pieces = [block_stats[a:b] for a, b in itertools.pairwise(edges)]
+    whole = pbo_cscv(block_stats)
+    parts = pbo_cscv_parts(lambda: iter(pieces))
+    assert parts.pbo == whole.pbo and parts.n_runs == whole.n_runs == 700
+    np.testing.assert_array_equal(parts.logits, whole.logits)
+
+
+def test_pbo_from_parts_refuses_or_defines_like_the_whole():
+    stats = np.ones((4, 4, 3))
+    stats[:, :, 1] = np.arange(16).reshape(4, 4) / 100
+    other = stats.copy()
+    other[:, 0, 0] = 2.0  # another bar count in block 0
+    with pytest.raises(InputError, match="bar counts per block differ"):
+        pbo_cscv_parts(lambda: (stats, other))
+    with pytest.raises(InputError, match="bar counts per block differ"):
+        pbo_cscv(np.concatenate([stats, other]))
+    with pytest.raises(InputError, match="even number of blocks"):
+        pbo_cscv_parts(lambda: (np.ones((2, 3, 3)), np.ones((2, 3, 3))))
+    one = pbo_cscv_parts(lambda: (np.empty((0, 4, 3)), np.ones((1, 4, 3))))
+    assert math.isnan(one.pbo) and one.n_runs == 1 and "at least 2 runs" in one.reason
+    assert one.n_splits == pbo_cscv(np.ones((1, 4, 3))).n_splits == 6
+    flat = pbo_cscv_parts(lambda: (np.ones((2, 4, 3)), np.ones((3, 4, 3))))
+    assert math.isnan(flat.pbo) and "non-zero variance" in flat.reason and flat.n_runs == 5
 
 
 def test_pbo_edge_cases():

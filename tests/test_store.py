@@ -318,13 +318,14 @@ def test_snapshot_is_ignored_once_the_runs_change(store):
     exp = create(store, total_runs=12)
     store.write_runs(exp, batch(range(6)))
     runs = store.runs_frame(exp)
-    store.save_snapshot(exp, runs, {"pbo": 0.25, "notes": []}, np.array([0.5, -1.0]), 3,
+    store.save_snapshot(exp, runs.to_parquet(index=False), len(runs), {"pbo": 0.25, "notes": []},
+                        np.array([0.5, -1.0]), 3,
                         np.array([0.01, -0.02, 0.005]))
     kept, pbo, logits, best_run, best_returns, cpcv = store.load_snapshot(exp)
     pd.testing.assert_frame_equal(kept, runs)
     assert pbo == {"pbo": 0.25, "notes": []} and logits.tolist() == [0.5, -1.0]
     assert best_run == 3 and best_returns.tolist() == [0.01, -0.02, 0.005]
-    store.save_snapshot(exp, runs, None, None)  # replaced, nothing kept of the best run
+    store.save_snapshot(exp, runs.to_parquet(index=False), len(runs), None, None)  # replaced
     assert cpcv is None and store.load_snapshot(exp)[2:] == (None, None, None, None)
     store.write_runs(exp, batch(range(6, 8)))  # a resumed search added runs
     assert store.load_snapshot(exp) is None

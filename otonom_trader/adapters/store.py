@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime
 from itertools import repeat
@@ -392,38 +393,41 @@ class ExperimentStore:
         return self._frame(select(*columns).where(*done)
                            .order_by(column.desc().nulls_last(), number).limit(int(n)))
 
-    def block_stats(self, exp_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """Run numbers of done runs with block statistics and their (n, n_blocks, 3) array,
-        read ``READ_ROWS`` rows at a time into one array (no row of Python objects kept)."""
+    def block_parts(self, exp_id: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(run numbers, their (n, n_blocks, 3) block statistics) of the done runs that have
+        them, in run order, ``READ_ROWS`` runs at a time (read-only arrays)."""
         import numpy as np
         stmt = (select(_RUNS.c.run_number, _RUNS.c.block_stats)
                 .where(_RUNS.c.experiment_id == int(exp_id), _RUNS.c.status == "done",
                        _RUNS.c.block_stats.is_not(None))
                 .order_by(_RUNS.c.run_number))
-        capacity = self.run_counts(exp_id)[0]  # done runs: the rows with blocks, or more
-        numbers = np.empty(capacity, dtype=np.int64)
-        blocks, filled = None, 0
+        size = None
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=READ_ROWS).execute(stmt)
             for rows in result.partitions():
-                size = len(rows[0][1])
-                if blocks is None:
-                    if size % (8 * BLOCK_FIELDS):
-                        raise RunError(f"experiment {exp_id}: stored block statistics are "
-                                       f"{size} bytes, not whole blocks")
-                    blocks = np.empty((capacity, size // (8 * BLOCK_FIELDS), BLOCK_FIELDS))
-                end = filled + len(rows)
-                if any(len(r[1]) != size for r in rows) or \
-                        size != blocks.shape[1] * BLOCK_FIELDS * 8:
+                size = size or len(rows[0][1])
+                if size % (8 * BLOCK_FIELDS) or any(len(r[1]) != size for r in rows):
                     raise RunError(f"experiment {exp_id}: stored block statistics differ in "
                                    "size")
-                if end > len(numbers):  # counters behind the rows (a store edited by hand)
-                    numbers, blocks = _grown(numbers, end), _grown(blocks, end)
-                numbers[filled:end] = [r[0] for r in rows]
-                blocks[filled:end] = np.frombuffer(b"".join(r[1] for r in rows),
-                                                   dtype="<f8").reshape(len(rows), -1,
-                                                                        BLOCK_FIELDS)
-                filled = end
+                yield (np.array([r[0] for r in rows], dtype=np.int64),
+                       np.frombuffer(b"".join(r[1] for r in rows), dtype="<f8")
+                       .reshape(len(rows), -1, BLOCK_FIELDS))
+
+    def block_stats(self, exp_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run numbers of done runs with block statistics and their (n, n_blocks, 3) array:
+        ``block_parts`` gathered into one array."""
+        import numpy as np
+        capacity = self.run_counts(exp_id)[0]  # done runs: the rows with blocks, or more
+        numbers = np.empty(capacity, dtype=np.int64)
+        blocks, filled = None, 0
+        for part_numbers, part in self.block_parts(exp_id):
+            if blocks is None:
+                blocks = np.empty((capacity, *part.shape[1:]))
+            end = filled + len(part)
+            if end > len(numbers):  # counters behind the rows (a store edited by hand)
+                numbers, blocks = _grown(numbers, end), _grown(blocks, end)
+            numbers[filled:end], blocks[filled:end] = part_numbers, part
+            filled = end
         if blocks is None:
             return numbers[:0], np.empty((0, 0, BLOCK_FIELDS))
         return numbers[:filled], blocks[:filled]
@@ -456,28 +460,27 @@ class ExperimentStore:
         rows' Python objects never outnumber one part (1,000,000 runs: 0.5 GB, not 2 GB)."""
         import pandas as pd
 
-        parts = []
+        parts = []  # each part's columns
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=READ_ROWS).execute(stmt)
             for rows in result.partitions():
-                parts.append(_rows_frame(rows))
+                parts.append(_rows_columns(rows))
         if len(parts) <= 1:
-            return parts[0] if parts else _rows_frame([])
-        frame = pd.concat(parts, ignore_index=True)
-        frame["error"] = pd.Series(frame["error"].tolist())  # its dtype as one part infers it
-        return frame
+            return pd.DataFrame(parts[0] if parts else _rows_columns([]))
+        columns = {}  # joined a column at a time, each part's dropped: never all held twice
+        for name in list(parts[0]):
+            columns[name] = pd.concat([part.pop(name) for part in parts], ignore_index=True)
+        columns["error"] = pd.Series(columns["error"].tolist())  # its dtype as one part's
+        return pd.DataFrame(columns, copy=False)
 
-    def save_snapshot(self, exp_id: int, runs: pd.DataFrame, pbo: dict | None,
+    def save_snapshot(self, exp_id: int, runs: bytes, n_runs: int, pbo: dict | None,
                       pbo_logits: np.ndarray | None, best_run: int | None = None,
                       best_returns: np.ndarray | None = None, cpcv: dict | None = None) -> None:
-        """Keep ``runs`` (``runs_frame`` layout, every stored run) as Parquet with the PBO
-        (``PBOResult`` fields but the logits, or ``{"note": ...}``), the test-window returns
-        of the selected run ``best_run`` and the CPCV record, replacing any older one."""
-        import io
-
-        buffer = io.BytesIO()
-        runs.to_parquet(buffer, index=False)
-        values = dict(experiment_id=int(exp_id), n_runs=len(runs), runs=buffer.getvalue(),
+        """Keep ``runs``, the ``n_runs`` stored runs in ``runs_frame`` layout as Parquet
+        (runs.parquet's bytes), with the PBO (``PBOResult`` fields but the logits, or
+        ``{"note": ...}``), the test-window returns of the selected run ``best_run`` and the
+        CPCV record, replacing any older one."""
+        values = dict(experiment_id=int(exp_id), n_runs=int(n_runs), runs=runs,
                       pbo=None if pbo is None else _plain(pbo), pbo_logits=_blob(pbo_logits),
                       best_run=None if best_run is None else int(best_run),
                       best_returns=None if best_run is None else _blob(best_returns),
@@ -605,25 +608,33 @@ def _grown(values: np.ndarray, size: int) -> np.ndarray:
     return more
 
 
-def _rows_frame(rows: list) -> pd.DataFrame:
-    """``_build_frame`` of rows read in ``_FRAME_COLUMNS`` order (params as JSON text)."""
+def _rows_columns(rows: list) -> dict[str, pd.Series]:
+    """``_build_columns`` of rows read in ``_FRAME_COLUMNS`` order (params as JSON text)."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(_FRAME_COLUMNS)
     data = dict(zip(_FRAME_COLUMNS, columns, strict=True))
     data["params"] = json.loads("[" + ",".join(data["params"]) + "]")  # in one call
-    return _build_frame(data)
+    return _build_columns(data)
 
 
 def _build_frame(data: dict) -> pd.DataFrame:
     """The ``runs_frame`` layout from its columns (``_FRAME_COLUMNS``; params as the plain
     mappings that are stored as JSON)."""
+    import pandas as pd
+
+    return pd.DataFrame(_build_columns(data))
+
+
+def _build_columns(data: dict) -> dict[str, pd.Series]:
+    """The ``runs_frame`` columns, by name in frame order."""
     import numpy as np
     import pandas as pd
 
-    base = pd.DataFrame({"run_number": np.array(data["run_number"], dtype=np.int64),
-                         "status": list(data["status"]), "error": list(data["error"])})
-    metrics = pd.DataFrame({c: np.array(data[c], dtype=np.float64)  # None -> NaN
-                            for c in _METRIC_COLUMNS})
-    return pd.concat([base, _params_frame(data["params"]), metrics], axis=1)
+    params = _params_frame(data["params"])
+    return {"run_number": pd.Series(np.array(data["run_number"], dtype=np.int64)),
+            "status": pd.Series(list(data["status"])), "error": pd.Series(list(data["error"])),
+            **{c: params[c] for c in params.columns},
+            **{c: pd.Series(np.array(data[c], dtype=np.float64))  # None -> NaN
+               for c in _METRIC_COLUMNS}}
 
 
 def lease_owner() -> str:

@@ -9,6 +9,7 @@ Sharpe ratios here are per period (not annualised) unless a name says otherwise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +170,10 @@ def cscv_splits(n_blocks: int) -> np.ndarray:
     return masks[popcount == n_blocks // 2]
 
 
+_COUNTS_DIFFER = ("block statistics: bar counts per block differ between runs; CSCV compares "
+                  "runs over the same bars (one experiment's runs)")
+
+
 def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Validated (counts (S,), sums (N, S), sums of squares (N, S), runs with no defined
     Sharpe anywhere). Runs with non-finite statistics are zeroed (zero variance)."""
@@ -177,10 +182,7 @@ def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     if not np.isfinite(counts).all() or (counts < 0).any():
         raise InputError("block statistics: bar counts must be finite and ≥ 0")
     if (counts != counts[0]).any():
-        raise InputError(
-            "block statistics: bar counts per block differ between runs; CSCV compares runs "
-            "over the same bars (one experiment's runs)"
-        )
+        raise InputError(_COUNTS_DIFFER)
     sums = np.ascontiguousarray(stats[:, :, 1])
     sqs = np.ascontiguousarray(stats[:, :, 2])
     bad = ~(np.isfinite(sums).all(axis=1) & np.isfinite(sqs).all(axis=1))
@@ -198,15 +200,20 @@ def _undefined(n_runs: int, n_blocks: int, n_splits: int, reason: str) -> PBORes
                      n_blocks=n_blocks, reason=reason)
 
 
-def pbo_with_notes(block_stats: np.ndarray) -> tuple[PBOResult | None, list[str]]:
-    """``pbo_cscv`` of the done runs' block statistics, or None, with what to tell the user
-    (fewer than 2 runs, an error, an undefined PBO)."""
-    if len(block_stats) < 2:
-        return None, ["PBO needs block statistics of at least 2 done runs"]
+def pbo_with_notes(block_stats) -> tuple[PBOResult | None, list[str]]:
+    """``pbo_cscv`` of the done runs' block statistics (an array, or a callable giving them
+    in parts as ``pbo_cscv_parts`` takes them), or None, with what to tell the user (fewer
+    than 2 runs, an error, an undefined PBO)."""
+    few = "PBO needs block statistics of at least 2 done runs"
+    if not callable(block_stats) and len(block_stats) < 2:
+        return None, [few]
+    parts = block_stats if callable(block_stats) else (lambda: (block_stats,))
     try:
-        result = pbo_cscv(block_stats)
+        result = pbo_cscv_parts(parts)
     except (ValueError, OtonomError) as exc:
         return None, [f"PBO not computed: {exc}"]
+    if result.n_runs < 2:
+        return None, [few]
     return result, ([f"PBO undefined: {result.reason}"] if result.reason else [])
 
 
@@ -228,31 +235,75 @@ def pbo_cscv(block_stats: np.ndarray) -> PBOResult:
     with non-zero variance. The numba kernel takes about 2.5 CPU-seconds for 160,000 runs ×
     16 blocks (``benchmarks/bench_overfitting.py``).
     """
-    from otonom_trader.kernels.pbo import cscv_logits
+    return pbo_cscv_parts(lambda: (block_stats,))
 
-    stats = np.asarray(block_stats, dtype=np.float64)
-    if stats.ndim != 3 or stats.shape[2] != 3:
-        raise InputError(
-            f"block statistics must have shape (runs, blocks, 3), not {stats.shape}"
-        )
-    n_runs, n_blocks = stats.shape[:2]
+
+def pbo_cscv_parts(parts: Callable[[], Iterable[np.ndarray]]) -> PBOResult:
+    """``pbo_cscv`` of the runs that ``parts()`` yields, (runs, blocks, 3) arrays in run
+    order. ``parts`` is called twice (CSCV takes two passes over the runs), so the runs of a
+    long search can be read from the store a part at a time: the same result as one array."""
+    from otonom_trader.kernels.pbo import CSCV
+
+    n_runs = n_flat = 0
+    n_blocks: int | None = None
+    counts0 = cscv = masks = None
+    split_problem = data_problem = None  # raised only with ≥ 2 runs, the split's first
+    for part in parts():
+        stats = _checked_shape(part)
+        n_blocks = stats.shape[1] if n_blocks is None else n_blocks
+        if stats.shape[1] != n_blocks:
+            raise InputError(_COUNTS_DIFFER)
+        n_runs += len(stats)
+        if not len(stats) or data_problem is not None:
+            continue
+        if counts0 is None:
+            try:
+                masks = cscv_splits(n_blocks)
+            except InputError as exc:
+                split_problem = exc
+        try:
+            counts, sums, sqs, flat = _prepare_blocks(stats)
+            if counts0 is not None and not np.array_equal(counts, counts0):
+                raise InputError(_COUNTS_DIFFER)
+        except InputError as exc:
+            data_problem = exc
+            continue
+        if counts0 is None:
+            counts0 = counts
+            cscv = None if masks is None else CSCV(counts, masks[(masks & 1) == 1])
+        n_flat += flat
+        if cscv is not None:
+            cscv.best_of(sums, sqs)
+    n_blocks = n_blocks or 0
     if n_runs < 2:
         n_splits = math.comb(n_blocks, n_blocks // 2) if n_blocks else 0
         return _undefined(n_runs, n_blocks, n_splits,
                           f"PBO needs at least 2 runs with block statistics, got {n_runs}")
-    masks = cscv_splits(n_blocks)
-    counts, sums, sqs, n_flat = _prepare_blocks(stats)
+    if split_problem is not None or data_problem is not None:
+        raise split_problem or data_problem
     if n_flat == n_runs:
         return _undefined(n_runs, n_blocks, len(masks),
                           "no run has returns with non-zero variance")
-    pairs = masks[(masks & 1) == 1]  # each split with block 0 in-sample; its complement
-    pair_logits = cscv_logits(sums, sqs, counts, pairs)
+    for part in parts():
+        stats = _checked_shape(part)
+        if len(stats):
+            _, sums, sqs, _ = _prepare_blocks(stats)
+            cscv.count(sums, sqs)
+    pairs = cscv.pair_masks  # each split with block 0 in-sample; its complement
+    pair_logits = cscv.logits()
     logits = np.empty(len(masks))
     full = (1 << n_blocks) - 1
     logits[np.searchsorted(masks, pairs)] = pair_logits[:, 0]
     logits[np.searchsorted(masks, full ^ pairs)] = pair_logits[:, 1]
     return PBOResult(pbo=float(np.mean(logits <= 0.0)), logits=logits, n_splits=len(masks),
                      n_runs=n_runs, n_blocks=n_blocks)
+
+
+def _checked_shape(block_stats) -> np.ndarray:
+    stats = np.asarray(block_stats, dtype=np.float64)
+    if stats.ndim != 3 or stats.shape[2] != 3:
+        raise InputError(f"block statistics must have shape (runs, blocks, 3), not {stats.shape}")
+    return stats
 
 
 def pbo_cscv_reference(block_stats: np.ndarray) -> PBOResult:

@@ -19,6 +19,8 @@ How it is fast enough for a whole grid (160,000 runs × 12,870 splits):
 - Pass 1 finds each split's IS-best run (and that run's OOS key); pass 2 counts, for each
   split, the runs whose OOS key is below / equal to it. Both passes go chunk by chunk over all
   pairs, in parallel over parts (runs of consecutive chunks), and merge parts in run order.
+  The runs may also come in several calls (``CSCV``), e.g. read from the store a part at a
+  time: the same logits, with only one part of the runs in memory.
 
 Conventions (the reference follows them too):
 
@@ -143,31 +145,36 @@ def _scratch_nb():
             np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK))
 
 
-@njit(parallel=True, cache=True, error_model="numpy", nogil=True)  # overlaps the outputs
-def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
-    """CSCV logits for every split pair: ``pair_masks[k]`` is an IS mask over
-    ``counts.shape[0]`` ≤ 16 blocks; ``logits_out[k, 0]`` is λ of that split and
-    ``logits_out[k, 1]`` λ of its complement. λ = ln(ω̄/(1−ω̄)), ω̄ = rank/(N+1) of the
-    IS-best run's OOS Sharpe among all N ≥ 1 runs (rank 1 = worst). The runs are processed
-    in ``n_parts`` parallel parts (any number ≥ 1; the result does not depend on it)."""
-    n_runs = sums.shape[0]
-    n_blocks = counts.shape[0]
-    n_pairs = pair_masks.shape[0]
-    full = (1 << n_blocks) - 1
+@njit(cache=True)
+def split_counts_nb(counts, pair_masks):
+    """Bars in the IS union (column 0) and the OOS union (column 1) of each split pair."""
+    full = (1 << counts.shape[0]) - 1
+    out = np.empty((pair_masks.shape[0], 2))
+    for k in range(pair_masks.shape[0]):
+        out[k, 0] = _subset_count_nb(counts, pair_masks[k])
+        out[k, 1] = _subset_count_nb(counts, full ^ pair_masks[k])
+    return out
+
+
+@njit(cache=True)
+def _layout_nb(n_runs, n_parts):
+    """(chunks, chunks per part, parts): at most ``n_parts`` parts, none of them empty."""
     n_chunks = (n_runs + CHUNK - 1) // CHUNK
     per_part = (n_chunks + max(n_parts, 1) - 1) // max(n_parts, 1)
-    n_parts = (n_chunks + per_part - 1) // per_part
+    return n_chunks, per_part, (n_chunks + per_part - 1) // per_part if n_chunks else 0
 
-    c_in = np.empty(n_pairs)
-    c_out = np.empty(n_pairs)
-    for k in range(n_pairs):
-        c_in[k] = _subset_count_nb(counts, pair_masks[k])
-        c_out[k] = _subset_count_nb(counts, full ^ pair_masks[k])
 
-    # Pass 1: per part and split, (IS key, run, OOS key) of the IS-best run.
-    # Side 0: the split whose IS is the pair mask; side 1: its complement.
-    best = np.empty((n_parts, n_pairs, 2, 3))
-    best[:, :, :, 1] = -1.0
+@njit(parallel=True, cache=True, error_model="numpy", nogil=True)  # overlaps the outputs
+def cscv_best_nb(sums, sqs, c_split, pair_masks, n_parts, offset, best):
+    """Pass 1 over runs ``offset`` .. ``offset + len(sums)``: fold each split's IS-best run
+    into ``best[k, side] = (IS key, run, OOS key)`` (run −1: none yet). Side 0 is the split
+    whose IS is the pair mask, side 1 its complement. Runs come in increasing order across
+    calls, so a run wins only when its key is strictly higher than every earlier run's."""
+    n_runs = sums.shape[0]
+    n_pairs = pair_masks.shape[0]
+    n_chunks, per_part, n_parts = _layout_nb(n_runs, n_parts)
+    found = np.empty((n_parts, n_pairs, 2, 3))
+    found[:, :, :, 1] = -1.0
     for p in prange(n_parts):
         sub_s, sub_q, tot_s, tot_q, key_in, key_out = _scratch_nb()
         for ch in range(p * per_part, min((p + 1) * per_part, n_chunks)):
@@ -175,26 +182,28 @@ def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
             n = min(CHUNK, n_runs - lo)
             _group_tables_nb(sums, sqs, lo, n, sub_s, sub_q, tot_s, tot_q)
             for k in range(n_pairs):
-                _pair_keys_nb(sub_s, sub_q, tot_s, tot_q, n, pair_masks[k], c_in[k], c_out[k],
-                              key_in, key_out)
-                _update_best_nb(key_in, key_out, n, lo, best, p, k, 0)
-                _update_best_nb(key_out, key_in, n, lo, best, p, k, 1)
-
-    # Merge the parts in run order: a later part wins only when strictly better.
-    target = np.empty((n_pairs, 2))
-    for k in range(n_pairs):
+                _pair_keys_nb(sub_s, sub_q, tot_s, tot_q, n, pair_masks[k], c_split[k, 0],
+                              c_split[k, 1], key_in, key_out)
+                _update_best_nb(key_in, key_out, n, offset + lo, found, p, k, 0)
+                _update_best_nb(key_out, key_in, n, offset + lo, found, p, k, 1)
+    for k in range(n_pairs):  # the parts in run order, after the earlier calls' runs
         for side in range(2):
-            v = best[0, k, side, 0]
-            o = best[0, k, side, 2]
-            for p in range(1, n_parts):
-                if best[p, k, side, 0] > v:
-                    v = best[p, k, side, 0]
-                    o = best[p, k, side, 2]
-            target[k, side] = o
+            for p in range(n_parts):
+                if best[k, side, 1] < 0 or found[p, k, side, 0] > best[k, side, 0]:
+                    best[k, side, 0] = found[p, k, side, 0]
+                    best[k, side, 1] = found[p, k, side, 1]
+                    best[k, side, 2] = found[p, k, side, 2]
 
-    # Pass 2: per part and split, how many OOS keys are below / equal to the best's.
-    below = np.zeros((n_parts, n_pairs, 2), dtype=np.int64)
-    equal = np.zeros((n_parts, n_pairs, 2), dtype=np.int64)
+
+@njit(parallel=True, cache=True, error_model="numpy", nogil=True)
+def cscv_count_nb(sums, sqs, c_split, pair_masks, target, n_parts, below, equal):
+    """Pass 2: add to ``below[k, side]`` / ``equal[k, side]`` the runs whose OOS key is
+    below / equal to ``target[k, side]``, the IS-best run's OOS key."""
+    n_runs = sums.shape[0]
+    n_pairs = pair_masks.shape[0]
+    n_chunks, per_part, n_parts = _layout_nb(n_runs, n_parts)
+    part_below = np.zeros((n_parts, n_pairs, 2), dtype=np.int64)
+    part_equal = np.zeros((n_parts, n_pairs, 2), dtype=np.int64)
     for p in prange(n_parts):
         sub_s, sub_q, tot_s, tot_q, key_in, key_out = _scratch_nb()
         for ch in range(p * per_part, min((p + 1) * per_part, n_chunks)):
@@ -202,8 +211,8 @@ def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
             n = min(CHUNK, n_runs - lo)
             _group_tables_nb(sums, sqs, lo, n, sub_s, sub_q, tot_s, tot_q)
             for k in range(n_pairs):
-                _pair_keys_nb(sub_s, sub_q, tot_s, tot_q, n, pair_masks[k], c_in[k], c_out[k],
-                              key_in, key_out)
+                _pair_keys_nb(sub_s, sub_q, tot_s, tot_q, n, pair_masks[k], c_split[k, 0],
+                              c_split[k, 1], key_in, key_out)
                 t0 = target[k, 0]  # split k's OOS keys are key_out
                 t1 = target[k, 1]  # the complement's OOS keys are key_in
                 b0 = 0
@@ -215,24 +224,62 @@ def cscv_logits_nb(sums, sqs, counts, pair_masks, n_parts, logits_out):
                     e0 += key_out[r] == t0
                     b1 += key_in[r] < t1
                     e1 += key_in[r] == t1
-                below[p, k, 0] += b0
-                equal[p, k, 0] += e0
-                below[p, k, 1] += b1
-                equal[p, k, 1] += e1
-
+                part_below[p, k, 0] += b0
+                part_equal[p, k, 0] += e0
+                part_below[p, k, 1] += b1
+                part_equal[p, k, 1] += e1
     for k in range(n_pairs):
         for side in range(2):
-            b = 0
-            e = 0
             for p in range(n_parts):
-                b += below[p, k, side]
-                e += equal[p, k, side]
-            rank = b + (e + 1) / 2.0
-            logits_out[k, side] = math.log(rank / (n_runs + 1.0 - rank))
+                below[k, side] += part_below[p, k, side]
+                equal[k, side] += part_equal[p, k, side]
+
+
+@njit(cache=True)
+def logits_nb(below, equal, n_runs):
+    """λ = ln(ω̄/(1−ω̄)), ω̄ = rank/(N+1), rank = below + (equal + 1)/2, per split pair."""
+    out = np.empty(below.shape)
+    for k in range(below.shape[0]):
+        for side in range(2):
+            rank = below[k, side] + (equal[k, side] + 1) / 2.0
+            out[k, side] = math.log(rank / (n_runs + 1.0 - rank))
+    return out
+
+
+class CSCV:
+    """The CSCV logits of runs given in parts, in run order, each part twice: first every
+    part to ``best`` (pass 1), then every part to ``count`` (pass 2); then ``logits``. A part
+    is (sums, sqs), each (runs, blocks), contiguous float64. One part or many, the same
+    logits: parts only bound the memory a long search's runs take at once."""
+
+    def __init__(self, counts, pair_masks):
+        self.pair_masks = pair_masks
+        self.c_split = split_counts_nb(counts, pair_masks)
+        self.best = np.empty((pair_masks.shape[0], 2, 3))
+        self.best[:, :, 1] = -1.0
+        self.below = np.zeros((pair_masks.shape[0], 2), dtype=np.int64)
+        self.equal = np.zeros((pair_masks.shape[0], 2), dtype=np.int64)
+        self.n_runs = 0
+        self.parts = 4 * numba.get_num_threads()
+
+    def best_of(self, sums, sqs):
+        cscv_best_nb(sums, sqs, self.c_split, self.pair_masks, self.parts, self.n_runs,
+                     self.best)
+        self.n_runs += sums.shape[0]
+
+    def count(self, sums, sqs):
+        target = np.ascontiguousarray(self.best[:, :, 2])
+        cscv_count_nb(sums, sqs, self.c_split, self.pair_masks, target, self.parts,
+                      self.below, self.equal)
+
+    def logits(self):
+        """(n_pairs, 2): λ of each pair's split (column 0) and of its complement."""
+        return logits_nb(self.below, self.equal, self.n_runs)
 
 
 def cscv_logits(sums, sqs, counts, pair_masks):
-    """``cscv_logits_nb`` with 4 parts per numba thread; returns the (n_pairs, 2) logits."""
-    out = np.empty((pair_masks.shape[0], 2))
-    cscv_logits_nb(sums, sqs, counts, pair_masks, 4 * numba.get_num_threads(), out)
-    return out
+    """The (n_pairs, 2) logits of runs held in one part (``CSCV``)."""
+    cscv = CSCV(counts, pair_masks)
+    cscv.best_of(sums, sqs)
+    cscv.count(sums, sqs)
+    return cscv.logits()

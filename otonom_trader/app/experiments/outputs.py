@@ -211,14 +211,13 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
     root = Path(root)
     info = store.get(exp_id)
     answer: list = []  # (PBOResult or None, notes), once known
-    if runs is None or blocks is None or pbo is None:  # read back: the blocks first, dropped
-        _, blocks = store.block_stats(info.id)  # before the runs are read (peak memory)
-        answer.append(pbo_with_notes(blocks))
-        pbo = None
-    cpcv = cpcv_record(blocks, (info.search or {}).get("cv"), info.periods_per_year)
-    del blocks
-    if runs is None:
+    cv = (info.search or {}).get("cv")
+    if runs is None or blocks is None or pbo is None:  # read back, a part at a time
+        answer.append(pbo_with_notes(lambda: (part for _, part in store.block_parts(info.id))))
+        blocks = store.block_stats(info.id)[1] if cv else None  # CPCV takes them all
         runs = store.runs_frame(info.id)
+    cpcv = cpcv_record(blocks, cv, info.periods_per_year)
+    del blocks
 
     def pbo_value() -> float | None:
         if not answer:
@@ -228,9 +227,11 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
 
     paths, best = _write(info, runs, root, pbo_value, data_dir, params_path,
                          chain_runs(store, info), cpcv)
+    n_runs = len(runs)
+    del runs  # before the snapshot takes a copy of runs.parquet (peak memory)
     if info.status == "done":
-        store.save_snapshot(info.id, runs, *pbo_record(*answer[0]), *(best or (None, None)),
-                            cpcv)
+        store.save_snapshot(info.id, paths["runs"].read_bytes(), n_runs,
+                            *pbo_record(*answer[0]), *(best or (None, None)), cpcv)
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})
