@@ -76,12 +76,20 @@ def test_the_cached_grid_kernel_follows_a_changed_step_in_simulate(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__", "data"))
     env = {**os.environ, "PYTHONPATH": str(root), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
 
-    def run() -> str:
-        return subprocess.run([sys.executable, "-c", GRID_RUN], cwd=root, env=env, check=True,
+    def run(tree: Path = root, **extra: str) -> str:
+        return subprocess.run([sys.executable, "-c", GRID_RUN], cwd=tree,
+                              env={**env, "PYTHONPATH": str(tree), **extra}, check=True,
                               capture_output=True, text=True, timeout=600).stdout
 
     before = run()
     assert run() == before  # served from the cache
+    # Another checkout of the same sources (a clone, a DVC temporary workspace) loads the
+    # kernels this one compiled instead of compiling them again.
+    other = tmp_path / "other checkout"
+    shutil.copytree(root, other, ignore=shutil.ignore_patterns("__pycache__"))
+    debug = run(other, NUMBA_DEBUG_CACHE="1")
+    assert "data loaded from" in debug and "data saved to" not in debug, debug
+    assert debug.splitlines()[-1] == before.strip()
     edit(root / "otonom_trader" / "kernels" / "simulate.py",
          "fee = pos.units * exit_px * p.fee", "fee = 3.0 * pos.units * exit_px * p.fee")
     assert run() != before
