@@ -2,8 +2,8 @@
 -S``, the queue (a failing experiment is reported as failed), ``dvc exp show``/``metrics diff``/
 ``params diff``, a clean ``dvc status``, and ``adapters.dvc_exp`` reading an experiment back.
 
-The slow tests share one repository (module fixture) and run in file order; they take about
-two minutes, most of it numba compiling the kernels once per fresh workspace.
+The slow tests share one repository (module fixture) and run in file order; the queue's and
+the temporary workspaces load the kernels this checkout compiled (kernels/jit.py).
 """
 
 from __future__ import annotations
