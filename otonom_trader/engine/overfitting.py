@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from otonom_trader.domain.errors import InputError, OtonomError
+from otonom_trader.domain.errors import InputError, OtonomError, RunError
 
 GAP_WARNING = 1.0  # train Sharpe - test Sharpe above this warns
 EULER_GAMMA = 0.5772156649015329  # Euler–Mascheroni constant
@@ -250,8 +250,9 @@ def pbo_cscv_parts(parts: Callable[[], Iterable[np.ndarray]]) -> PBOResult:
     split_problem = data_problem = None  # raised only with ≥ 2 runs, the split's first
     for part in parts():
         stats = _checked_shape(part)
-        n_blocks = stats.shape[1] if n_blocks is None else n_blocks
-        if stats.shape[1] != n_blocks:
+        if n_blocks is None or (len(stats) and not n_runs):  # an empty part has no blocks
+            n_blocks = stats.shape[1]
+        if len(stats) and stats.shape[1] != n_blocks:
             raise InputError(_COUNTS_DIFFER)
         n_runs += len(stats)
         if not len(stats) or data_problem is not None:
@@ -284,11 +285,18 @@ def pbo_cscv_parts(parts: Callable[[], Iterable[np.ndarray]]) -> PBOResult:
     if n_flat == n_runs:
         return _undefined(n_runs, n_blocks, len(masks),
                           "no run has returns with non-zero variance")
+    seen = 0  # pass 2 must see pass 1's runs: not those another process wrote since
     for part in parts():
         stats = _checked_shape(part)
+        seen += len(stats)
+        if seen > n_runs or (len(stats) and stats.shape[1] != n_blocks):
+            break
         if len(stats):
             _, sums, sqs, _ = _prepare_blocks(stats)
             cscv.count(sums, sqs)
+    if seen != n_runs:
+        raise RunError(f"block statistics: the runs changed while the PBO was computed ({n_runs} "
+                       "runs, then others): compute it again once no search writes them")
     pairs = cscv.pair_masks  # each split with block 0 in-sample; its complement
     pair_logits = cscv.logits()
     logits = np.empty(len(masks))

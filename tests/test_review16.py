@@ -1,0 +1,93 @@
+"""Review of reading runs back in parts: the run table and the PBO must not depend on how
+many parts the store's rows come in, nor on runs written between CSCV's two passes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from otonom_trader.adapters import store as store_module
+from otonom_trader.adapters.store import ExperimentStore
+from otonom_trader.domain.errors import OtonomError
+from otonom_trader.engine.overfitting import pbo_cscv, pbo_cscv_parts, pbo_with_notes
+
+from .test_store import batch, create
+
+
+@pytest.fixture
+def store(any_db):
+    with ExperimentStore(any_db) as s:
+        yield s
+
+
+PARAMS = {  # runs 0-1 are the first part, 2-3 the second, 4-5 the third
+    "a key only in later parts": [{"a": 1}, {"a": 2}, {"a": 1, "b": 2}, {"a": 4, "b": 3},
+                                  {"a": 5, "b": 0}, {"a": 6}],
+    "a key only in the first part": [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": 1},
+                                     {"a": 4}, {"a": 5}, {"a": 6}],
+    "nested mappings from the second part": [{"a": 1}, {"a": 2}, {"a": {"x": 1}},
+                                             {"a": {"x": 3}}, {"a": 5}, {"a": {"x": 6}}],
+    "a choice missing in a whole part": [{"a": "x", "c": True}, {"a": "y", "c": False},
+                                         {"c": True}, {"c": False}, {"a": "z", "c": True},
+                                         {"a": "x", "c": False}],
+    "an int then None then float": [{"a": 1}, {"a": 2}, {"a": None}, {"a": None}, {"a": 0.5},
+                                    {"a": 3}],
+}
+
+
+@pytest.mark.parametrize("kind", list(PARAMS))
+def test_runs_frame_in_parts_equals_one_part(store, kind, monkeypatch):
+    """Runs whose parameters differ in keys or kinds between parts (a refined or resumed
+    search): the same columns, dtypes and values as when every row comes in one part."""
+    params = PARAMS[kind]
+    exp = create(store, total_runs=len(params))
+    status = ["done", "done", "failed", "done", "done", "failed"]
+    store.write_runs(exp, dataclasses.replace(batch(range(len(params)), status=status),
+                                              params=params))
+    whole = store.runs_frame(exp)
+    monkeypatch.setattr(store_module, "READ_ROWS", 2)
+    pd.testing.assert_frame_equal(store.runs_frame(exp), whole)
+
+
+def _stats(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    stats = np.empty((n, 4, 3))
+    stats[:, :, 0] = 10
+    stats[:, :, 1] = rng.normal(size=(n, 4))
+    stats[:, :, 2] = 5 + rng.random((n, 4))
+    return stats
+
+
+def test_runs_added_between_the_two_passes_are_not_counted():
+    """An export of a search that another process is still writing: the second pass sees
+    more runs than the first. The PBO must not be computed from two different run sets
+    (a rank above N + 1: a division by zero, or a silently wrong PBO)."""
+    stats = _stats(20)
+    calls = []
+
+    def parts():
+        calls.append(1)
+        return iter([stats] if len(calls) == 1 else [stats, _stats(6, seed=1)])
+
+    result, notes = pbo_with_notes(parts)
+    assert result is None and len(notes) == 1 and "changed" in notes[0], notes
+    calls.clear()
+    with pytest.raises(OtonomError, match="changed"):
+        pbo_cscv_parts(parts)
+
+
+@pytest.mark.parametrize("where", ["first", "last", "both"])
+def test_an_empty_part_without_blocks_changes_nothing(where):
+    """A part with no runs (the store's empty array is (0, 0, 3)) carries no block count:
+    the PBO is the whole array's, not an error about differing bar counts."""
+    stats, empty = _stats(20), np.empty((0, 0, 3))
+    parts = {"first": [empty, stats], "last": [stats, empty],
+             "both": [empty, stats[:9], empty, stats[9:], empty]}[where]
+    expected = pbo_cscv(stats)
+    result, notes = pbo_with_notes(lambda: iter(parts))
+    assert notes == [] and result.pbo == expected.pbo
+    assert result.logits.tobytes() == expected.logits.tobytes()
+    assert (result.n_runs, result.n_blocks, result.n_splits) == (20, 4, 6)
