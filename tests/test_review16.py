@@ -91,3 +91,18 @@ def test_an_empty_part_without_blocks_changes_nothing(where):
     assert notes == [] and result.pbo == expected.pbo
     assert result.logits.tobytes() == expected.logits.tobytes()
     assert (result.n_runs, result.n_blocks, result.n_splits) == (20, 4, 6)
+
+
+@pytest.mark.parametrize("done_runs", [-3, 0, 1, 1000])
+def test_block_stats_whatever_the_done_counter_says(store, done_runs, monkeypatch):
+    """The done-run counter only sizes the array (a store edited by hand, an old store):
+    behind, ahead or below zero, the block statistics are the rows'."""
+    monkeypatch.setattr(store_module, "READ_ROWS", 3)
+    exp = create(store, total_runs=8)
+    store.write_runs(exp, batch(range(8), status=["done", "failed"] * 4))
+    numbers, blocks = store.block_stats(exp)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE experiments SET done_runs = {done_runs} WHERE id = {exp}")
+    edited_numbers, edited = store.block_stats(exp)
+    assert edited_numbers.tolist() == numbers.tolist() == [0, 2, 4, 6]
+    assert edited.tobytes() == blocks.tobytes() and edited.shape == (4, 16, 3)

@@ -417,7 +417,7 @@ class ExperimentStore:
         """Run numbers of done runs with block statistics and their (n, n_blocks, 3) array:
         ``block_parts`` gathered into one array."""
         import numpy as np
-        capacity = self.run_counts(exp_id)[0]  # done runs: the rows with blocks, or more
+        capacity = max(self.run_counts(exp_id)[0], 0)  # done runs: the rows with blocks or more
         numbers = np.empty(capacity, dtype=np.int64)
         blocks, filled = None, 0
         for part_numbers, part in self.block_parts(exp_id):
