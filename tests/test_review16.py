@@ -106,3 +106,20 @@ def test_block_stats_whatever_the_done_counter_says(store, done_runs, monkeypatc
     edited_numbers, edited = store.block_stats(exp)
     assert edited_numbers.tolist() == numbers.tolist() == [0, 2, 4, 6]
     assert edited.tobytes() == blocks.tobytes() and edited.shape == (4, 16, 3)
+
+
+@pytest.mark.parametrize("bad_count", [-1.0, np.nan, np.inf])
+def test_a_bad_bar_count_after_differing_counts_is_named_as_in_one_array(bad_count):
+    """Counts that differ between parts, then a negative or non-finite count in a later
+    part: the message is the one array's (the bad count), whatever the parts."""
+    stats = _stats(12)
+    stats[5:, :, 0] = 11  # differs from the first runs' 10
+    stats[9, 2, 0] = bad_count
+    with pytest.raises(OtonomError) as whole:
+        pbo_cscv(stats)
+    assert "finite and ≥ 0" in str(whole.value)
+    for cuts in ([5], [5, 9], [3, 7, 10]):
+        parts = np.split(stats, cuts)
+        with pytest.raises(OtonomError) as split:
+            pbo_cscv_parts(lambda parts=parts: iter(parts))
+        assert str(split.value) == str(whole.value), cuts

@@ -179,8 +179,7 @@ def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     Sharpe anywhere). Runs with non-finite statistics are zeroed (zero variance)."""
     stats = np.asarray(block_stats, dtype=np.float64)
     counts = stats[:, :, 0]
-    if not np.isfinite(counts).all() or (counts < 0).any():
-        raise InputError("block statistics: bar counts must be finite and ≥ 0")
+    _check_counts(counts)
     if (counts != counts[0]).any():
         raise InputError(_COUNTS_DIFFER)
     sums = np.ascontiguousarray(stats[:, :, 1])
@@ -193,6 +192,11 @@ def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
 
     flat = ~(q * c - s * s > ZERO_VARIANCE * q * c)
     return np.ascontiguousarray(counts[0]), sums, sqs, int(flat.sum())
+
+
+def _check_counts(counts: np.ndarray) -> None:
+    if not np.isfinite(counts).all() or (counts < 0).any():
+        raise InputError("block statistics: bar counts must be finite and ≥ 0")
 
 
 def _undefined(n_runs: int, n_blocks: int, n_splits: int, reason: str) -> PBOResult:
@@ -255,6 +259,11 @@ def pbo_cscv_parts(parts: Callable[[], Iterable[np.ndarray]]) -> PBOResult:
         if len(stats) and stats.shape[1] != n_blocks:
             raise InputError(_COUNTS_DIFFER)
         n_runs += len(stats)
+        if data_problem is not None and len(stats) and str(data_problem) == _COUNTS_DIFFER:
+            try:  # as in one array: a bad count anywhere is named before differing counts
+                _check_counts(stats[:, :, 0])
+            except InputError as exc:
+                data_problem = exc
         if not len(stats) or data_problem is not None:
             continue
         if counts0 is None:
