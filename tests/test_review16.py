@@ -8,10 +8,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select, update
 
 from otonom_trader.adapters import store as store_module
 from otonom_trader.adapters.store import ExperimentStore
-from otonom_trader.domain.errors import OtonomError
+from otonom_trader.domain.errors import OtonomError, RunError
 from otonom_trader.engine.overfitting import pbo_cscv, pbo_cscv_parts, pbo_with_notes
 
 from .test_store import batch, create
@@ -72,11 +73,11 @@ def test_runs_added_between_the_two_passes_are_not_counted():
         calls.append(1)
         return iter([stats] if len(calls) == 1 else [stats, _stats(6, seed=1)])
 
-    result, notes = pbo_with_notes(parts)
-    assert result is None and len(notes) == 1 and "changed" in notes[0], notes
-    calls.clear()
-    with pytest.raises(OtonomError, match="changed"):
+    with pytest.raises(RunError, match="the runs changed while the PBO was computed"):
         pbo_cscv_parts(parts)
+    calls.clear()  # an error, not a PBO note kept in metrics.json and the store's snapshot
+    with pytest.raises(RunError, match="the runs changed while the PBO was computed"):
+        pbo_with_notes(parts)
 
 
 @pytest.mark.parametrize("where", ["first", "last", "both"])
@@ -123,3 +124,35 @@ def test_a_bad_bar_count_after_differing_counts_is_named_as_in_one_array(bad_cou
         with pytest.raises(OtonomError) as split:
             pbo_cscv_parts(lambda parts=parts: iter(parts))
         assert str(split.value) == str(whole.value), cuts
+
+
+def test_damaged_block_statistics_in_the_store_are_an_error_not_a_pbo_note(store):
+    """One run's stored block statistics cut short (a damaged store): reading them back
+    for the PBO fails as ``block_stats`` does, instead of exporting outputs whose PBO
+    says "not computed" while a --cv search's export fails on the same store."""
+    exp = create(store, total_runs=6)
+    store.write_runs(exp, batch(range(6)))
+    runs = store_module.RUNS
+    row = (runs.c.experiment_id == exp) & (runs.c.run_number == 4)
+    with store.engine.begin() as conn:
+        blob = conn.execute(select(runs.c.block_stats).where(row)).scalar_one()
+        conn.execute(update(runs).where(row).values(block_stats=bytes(blob)[:-24]))
+    with pytest.raises(RunError, match="stored block statistics differ in size"):
+        store.block_stats(exp)
+    with pytest.raises(RunError, match="stored block statistics differ in size"):
+        pbo_with_notes(lambda: (part for _, part in store.block_parts(exp)))
+
+
+def test_a_reader_that_stops_after_one_part_leaves_no_cursor_open(store, monkeypatch):
+    """The PBO stops reading on a bad part; on PostgreSQL the rows come from a server-side
+    cursor, which must be closed then, not left to the garbage collector (a ResourceWarning
+    printed at exit, an error under the tests' warning filter)."""
+    monkeypatch.setattr(store_module, "READ_ROWS", 2)
+    exp = create(store, total_runs=6)
+    store.write_runs(exp, batch(range(6)))
+    parts = store.block_parts(exp)
+    numbers, _ = next(parts)
+    parts.close()
+    assert numbers.tolist() == [0, 1]
+    frame_rows = store.runs_frame(exp)
+    assert len(frame_rows) == 6

@@ -402,9 +402,9 @@ class ExperimentStore:
                        _RUNS.c.block_stats.is_not(None))
                 .order_by(_RUNS.c.run_number))
         size = None
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=READ_ROWS).execute(stmt)
-            for rows in result.partitions():
+        with self.engine.connect() as conn, \
+                conn.execution_options(yield_per=READ_ROWS).execute(stmt) as result:
+            for rows in result.partitions():  # closed when the reader stops early, too
                 size = size or len(rows[0][1])
                 if size % (8 * BLOCK_FIELDS) or any(len(r[1]) != size for r in rows):
                     raise RunError(f"experiment {exp_id}: stored block statistics differ in "
@@ -462,8 +462,8 @@ class ExperimentStore:
         import pandas as pd
 
         parts, nested = [], None  # each part's columns; flatten params as the first run's
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=READ_ROWS).execute(stmt)
+        with self.engine.connect() as conn, \
+                conn.execution_options(yield_per=READ_ROWS).execute(stmt) as result:
             for rows in result.partitions():
                 if nested is None:
                     nested = _is_nested(json.loads(rows[0][_FRAME_COLUMNS.index("params")]))

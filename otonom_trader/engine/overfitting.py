@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from otonom_trader.domain.errors import InputError, OtonomError, RunError
+from otonom_trader.domain.errors import InputError, RunError
 
 GAP_WARNING = 1.0  # train Sharpe - test Sharpe above this warns
 EULER_GAMMA = 0.5772156649015329  # Euler–Mascheroni constant
@@ -207,14 +207,15 @@ def _undefined(n_runs: int, n_blocks: int, n_splits: int, reason: str) -> PBORes
 def pbo_with_notes(block_stats) -> tuple[PBOResult | None, list[str]]:
     """``pbo_cscv`` of the done runs' block statistics (an array, or a callable giving them
     in parts as ``pbo_cscv_parts`` takes them), or None, with what to tell the user (fewer
-    than 2 runs, an error, an undefined PBO)."""
+    than 2 runs, bad statistics, an undefined PBO); the parts' RunError (a damaged store,
+    runs written between the passes) is raised."""
     few = "PBO needs block statistics of at least 2 done runs"
     if not callable(block_stats) and len(block_stats) < 2:
         return None, [few]
     parts = block_stats if callable(block_stats) else (lambda: (block_stats,))
     try:
         result = pbo_cscv_parts(parts)
-    except (ValueError, OtonomError) as exc:
+    except (ValueError, InputError) as exc:
         return None, [f"PBO not computed: {exc}"]
     if result.n_runs < 2:
         return None, [few]
