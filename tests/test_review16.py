@@ -156,3 +156,17 @@ def test_a_reader_that_stops_after_one_part_leaves_no_cursor_open(store, monkeyp
     assert numbers.tolist() == [0, 1]
     frame_rows = store.runs_frame(exp)
     assert len(frame_rows) == 6
+
+
+def test_an_empty_first_blob_is_named_as_damage_in_every_part(store, monkeypatch):
+    """The first part's statistics stored empty (damage), the others whole, read in parts:
+    the same RunError as when they are read in one part, not a numpy broadcast error."""
+    monkeypatch.setattr(store_module, "READ_ROWS", 2)
+    exp = create(store, total_runs=6)
+    store.write_runs(exp, batch(range(6)))
+    runs = store_module.RUNS
+    with store.engine.begin() as conn:
+        conn.execute(update(runs).where((runs.c.experiment_id == exp) & (runs.c.run_number < 2))
+                     .values(block_stats=b""))
+    with pytest.raises(RunError, match="stored block statistics differ in size"):
+        store.block_stats(exp)

@@ -405,7 +405,7 @@ class ExperimentStore:
         with self.engine.connect() as conn, \
                 conn.execution_options(yield_per=READ_ROWS).execute(stmt) as result:
             for rows in result.partitions():  # closed when the reader stops early, too
-                size = size or len(rows[0][1])
+                size = len(rows[0][1]) if size is None else size
                 if size % (8 * BLOCK_FIELDS) or any(len(r[1]) != size for r in rows):
                     raise RunError(f"experiment {exp_id}: stored block statistics differ in "
                                    "size")
