@@ -402,10 +402,10 @@ class ExperimentStore:
                        _RUNS.c.block_stats.is_not(None))
                 .order_by(_RUNS.c.run_number))
         size = None
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=READ_ROWS).execute(stmt)
-            for rows in result.partitions():
-                size = size or len(rows[0][1])
+        with self.engine.connect() as conn, \
+                conn.execution_options(yield_per=READ_ROWS).execute(stmt) as result:
+            for rows in result.partitions():  # closed when the reader stops early, too
+                size = len(rows[0][1]) if size is None else size
                 if size % (8 * BLOCK_FIELDS) or any(len(r[1]) != size for r in rows):
                     raise RunError(f"experiment {exp_id}: stored block statistics differ in "
                                    "size")
@@ -417,7 +417,7 @@ class ExperimentStore:
         """Run numbers of done runs with block statistics and their (n, n_blocks, 3) array:
         ``block_parts`` gathered into one array."""
         import numpy as np
-        capacity = self.run_counts(exp_id)[0]  # done runs: the rows with blocks, or more
+        capacity = max(self.run_counts(exp_id)[0], 0)  # done runs: the rows with blocks or more
         numbers = np.empty(capacity, dtype=np.int64)
         blocks, filled = None, 0
         for part_numbers, part in self.block_parts(exp_id):
@@ -458,19 +458,31 @@ class ExperimentStore:
     def _frame(self, stmt: Any) -> pd.DataFrame:
         """The ``runs_frame`` layout of ``stmt``'s rows, read ``READ_ROWS`` at a time: the
         rows' Python objects never outnumber one part (1,000,000 runs: 0.5 GB, not 2 GB)."""
+        import numpy as np
         import pandas as pd
 
-        parts = []  # each part's columns
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=READ_ROWS).execute(stmt)
+        parts, nested = [], None  # each part's columns; flatten params as the first run's
+        with self.engine.connect() as conn, \
+                conn.execution_options(yield_per=READ_ROWS).execute(stmt) as result:
             for rows in result.partitions():
-                parts.append(_rows_columns(rows))
+                if nested is None:
+                    nested = _is_nested(json.loads(rows[0][_FRAME_COLUMNS.index("params")]))
+                parts.append(_rows_columns(rows, nested))
         if len(parts) <= 1:
             return pd.DataFrame(parts[0] if parts else _rows_columns([]))
+        sizes = [len(part["run_number"]) for part in parts]
         columns = {}  # joined a column at a time, each part's dropped: never all held twice
-        for name in list(parts[0]):
-            columns[name] = pd.concat([part.pop(name) for part in parts], ignore_index=True)
-        columns["error"] = pd.Series(columns["error"].tolist())  # its dtype as one part's
+        names = dict.fromkeys(c for part in parts for c in part)  # params: first seen first
+        fixed = ("run_number", "status", "error")
+        for name in [*fixed, *(c for c in names if c not in fixed + _METRIC_COLUMNS),
+                     *_METRIC_COLUMNS]:
+            pieces = [part.pop(name) if name in part else pd.Series(np.full(n, np.nan))
+                      for part, n in zip(parts, sizes, strict=True)]
+            kinds = {piece.dtype for piece in pieces}
+            column = pd.concat(pieces, ignore_index=True)
+            if len(kinds) > 1 or column.dtype == object:  # the dtype one part would infer
+                column = pd.Series(column.tolist())
+            columns[name] = column
         return pd.DataFrame(columns, copy=False)
 
     def save_snapshot(self, exp_id: int, runs: bytes, n_runs: int, pbo: dict | None,
@@ -608,12 +620,12 @@ def _grown(values: np.ndarray, size: int) -> np.ndarray:
     return more
 
 
-def _rows_columns(rows: list) -> dict[str, pd.Series]:
+def _rows_columns(rows: list, nested: bool | None = None) -> dict[str, pd.Series]:
     """``_build_columns`` of rows read in ``_FRAME_COLUMNS`` order (params as JSON text)."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(_FRAME_COLUMNS)
     data = dict(zip(_FRAME_COLUMNS, columns, strict=True))
     data["params"] = json.loads("[" + ",".join(data["params"]) + "]")  # in one call
-    return _build_columns(data)
+    return _build_columns(data, nested)
 
 
 def _build_frame(data: dict) -> pd.DataFrame:
@@ -624,12 +636,12 @@ def _build_frame(data: dict) -> pd.DataFrame:
     return pd.DataFrame(_build_columns(data))
 
 
-def _build_columns(data: dict) -> dict[str, pd.Series]:
-    """The ``runs_frame`` columns, by name in frame order."""
+def _build_columns(data: dict, nested: bool | None = None) -> dict[str, pd.Series]:
+    """The ``runs_frame`` columns, by name in frame order (``nested``: see ``_params_frame``)."""
     import numpy as np
     import pandas as pd
 
-    params = _params_frame(data["params"])
+    params = _params_frame(data["params"], nested)
     return {"run_number": pd.Series(np.array(data["run_number"], dtype=np.int64)),
             "status": pd.Series(list(data["status"])), "error": pd.Series(list(data["error"])),
             **{c: params[c] for c in params.columns},
@@ -679,15 +691,20 @@ def _check_status(status: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"status must be one of {allowed}, not {status!r}")
 
 
-def _params_frame(params: list[dict]) -> pd.DataFrame:
-    """One column per parameter; nested mappings flatten to dotted paths."""
+def _params_frame(params: list[dict], nested: bool | None = None) -> pd.DataFrame:
+    """One column per parameter; nested mappings flatten to dotted paths when ``nested``
+    (by default: when the first run has one)."""
     import pandas as pd
 
     if not params:
         return pd.DataFrame()
-    if any(isinstance(v, dict) for v in params[0].values()):
+    if _is_nested(params[0]) if nested is None else nested:
         return pd.json_normalize(params, sep=".")
     return pd.DataFrame(params)
+
+
+def _is_nested(params: dict) -> bool:
+    return any(isinstance(v, dict) for v in params.values())
 
 
 def _batch_rows(exp_id: int, batch: RunBatch, *, nan_as_null: bool = False) -> list[tuple]:

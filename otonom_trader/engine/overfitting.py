@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from otonom_trader.domain.errors import InputError, OtonomError
+from otonom_trader.domain.errors import InputError, RunError
 
 GAP_WARNING = 1.0  # train Sharpe - test Sharpe above this warns
 EULER_GAMMA = 0.5772156649015329  # Euler–Mascheroni constant
@@ -179,8 +179,7 @@ def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     Sharpe anywhere). Runs with non-finite statistics are zeroed (zero variance)."""
     stats = np.asarray(block_stats, dtype=np.float64)
     counts = stats[:, :, 0]
-    if not np.isfinite(counts).all() or (counts < 0).any():
-        raise InputError("block statistics: bar counts must be finite and ≥ 0")
+    _check_counts(counts)
     if (counts != counts[0]).any():
         raise InputError(_COUNTS_DIFFER)
     sums = np.ascontiguousarray(stats[:, :, 1])
@@ -195,6 +194,11 @@ def _prepare_blocks(block_stats) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     return np.ascontiguousarray(counts[0]), sums, sqs, int(flat.sum())
 
 
+def _check_counts(counts: np.ndarray) -> None:
+    if not np.isfinite(counts).all() or (counts < 0).any():
+        raise InputError("block statistics: bar counts must be finite and ≥ 0")
+
+
 def _undefined(n_runs: int, n_blocks: int, n_splits: int, reason: str) -> PBOResult:
     return PBOResult(pbo=math.nan, logits=np.empty(0), n_splits=n_splits, n_runs=n_runs,
                      n_blocks=n_blocks, reason=reason)
@@ -203,14 +207,15 @@ def _undefined(n_runs: int, n_blocks: int, n_splits: int, reason: str) -> PBORes
 def pbo_with_notes(block_stats) -> tuple[PBOResult | None, list[str]]:
     """``pbo_cscv`` of the done runs' block statistics (an array, or a callable giving them
     in parts as ``pbo_cscv_parts`` takes them), or None, with what to tell the user (fewer
-    than 2 runs, an error, an undefined PBO)."""
+    than 2 runs, bad statistics, an undefined PBO); the parts' RunError (a damaged store,
+    runs written between the passes) is raised."""
     few = "PBO needs block statistics of at least 2 done runs"
     if not callable(block_stats) and len(block_stats) < 2:
         return None, [few]
     parts = block_stats if callable(block_stats) else (lambda: (block_stats,))
     try:
         result = pbo_cscv_parts(parts)
-    except (ValueError, OtonomError) as exc:
+    except (ValueError, InputError) as exc:
         return None, [f"PBO not computed: {exc}"]
     if result.n_runs < 2:
         return None, [few]
@@ -250,10 +255,16 @@ def pbo_cscv_parts(parts: Callable[[], Iterable[np.ndarray]]) -> PBOResult:
     split_problem = data_problem = None  # raised only with ≥ 2 runs, the split's first
     for part in parts():
         stats = _checked_shape(part)
-        n_blocks = stats.shape[1] if n_blocks is None else n_blocks
-        if stats.shape[1] != n_blocks:
+        if n_blocks is None or (len(stats) and not n_runs):  # an empty part has no blocks
+            n_blocks = stats.shape[1]
+        if len(stats) and stats.shape[1] != n_blocks:
             raise InputError(_COUNTS_DIFFER)
         n_runs += len(stats)
+        if data_problem is not None and len(stats) and str(data_problem) == _COUNTS_DIFFER:
+            try:  # as in one array: a bad count anywhere is named before differing counts
+                _check_counts(stats[:, :, 0])
+            except InputError as exc:
+                data_problem = exc
         if not len(stats) or data_problem is not None:
             continue
         if counts0 is None:
@@ -284,11 +295,18 @@ def pbo_cscv_parts(parts: Callable[[], Iterable[np.ndarray]]) -> PBOResult:
     if n_flat == n_runs:
         return _undefined(n_runs, n_blocks, len(masks),
                           "no run has returns with non-zero variance")
+    seen = 0  # pass 2 must see pass 1's runs: not those another process wrote since
     for part in parts():
         stats = _checked_shape(part)
+        seen += len(stats)
+        if seen > n_runs or (len(stats) and stats.shape[1] != n_blocks):
+            break
         if len(stats):
             _, sums, sqs, _ = _prepare_blocks(stats)
             cscv.count(sums, sqs)
+    if seen != n_runs:
+        raise RunError(f"block statistics: the runs changed while the PBO was computed ({n_runs} "
+                       "runs, then others): compute it again once no search writes them")
     pairs = cscv.pair_masks  # each split with block 0 in-sample; its complement
     pair_logits = cscv.logits()
     logits = np.empty(len(masks))
