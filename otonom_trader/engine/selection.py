@@ -151,31 +151,34 @@ def select_run(runs: pd.DataFrame, exp_id: int, rule: SelectionRule,
     ``objectives`` (its ``search`` record) by their knee score: the knee first, then the
     next front run when the knee is over the gap gate."""
     metric, max_gap, allow_overfit = rule.metric, rule.max_gap, rule.allow_overfit
-    done = runs[runs["status"] == "done"]
-    if done.empty:
+    done = np.flatnonzero((runs["status"] == "done").to_numpy())  # row positions, no copies
+    if not len(done):
         raise InputError(f"❌ No 'done' runs for experiment {exp_id}")
-    key = f"{rule.window}_{metric}"
     if metric == KNEE:
         if len(objectives) < 2:
             raise InputError(f"--select-by {KNEE}: experiment {exp_id} has no objectives; run "
                              "its search with --objectives (e.g. sharpe,max_drawdown_pct)")
-        done = done.assign(**{key: knee_column(done, rule.window, objectives)})
-    column = done[key]
-    ranked = done[np.isfinite(column.to_numpy(dtype=np.float64))]
-    if ranked.empty:
+        values = knee_column(runs[[f"{rule.window}_{k}" for k in objectives]].iloc[done],
+                             rule.window, objectives)
+    else:
+        values = runs[f"{rule.window}_{metric}"].to_numpy(np.float64)[done]
+    defined = np.isfinite(values)
+    ranked, values = done[defined], values[defined]
+    if not len(ranked):
         raise InputError(f"experiment {exp_id}: no done run has a finite {rule.window} "
                          f"{metric}; choose another --select-by")
-    ranked = ranked.sort_values([key, "run_number"], ascending=[False, True], kind="mergesort")
-    gaps = ranked["train_sharpe"].to_numpy(np.float64) - ranked["test_sharpe"].to_numpy(
-        np.float64)
+    numbers = runs["run_number"].to_numpy()[ranked]
+    order = np.lexsort((numbers, -values))  # the best value first; ties: lower run number
+    ranked, numbers = ranked[order], numbers[order]
+    gaps = (runs["train_sharpe"].to_numpy(np.float64)[ranked]
+            - runs["test_sharpe"].to_numpy(np.float64)[ranked])
     notes: list[str] = []
     chosen = None
     over = np.zeros(len(gaps), bool) if allow_overfit else gaps > max_gap  # NaN: not over
     first = int(np.argmin(over)) if not over.all() else len(gaps)  # the first within the gate
-    numbers = ranked["run_number"].to_numpy()[:first]
-    skipped = [(int(n), float(g)) for n, g in zip(numbers, gaps[:first], strict=True)]
+    skipped = [(int(n), float(g)) for n, g in zip(numbers[:first], gaps[:first], strict=True)]
     if first < len(gaps):
-        chosen, chosen_gap = ranked.iloc[first], gaps[first]
+        chosen, chosen_gap = runs.iloc[ranked[first]], gaps[first]
     if skipped:
         shown = ", ".join(f"#{n} (gap {g:.2f})" for n, g in skipped[:_SHOWN_SKIPS])
         more = f" and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
