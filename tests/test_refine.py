@@ -165,6 +165,15 @@ def test_bad_refine_input_is_one_line_exit_2(project, capsys):
     assert code == 2 and "no done run" in err, err
     assert not (project / "out.yaml").exists()
 
+    from otonom_trader.adapters.store import ExperimentStore
+
+    with ExperimentStore(DB) as store:  # a search stopped halfway: its top runs are partial
+        store.set_status(1, "interrupted")
+    code, _, err = refine("1", capsys, "--top", "2", "--output", "out.yaml")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"experiment 1 (coarse) is interrupted with {done:,}/" in err and "--resume 1" in err
+    assert not (project / "out.yaml").exists()
+
     (project / "orphan.yaml").write_text("parent_experiment: 99\n" + GRID)
     code, _, err = run_cli(["experiments", "grid-search", "--name", "orphan",
                             "--strategy-path", "strategy.yaml", "--grid-path", "orphan.yaml",

@@ -140,6 +140,12 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
         raise InputError(f"--shrink: expected a factor in (0, 1], got {shrink}")
     check_output(output, "--output", GRID_SUFFIXES)
     info = store.get(exp_id)
+    if info.status != "done":  # its top runs would be those of the runs stored so far
+        done_runs, failed = store.run_counts(exp_id)
+        raise InputError(f"experiment {exp_id} ({info.name}) is {info.status} with "
+                         f"{done_runs + failed:,}/{info.total_runs:,} runs stored: refine "
+                         "takes a finished search; finish it first (`otonom experiments "
+                         f"grid-search --resume {exp_id}`)")
     runs = store.runs_frame(exp_id)
     rule = selection_rule(Path(params_path))
     if rule.metric == KNEE:  # one run, not a ranking of the top K
