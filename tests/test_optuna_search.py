@@ -86,6 +86,10 @@ def test_more_trials_on_the_same_name_continue_the_study(tmp_path, capsys):
     assert n == 32 and studies == 1
     code, _, _ = run_cli(optuna_args(tmp_path, 32), capsys)  # the same again: complete
     assert code == 0 and len(stored(tmp_path)[1]) == 32
+    code, _, err = run_cli(optuna_args(tmp_path, 20), capsys)  # fewer: refused, not ignored
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--n-trials 20: experiment 'tpe' (ID: 1) is a study of 32 trials" in err
+    assert stored(tmp_path)[0].total_runs == 32
 
 
 def test_a_trial_in_flight_is_evaluated_on_resume(tmp_path, capsys):

@@ -268,6 +268,12 @@ def run_grid_search(req: GridSearchRequest, store: ExperimentStore,
     optuna = spec.search == "optuna"
     extend = (optuna and existing is not None and req.n_iter is not None
               and req.n_iter > existing.total_runs)  # the same study, given more trials
+    if optuna and existing is not None and req.n_iter is not None \
+            and req.n_iter < existing.total_runs:  # it would go on to its stored total
+        raise InputError(f"--n-trials {req.n_iter}: experiment '{existing.name}' (ID: "
+                         f"{existing.id}) is a study of {existing.total_runs:,} trials and "
+                         "a study does not shrink: run it again without --n-trials, or with "
+                         f"more than {existing.total_runs:,} to extend it")
     if existing is not None and existing.status == "done" and not extend:
         return _complete(req, store, existing)
     events.notes(grid_warnings(spec))
