@@ -227,3 +227,27 @@ def test_the_same_command_again_reuses_the_folds_and_gives_the_same_record(proje
                for f in folds)
     code, out, _ = run_cli(["experiments", "list", "--db", "sqlite:///store.db"], capsys)
     assert "wf_fold03" in out and "wf_fold04" not in out
+
+
+def test_buy_and_hold_is_measured_over_the_same_test_windows(project, capsys):
+    """With --step-years above --test-years the strategy is out of the market between test
+    windows: buying and holding is measured over the same bars, chained the same way."""
+    _, bars = project
+    code, out, err = run_cli(wf("--train-years", "1", "--test-years", "0.5", "--step-years",
+                                "1"), capsys)
+    assert code is None or code == 0, err
+    code, out, _ = run_cli(["experiments", "show", "1", "--walk-forward", "--db",
+                            "sqlite:///store.db", "--json"], capsys)
+    result = json.loads(out)["result"]
+    dates = pd.to_datetime(result["stitched"]["dates"])
+    growth, windows = 1.0, []
+    for fold in result["folds"]:
+        window = dates[(dates >= pd.Timestamp(fold["test_start"]))
+                       & (dates <= pd.Timestamp(fold["test_end"]))]
+        windows.append(window)
+        growth *= bars["Close"][window[-1]] / bars["Close"][window[0]]
+    assert len(windows) >= 2 and sum(map(len, windows)) == len(dates)
+    assert windows[0][-1] + pd.Timedelta(days=90) < windows[1][0]  # a gap between them
+    assert result["buy_hold_return_pct"] == pytest.approx((growth - 1) * 100, rel=1e-12)
+    span = bars["Close"][dates[-1]] / bars["Close"][dates[0]]
+    assert abs(result["buy_hold_return_pct"] - (span - 1) * 100) > 1.0  # not over the gaps

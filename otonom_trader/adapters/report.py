@@ -631,16 +631,17 @@ def report_html(report: ExperimentReport, curve=None, extra_notes: Iterable[str]
 # -- walk-forward ------------------------------------------------------------------------
 
 
-def walk_forward_html(record: dict, close: pd.Series | None) -> str:
+def walk_forward_html(record: dict, hold: pd.Series | None) -> str:
     """A walk-forward's page: settings, the folds table, the stitched out-of-sample figures
-    and equity against buy & hold (plotly.js embedded, opens offline)."""
+    and equity against ``hold``, buying and holding over the same test windows (plotly.js
+    embedded, opens offline)."""
     import plotly.io as pio
 
     from otonom_trader.adapters.equity_plot import equity_figure
 
     s, r = record["settings"], record["result"]
     stitched = pd.Series(r["stitched"]["equity"], index=pd.to_datetime(r["stitched"]["dates"]))
-    fig = equity_figure(stitched, close, title="Stitched out-of-sample equity vs buy & hold")
+    fig = equity_figure(stitched, hold, title="Stitched out-of-sample equity vs buy & hold")
     heads = ("Fold", "Experiment", "Train", "Test", "Parameters", "IS Sharpe", "OOS Sharpe",
              "OOS CAGR", "WFE")
     rows = "".join(

@@ -171,6 +171,19 @@ def stitch(equities: list[pd.Series], capital: float) -> pd.Series:
     return pd.concat(pieces).rename("equity")
 
 
+def buy_and_hold(close: pd.Series, windows: list[pd.DatetimeIndex], capital: float) -> pd.Series:
+    """Holding the symbol over the same test bars as the stitched equity, stitched the same
+    way: out of the market between test windows, as the strategy is."""
+    return stitch([close.reindex(window) for window in windows], capital)
+
+
+def fold_windows(record: dict) -> list[pd.DatetimeIndex]:
+    """Each fold's bars in a walk-forward record's stitched equity."""
+    dates = pd.to_datetime(record["result"]["stitched"]["dates"])
+    return [dates[(dates >= pd.Timestamp(f["test_start"])) & (dates <= pd.Timestamp(f["test_end"]))]
+            for f in record["result"]["folds"]]
+
+
 def oos_stats(stitched: pd.Series, periods_per_year: float) -> dict[str, Any]:
     """The stitched out-of-sample Sharpe (annualised), its t-statistic (per-period Sharpe ×
     √n), its PSR against 0, the CAGR (over the out-of-sample periods, like the Sharpe: with
@@ -303,10 +316,10 @@ def run_walk_forward(req: WalkForwardRequest, store: ExperimentStore,
     mean_is = float(np.mean(train_cagrs)) if train_cagrs else math.nan
     wfe = (finite(float(of.walk_forward_efficiency(mean_is, stats["cagr_pct"])))
            if stats["cagr_pct"] is not None else None)
-    close = bars["Close"].loc[stitched.index[0]:stitched.index[-1]]
+    hold = buy_and_hold(bars["Close"], [e.index for e in equities], req.initial_capital)
     result_doc = {"folds": rows, "oos": stats, "is_cagr_pct_mean": finite(mean_is),
                   "wfe": wfe, "stability": _stability(selections),
-                  "buy_hold_return_pct": finite(float(close.iloc[-1] / close.iloc[0] - 1) * 100),
+                  "buy_hold_return_pct": finite(float(hold.iloc[-1] / hold.iloc[0] - 1) * 100),
                   "periods_per_year": ppy,
                   "stitched": {"dates": [f"{d:{DATE}}" for d in stitched.index],
                                "equity": [float(v) for v in stitched]}}
@@ -330,9 +343,9 @@ def export_walk_forward(record: dict, fmt: str, output: str | Path | None = None
     from otonom_trader.adapters.report import walk_forward_html
     from otonom_trader.engine.data import load_bars
 
-    dates = record["result"]["stitched"]["dates"]
     try:
-        close = load_bars(record["settings"]["symbol"], data_dir)["Close"].loc[dates[0]:dates[-1]]
+        close = load_bars(record["settings"]["symbol"], data_dir)["Close"]
+        hold = buy_and_hold(close, fold_windows(record), record["settings"]["initial_capital"])
     except OtonomError:
-        close = None  # the data moved: the page shows the strategy alone
-    return write_atomic_text(path, "--output", ".html", walk_forward_html(record, close))
+        hold = None  # the data moved: the page shows the strategy alone
+    return write_atomic_text(path, "--output", ".html", walk_forward_html(record, hold))
