@@ -205,8 +205,29 @@ class Combinations:
             runs = np.arange(start, min(start + size, n + 1), dtype=np.int64)
             if len(skip):
                 runs = runs[~_member(runs, skip)]
-            rows = [self.draw(int(r)) for r in runs]
-            yield runs, {p: _array([r[p] for r in rows], self.dtypes[p]) for p in self.paths}
+            yield runs, self._drawn(runs)
+
+    def _drawn(self, runs: np.ndarray) -> _Values:
+        rows = [self.draw(int(r)) for r in runs]
+        return {p: _array([r[p] for r in rows], self.dtypes[p]) for p in self.paths}
+
+    @property
+    def numbered(self) -> bool:
+        """Whether a run's values follow from its number alone (``chunk_of``): a random
+        search, or a grid without constraints (a constrained grid numbers the survivors)."""
+        return self.spec.search != "grid" or not self.spec.constraints
+
+    def chunk_of(self, runs: np.ndarray) -> Chunk:
+        """The chunk of runs ``runs`` (as ``chunks`` yields it), rebuilt from their numbers
+        alone; only when ``numbered``."""
+        if not self.numbered:
+            raise ValueError("a constrained grid's runs are numbered by the combinations "
+                             "that pass: stream them with chunks()")
+        runs = np.asarray(runs, np.int64)
+        if self.spec.search != "grid":
+            return Chunk(runs, self._drawn(runs))
+        index = np.unravel_index(runs - 1, self.shape)
+        return Chunk(runs, {p: self._column(p, i) for p, i in zip(self.paths, index, strict=True)})
 
 
 def _member(runs: np.ndarray, sorted_skip: np.ndarray) -> np.ndarray:

@@ -381,7 +381,7 @@ def _run(req, store, events, existing, strategy, spec, split, symbol, fingerprin
                 if kept is not None:
                     kept.append(batch)
         chunks = () if optuna else combos.chunks(req.chunk_size, skip=done_before)
-        for result in executor.map(evaluator, chunks):
+        for result in executor.map(evaluator, chunks, combos):
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
             if kept is not None:
