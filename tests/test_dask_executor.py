@@ -343,3 +343,30 @@ def test_a_task_sends_run_ranges_so_dasks_message_logs_keep_no_chunk_values(proj
         expected = evaluator.evaluate(chunk.run_numbers, chunk.values).test
         np.testing.assert_array_equal(np.array([got[int(r)] for r in chunk.run_numbers]),
                                       expected)
+
+
+@pytest.mark.parametrize("grid", [RANDOM, GRID, CONSTRAINED])
+def test_a_chunk_rebuilt_from_its_run_ranges_is_the_streamed_one(project, grid):
+    from otonom_trader.domain.combinations import Combinations
+    from otonom_trader.domain.grid import grid_from_mapping
+    from otonom_trader.domain.strategy_loader import load_strategy
+
+    strategy = load_strategy("strategy.yaml")
+    combos = Combinations(grid_from_mapping(grid, strategy, source=Path("grid.yaml")), strategy)
+    skip = [2, 3, 4, 50, 77, 78, *range(120, 180)]  # a resumed search: runs done before
+    chunks = list(combos.chunks(40, skip=skip))
+    assert combos.numbered is (grid is not CONSTRAINED)
+    for chunk in chunks:
+        ranges = dask_cluster.run_ranges(chunk.run_numbers)
+        runs = np.concatenate([np.arange(a, b + 1) for a, b in ranges])
+        np.testing.assert_array_equal(runs, chunk.run_numbers)
+        if not combos.numbered:
+            with pytest.raises(ValueError, match="constrained grid"):
+                combos.chunk_of(runs)
+            continue
+        rebuilt = combos.chunk_of(runs)
+        assert rebuilt.values.keys() == chunk.values.keys()
+        for path, column in chunk.values.items():
+            assert rebuilt.values[path].dtype == column.dtype
+            np.testing.assert_array_equal(rebuilt.values[path], column)
+    assert len(dask_cluster.run_ranges(chunks[0].run_numbers)) > 1  # the skip splits it
