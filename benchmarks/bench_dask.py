@@ -4,6 +4,8 @@ streamed through a 2-worker LocalCluster with its memory sampled as it goes.
     .venv/bin/python benchmarks/bench_dask.py            # table (a few minutes)
     .venv/bin/python benchmarks/bench_dask.py --json     # machine-readable
     .venv/bin/python benchmarks/bench_dask.py --runs 200000 --grid-rounds 1   # shorter
+    .venv/bin/python benchmarks/bench_dask.py --skip-throughput --window short --runs 2000000 \
+        --samples 10    # memory only: cheap runs (2012-2014), RSS every 10 %
 
 Both parts run ``python -m otonom_trader.cli experiments grid-search`` as a child process on
 the bundled SPX daily bars (strategies/sma_cross.yaml, train 1999–2013, test 2014–2018),
@@ -19,11 +21,15 @@ each into a fresh SQLite store, from the repository root.
    compiled kernels: a cluster's workers outlive the searches they serve.
 2. ``stream``: a random search of ``--runs`` runs (fast 5..50 step 5 × slow 60..240 step 20,
    stop-loss and take-profit uniform) with ``--executor dask`` on a fresh 2-worker cluster.
-   While it runs, the stored row count is polled and at 25, 50 and 75 % (and at the end of
-   the evaluation) the RSS and peak RSS (``/proc/<pid>/status`` VmRSS, VmHWM) of the client
-   and of each worker are recorded. Memory that does not grow between the samples is the
-   point: the number of chunks in flight is bounded, the client keeps no run in memory above
-   ``KEEP_RUNS``, and each worker holds the evaluator once plus its score cache (capped).
+   While it runs, the stored row count is polled and at 25, 50 and 75 % (``--samples``: that
+   many even marks; the last at the end of the evaluation) the RSS and peak RSS
+   (``/proc/<pid>/status`` VmRSS, VmHWM) of the client, of each worker and of the scheduler
+   (the LocalCluster's, in this process) are recorded. ``--window short`` (train 2012–2013,
+   test 2014) makes each run cheap, so millions of runs show whether memory grows. Memory
+   that does not grow between the samples is the point: the number of chunks in flight is
+   bounded, the client keeps no run in memory above ``KEEP_RUNS``, each worker holds the
+   evaluator once plus its caches (capped), and a task names its runs (ranges of run
+   numbers) rather than carrying their values into dask's logs of recent messages.
 
 Every process (client and workers) shares one temporary ``NUMBA_CACHE_DIR``; an untimed
 warm-up search first compiles the kernels into it, so each worker loads the compiled
@@ -50,6 +56,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SPLIT = ["--train-start", "1999-01-01", "--train-end", "2013-12-31",
          "--test-start", "2014-01-01", "--test-end", "2018-12-31"]
+SHORT_SPLIT = ["--train-start", "2012-01-01", "--train-end", "2013-12-31",
+               "--test-start", "2014-01-01", "--test-end", "2014-12-31"]
 GRID = {
     "analysts.tech.fast_window": {"int": [2, 80, 2]},
     "analysts.tech.slow_window": {"int": [85, 280, 5]},
@@ -94,13 +102,13 @@ def memory(pid: int) -> tuple[int, int]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
-def command(tmp: Path, name: str, grid: dict, *extra: str) -> list[str]:
+def command(tmp: Path, name: str, grid: dict, *extra: str, split=SPLIT) -> list[str]:
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(grid))
     return [sys.executable, "-m", "otonom_trader.cli", "experiments", "grid-search",
             "--name", name, "--strategy-path", "strategies/sma_cross.yaml",
             "--grid-path", str(path), "--db", f"sqlite:///{tmp / name}.db",
-            "--outputs-dir", str(tmp / "experiments"), *SPLIT, *extra]
+            "--outputs-dir", str(tmp / "experiments"), *split, *extra]
 
 
 def stored(db: Path) -> int:
@@ -141,18 +149,18 @@ def throughput(tmp: Path, env: dict, rounds: int) -> dict:
             "dask_vs_local": best["local"] / best["dask"]}
 
 
-def stream(tmp: Path, env: dict, runs: int) -> dict:
+def stream(tmp: Path, env: dict, runs: int, split=SPLIT, n_samples: int = 4) -> dict:
     cluster = start_cluster()
     try:
         workers = worker_pids(cluster.scheduler_address)
         argv = command(tmp, "stream", random_grid(runs), "--executor", "dask", "--scheduler",
-                       cluster.scheduler_address)
+                       cluster.scheduler_address, split=split)
         started = time.perf_counter()
         errors = tmp / "stream.err"
         with errors.open("w") as sink:
             proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                     stderr=sink)
-        samples, marks = [], [0.25, 0.5, 0.75, 1.0]
+        samples, marks = [], [(i + 1) / n_samples for i in range(n_samples)]
         db = tmp / "stream.db"
         while proc.poll() is None and marks:
             count = stored(db)
@@ -163,6 +171,7 @@ def stream(tmp: Path, env: dict, runs: int) -> dict:
                           "client": memory(proc.pid)}
                 sample |= {f"worker {i + 1}": memory(pid)
                            for i, pid in enumerate(workers.values())}
+                sample["scheduler"] = memory(os.getpid())
                 samples.append(sample)
             time.sleep(0.5)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -194,6 +203,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--grid-rounds", type=int, default=2)
     parser.add_argument("--skip-throughput", action="store_true", help="only the stream")
+    parser.add_argument("--window", choices=["long", "short"], default="long",
+                        help="the stream's split: 1999-2018, or 2012-2014 (cheap runs)")
+    parser.add_argument("--samples", type=int, default=4, help="the stream's memory samples")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="otonom-bench-dask-") as name:
@@ -207,7 +219,9 @@ def main() -> None:
                   "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                   "throughput": (None if args.skip_throughput else
                                  throughput(tmp, env, args.grid_rounds)),
-                  "stream": stream(tmp, env, args.runs)}
+                  "stream": stream(tmp, env, args.runs,
+                                   SHORT_SPLIT if args.window == "short" else SPLIT,
+                                   args.samples)}
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -285,3 +285,109 @@ def test_the_trading_row_cache_stays_bounded_and_changes_no_number(project, monk
         np.testing.assert_array_equal(bounded.evaluate(chunk.run_numbers, chunk.values).test,
                                       expected)
         assert len(bounded._trading) <= 7
+
+
+def wire_bytes(logs, before: set[int]) -> int:
+    """Bytes on the wire of the messages in dask's logs of recent messages (one per connection,
+    ``distributed.admin.low-level-log-length`` long) that are not in ``before`` (their ids)."""
+    from distributed.protocol import dumps
+
+    return sum(memoryview(frame).nbytes for log in logs for msg in log if id(msg) not in before
+               for frame in dumps([msg]))
+
+
+def scheduler_logs(dask_scheduler):
+    return [stream.recent_message_log for stream in dask_scheduler.stream_comms.values()]
+
+
+def scheduler_log_ids(dask_scheduler) -> set[int]:
+    return {id(msg) for log in scheduler_logs(dask_scheduler) for msg in log}
+
+
+def scheduler_wire_bytes(before, dask_scheduler) -> int:
+    return wire_bytes(scheduler_logs(dask_scheduler), set(before))
+
+
+CONSTRAINED = {**GRID, "constraints": ["analysts.tech.fast_window < analysts.tech.slow_window"]}
+
+
+@pytest.mark.parametrize(("grid", "ranges"), [
+    ({**RANDOM, "n_iter": 3000}, True),  # a random run's values follow from its number
+    ({**GRID, "risk.take_profit_pct": [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0]}, True),
+    (CONSTRAINED, False),  # numbered by the combinations that pass: the values travel
+])
+def test_a_task_sends_run_ranges_so_dasks_message_logs_keep_no_chunk_values(project, cluster,
+                                                                            grid, ranges):
+    """dask keeps each connection's last 1,000 messages alive (the client's to the scheduler,
+    the scheduler's to each worker): a task carrying its chunk's values kept ~300 kB per
+    8,192-run chunk in the client and the scheduler, growing with the runs (issue 15)."""
+    from otonom_trader.domain.combinations import Combinations
+    from otonom_trader.domain.grid import grid_from_mapping
+    from otonom_trader.domain.strategy_loader import load_strategy
+    from otonom_trader.engine.data import load_bars
+    from otonom_trader.engine.grid import GridEvaluator, resolve_split
+
+    strategy = load_strategy("strategy.yaml")
+    spec = grid_from_mapping(grid, strategy, source=Path("grid.yaml"))
+    bars = load_bars("MINI", "data", strategy.data.on_bad_bars)
+    evaluator = GridEvaluator(strategy, bars, symbol="MINI", paths=list(spec.parameters),
+                              split=resolve_split(bars.index, "MINI", *SPLIT.values()))
+    combos = Combinations(spec, strategy)
+    chunks = list(combos.chunks(500))
+    values = sum(c.run_numbers.nbytes + sum(v.nbytes for v in c.values.values()) for c in chunks)
+    executor = dask_cluster.DaskExecutor.connect(cluster.scheduler_address)
+    try:
+        client_log = executor.client.scheduler_comm.recent_message_log
+        before = {id(msg) for msg in client_log}
+        before_scheduler = executor.client.run_on_scheduler(scheduler_log_ids)
+        results = list(executor.map(evaluator, iter(chunks), combos))
+        sent = wire_bytes([client_log], before)
+        forwarded = executor.client.run_on_scheduler(scheduler_wire_bytes, before_scheduler)
+    finally:
+        executor.close()
+    assert combos.numbered is ranges
+    if ranges:  # a few hundred bytes per task, whatever the chunk size
+        assert sent < values / 4 and forwarded < values / 4, (sent, forwarded, values)
+    else:
+        assert sent > values and forwarded > values, (sent, forwarded, values)
+    got = {int(r): row for res in results for r, row in zip(res.run_numbers, res.test, strict=True)}
+    assert sorted(got) == list(range(1, combos.total + 1))
+    for chunk in chunks:
+        expected = evaluator.evaluate(chunk.run_numbers, chunk.values).test
+        np.testing.assert_array_equal(np.array([got[int(r)] for r in chunk.run_numbers]),
+                                      expected)
+
+
+@pytest.mark.parametrize("grid", [RANDOM, GRID, CONSTRAINED])
+def test_a_chunk_rebuilt_from_its_run_ranges_is_the_streamed_one(project, grid):
+    from otonom_trader.domain.combinations import Combinations
+    from otonom_trader.domain.grid import grid_from_mapping
+    from otonom_trader.domain.strategy_loader import load_strategy
+
+    strategy = load_strategy("strategy.yaml")
+    combos = Combinations(grid_from_mapping(grid, strategy, source=Path("grid.yaml")), strategy)
+    skip = [2, 3, 4, 50, 77, 78, *range(120, 180)]  # a resumed search: runs done before
+    chunks = list(combos.chunks(40, skip=skip))
+    assert combos.numbered is (grid is not CONSTRAINED)
+    for chunk in chunks:
+        ranges = dask_cluster.run_ranges(chunk.run_numbers)
+        runs = np.concatenate([np.arange(a, b + 1) for a, b in ranges])
+        np.testing.assert_array_equal(runs, chunk.run_numbers)
+        if not combos.numbered:
+            with pytest.raises(ValueError, match="constrained grid"):
+                combos.chunk_of(runs)
+            continue
+        rebuilt = combos.chunk_of(runs)
+        assert rebuilt.values.keys() == chunk.values.keys()
+        for path, column in chunk.values.items():
+            assert rebuilt.values[path].dtype == column.dtype
+            np.testing.assert_array_equal(rebuilt.values[path], column)
+    assert len(dask_cluster.run_ranges(chunks[0].run_numbers)) > 1  # the skip splits it
+    if combos.numbered:  # the client then streams run numbers alone, drawing nothing
+        bare = list(combos.chunks(40, skip=skip, values=False))
+        assert [c.values for c in bare] == [{}] * len(chunks)
+        for a, b in zip(bare, chunks, strict=True):
+            np.testing.assert_array_equal(a.run_numbers, b.run_numbers)
+    else:
+        with pytest.raises(ValueError, match="constrained grid"):
+            next(combos.chunks(40, values=False))

@@ -124,17 +124,21 @@ class Combinations:
         share = np.count_nonzero(self._holds({**self.fixed, **values})) / SAMPLE
         return round(self.spec.size * share)
 
-    def chunks(self, size: int, skip: Collection[int] | np.ndarray = ()) -> Iterator[Chunk]:
+    def chunks(self, size: int, skip: Collection[int] | np.ndarray = (),
+               values: bool = True) -> Iterator[Chunk]:
         """Chunks of ``size`` runs (the last may be shorter) in run order, leaving out the run
-        numbers in ``skip`` without renumbering the others."""
+        numbers in ``skip`` without renumbering the others. ``values`` False: run numbers
+        only (no values drawn), for whoever rebuilds them (``chunk_of``; when ``numbered``)."""
         if not _is_int(size) or size < 1:
             raise ValueError(f"chunk size must be a positive integer, got {size!r}")
+        if not values and not self.numbered:
+            raise ValueError("a constrained grid's chunks carry their values")
         skip = np.unique(np.asarray(skip if isinstance(skip, np.ndarray) else list(skip), np.int64))
         if self.spec.search == "grid":
             blocks = self._grid_blocks(max(size, _BLOCK), skip)
         else:
-            blocks = self._random_blocks(size, skip)
-        yield from _rebatch(blocks, size, self.paths)
+            blocks = self._random_blocks(size, skip, values)
+        yield from _rebatch(blocks, size, self.paths if values else ())
 
     @staticmethod
     def params_of(chunk: Chunk, i: int) -> dict[str, Any]:
@@ -199,14 +203,36 @@ class Combinations:
                 runs, values = runs[keep], {p: v[keep] for p, v in values.items()}
             yield runs, values
 
-    def _random_blocks(self, size: int, skip: np.ndarray) -> Iterator[tuple[np.ndarray, _Values]]:
+    def _random_blocks(self, size: int, skip: np.ndarray,
+                       values: bool = True) -> Iterator[tuple[np.ndarray, _Values]]:
         n = self.spec.n_iter
         for start in range(1, n + 1, size):
             runs = np.arange(start, min(start + size, n + 1), dtype=np.int64)
             if len(skip):
                 runs = runs[~_member(runs, skip)]
-            rows = [self.draw(int(r)) for r in runs]
-            yield runs, {p: _array([r[p] for r in rows], self.dtypes[p]) for p in self.paths}
+            yield runs, self._drawn(runs) if values else {}
+
+    def _drawn(self, runs: np.ndarray) -> _Values:
+        rows = [self.draw(int(r)) for r in runs]
+        return {p: _array([r[p] for r in rows], self.dtypes[p]) for p in self.paths}
+
+    @property
+    def numbered(self) -> bool:
+        """Whether a run's values follow from its number alone (``chunk_of``): a random
+        search, or a grid without constraints (a constrained grid numbers the survivors)."""
+        return self.spec.search != "grid" or not self.spec.constraints
+
+    def chunk_of(self, runs: np.ndarray) -> Chunk:
+        """The chunk of runs ``runs`` (as ``chunks`` yields it), rebuilt from their numbers
+        alone; only when ``numbered``."""
+        if not self.numbered:
+            raise ValueError("a constrained grid's runs are numbered by the combinations "
+                             "that pass: stream them with chunks()")
+        runs = np.asarray(runs, np.int64)
+        if self.spec.search != "grid":
+            return Chunk(runs, self._drawn(runs))
+        index = np.unravel_index(runs - 1, self.shape)
+        return Chunk(runs, {p: self._column(p, i) for p, i in zip(self.paths, index, strict=True)})
 
 
 def _member(runs: np.ndarray, sorted_skip: np.ndarray) -> np.ndarray:

@@ -3,10 +3,18 @@
 The evaluator (bars, prepared arrays, strategy, split, precomputed analyst scores) goes to
 every worker once, in a worker plugin: the scheduler hands it to each worker, a replacement
 for a lost one included, and the worker keeps it under a token. Each task is one chunk (the
-token, run numbers and values), at most a few per worker thread in flight, so memory does
-not grow with the number of runs; results come back with ``as_completed`` in whatever order
-they finish. Tasks are pure functions of their chunk: dask re-runs the chunks of a lost
-worker, and each chunk's result arrives exactly once.
+token and its runs), at most a few per worker thread in flight, so memory does not grow with
+the number of runs; results come back with ``as_completed`` in whatever order they finish.
+Tasks are pure functions of their chunk: dask re-runs the chunks of a lost worker, and each
+chunk's result arrives exactly once.
+
+A task names its runs as ranges of run numbers and the worker draws their values itself
+(``Combinations.chunk_of``, shipped in the plugin too) whenever their numbers fix them (a
+random search, an unconstrained grid): dask keeps the last messages of each connection (the
+client's to the scheduler, the scheduler's to each worker: ``distributed.admin.
+low-level-log-length``, 1,000 by default), so a task that carried its chunk's values (~40
+bytes per run) would keep ~300 kB per 8,192-run chunk alive in the client and the scheduler
+until a thousand chunks had passed.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 from distributed import WorkerPlugin
 
 from otonom_trader.domain.errors import InputError, RunError
@@ -26,7 +35,8 @@ from otonom_trader.domain.errors import InputError, RunError
 CONNECT_SECONDS = 10.0  # to reach the scheduler, and for a first worker to be there
 IN_FLIGHT_PER_THREAD = 2  # chunks queued per worker thread: enough to keep every worker busy
 _one_chunk_at_a_time = threading.Lock()  # per worker process: the evaluator's caches, numba
-_evaluators: dict[str, object] = {}  # on a worker: token -> the evaluator its plugin brought
+_evaluators: dict[str, tuple] = {}  # on a worker: token -> (evaluator, combinations) its
+# plugin brought
 
 
 def code_identity() -> tuple[str, str]:
@@ -42,21 +52,37 @@ def code_identity() -> tuple[str, str]:
 
 
 class EvaluatorPlugin(WorkerPlugin):
-    """Brings one search's evaluator to each worker (and to any that joins later)."""
+    """Brings one search's evaluator (and its combinations, when the runs' numbers fix their
+    values) to each worker (and to any that joins later)."""
 
-    def __init__(self, token: str, evaluator):
-        self.token, self.evaluator = token, evaluator
+    def __init__(self, token: str, evaluator, combinations=None):
+        self.token, self.evaluator, self.combinations = token, evaluator, combinations
 
     def setup(self, worker) -> None:
-        _evaluators[self.token] = self.evaluator
+        _evaluators[self.token] = (self.evaluator, self.combinations)
 
     def teardown(self, worker) -> None:
         _evaluators.pop(self.token, None)
 
 
+def run_ranges(runs: np.ndarray) -> list[tuple[int, int]]:
+    """Ascending run numbers as ``(first, last)`` ranges: a fresh chunk is one range."""
+    if not len(runs):
+        return []
+    cut = np.flatnonzero(np.diff(runs) != 1) + 1
+    firsts, lasts = runs[np.r_[0, cut]], runs[np.r_[cut - 1, len(runs) - 1]]
+    return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
+
+
 def _evaluate(token: str, run_numbers, values):
-    """On a worker: one chunk's result, and the evaluator's notes so far."""
-    evaluator = _evaluators[token]
+    """On a worker: one chunk's result, and the evaluator's notes so far. ``values`` None:
+    ``run_numbers`` are ranges, the values are drawn here."""
+    evaluator, combinations = _evaluators[token]
+    if values is None:
+        runs = np.concatenate([np.arange(a, b + 1, dtype=np.int64) for a, b in run_numbers]
+                              or [np.empty(0, np.int64)])
+        chunk = combinations.chunk_of(runs)
+        run_numbers, values = chunk.run_numbers, chunk.values
     with _one_chunk_at_a_time:
         return evaluator.evaluate(run_numbers, values), evaluator.notes
 
@@ -114,19 +140,30 @@ class DaskExecutor:
                                  f"otonom-trader {version} ({digest}): install the same version "
                                  f"on every worker, {fallback}")
 
-    def map(self, evaluator, chunks: Iterable) -> Iterator:
-        """``evaluator.evaluate`` of each chunk on the cluster, in the order they finish."""
+    @staticmethod
+    def needs_values(combinations) -> bool:
+        """Whether ``map`` needs the chunks' values: not when the workers draw them."""
+        return not combinations.numbered
+
+    def map(self, evaluator, chunks: Iterable, combinations=None) -> Iterator:
+        """``evaluator.evaluate`` of each chunk on the cluster, in the order they finish.
+        ``combinations`` (the chunks' ``Combinations``): the tasks send run ranges only when
+        their numbers fix the values."""
         from distributed import as_completed
 
         token = f"otonom-evaluator-{uuid.uuid4().hex}"
-        self.client.register_plugin(EvaluatorPlugin(token, evaluator), name=token)
+        if combinations is not None and not combinations.numbered:
+            combinations = None
+        self.client.register_plugin(EvaluatorPlugin(token, evaluator, combinations), name=token)
         threads = sum(self.client.nthreads().values())
         limit = max(2, IN_FLIGHT_PER_THREAD * threads)
         chunks = iter(chunks)
 
         def submit(chunk):
             first = int(chunk.run_numbers[0]) if len(chunk.run_numbers) else 0
-            return self.client.submit(_evaluate, token, chunk.run_numbers, chunk.values,
+            runs, values = ((run_ranges(chunk.run_numbers), None) if combinations is not None
+                            else (chunk.run_numbers, chunk.values))
+            return self.client.submit(_evaluate, token, runs, values,
                                       key=f"otonom-chunk-{first}-{token[17:]}", pure=False)
 
         running = as_completed([submit(c) for c in itertools.islice(chunks, limit)],

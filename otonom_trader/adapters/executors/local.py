@@ -9,8 +9,13 @@ class LocalExecutor:
     name = "local"
     notes: tuple[str, ...] = ()  # the evaluator's own notes are all there is
 
-    def map(self, evaluator, chunks: Iterable) -> Iterator:
-        """``evaluator.evaluate`` of each chunk, in chunk order."""
+    @staticmethod
+    def needs_values(combinations) -> bool:
+        """The chunks come with their values (``map`` evaluates them as they are)."""
+        return True
+
+    def map(self, evaluator, chunks: Iterable, combinations=None) -> Iterator:
+        """``evaluator.evaluate`` of each chunk, in chunk order (``combinations``: unused)."""
         for chunk in chunks:
             yield evaluator.evaluate(chunk.run_numbers, chunk.values)
 

@@ -411,8 +411,9 @@ def _run(req: GridSearchRequest, store: ExperimentStore, events: GridSearchEvent
                                         lambda b: events.advanced(write(b))):
                 if kept is not None:
                     kept.append(batch)
-        chunks = () if optuna else plan.combos.chunks(req.chunk_size, skip=done_before)
-        for result in executor.map(evaluator, chunks):
+        chunks = () if optuna else plan.combos.chunks(
+            req.chunk_size, skip=done_before, values=executor.needs_values(plan.combos))
+        for result in executor.map(evaluator, chunks, plan.combos):
             batch = RunBatch(result.run_numbers, result.params, result.status, result.errors,
                              result.train, result.test, result.blocks)
             if kept is not None:
