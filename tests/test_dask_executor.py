@@ -231,14 +231,8 @@ def test_a_scheduler_without_workers_is_refused(project, capsys, monkeypatch):
     assert code == 2 and "no dask worker joined within 1 s" in err
 
 
-@pytest.mark.parametrize(("grid", "computed"), [
-    (GRID, 8 * 6),  # every fast × slow window pair
-    ({**RANDOM, "n_iter": 5000}, 38 * 121),  # int distributions enumerate their values too
-    (RANDOM, 0),  # 4,598 analyst sets for 600 runs: left to the workers
-    (WORKER_SCORES, 0),  # a continuous analyst weight: left to the workers
-])
-def test_the_scores_shipped_to_the_workers_are_the_enumerable_analyst_sets(project, grid,
-                                                                          computed):
+def evaluator_and_combinations(grid: dict):
+    """The mini project's evaluator and combinations for ``grid`` (as a search builds them)."""
     from otonom_trader.domain.combinations import Combinations
     from otonom_trader.domain.grid import grid_from_mapping
     from otonom_trader.domain.strategy_loader import load_strategy
@@ -250,12 +244,22 @@ def test_the_scores_shipped_to_the_workers_are_the_enumerable_analyst_sets(proje
     bars = load_bars("MINI", "data", strategy.data.on_bad_bars)
     evaluator = GridEvaluator(strategy, bars, symbol="MINI", paths=list(spec.parameters),
                               split=resolve_split(bars.index, "MINI", *SPLIT.values()))
-    combos = Combinations(spec, strategy)
+    return evaluator, Combinations(spec, strategy)
+
+
+@pytest.mark.parametrize(("grid", "computed"), [
+    (GRID, 8 * 6),  # every fast × slow window pair
+    ({**RANDOM, "n_iter": 5000}, 38 * 121),  # int distributions enumerate their values too
+    (RANDOM, 0),  # 4,598 analyst sets for 600 runs: left to the workers
+    (WORKER_SCORES, 0),  # a continuous analyst weight: left to the workers
+])
+def test_the_scores_shipped_to_the_workers_are_the_enumerable_analyst_sets(project, grid,
+                                                                          computed):
+    evaluator, combos = evaluator_and_combinations(grid)
     assert evaluator.precompute_scores(
         [combos.values_of(p) for p in evaluator.score_paths], combos.total) == computed
     chunk = next(combos.chunks(64))
-    fresh = GridEvaluator(strategy, bars, symbol="MINI", paths=list(spec.parameters),
-                          split=resolve_split(bars.index, "MINI", *SPLIT.values()))
+    fresh, _ = evaluator_and_combinations(grid)  # computes its scores as it goes
     a, b = (e.evaluate(chunk.run_numbers, chunk.values) for e in (evaluator, fresh))
     np.testing.assert_array_equal(a.test, b.test)
     assert a.params == b.params and a.status == b.status
@@ -321,18 +325,7 @@ def test_a_task_sends_run_ranges_so_dasks_message_logs_keep_no_chunk_values(proj
     """dask keeps each connection's last 1,000 messages alive (the client's to the scheduler,
     the scheduler's to each worker): a task carrying its chunk's values kept ~300 kB per
     8,192-run chunk in the client and the scheduler, growing with the runs (issue 15)."""
-    from otonom_trader.domain.combinations import Combinations
-    from otonom_trader.domain.grid import grid_from_mapping
-    from otonom_trader.domain.strategy_loader import load_strategy
-    from otonom_trader.engine.data import load_bars
-    from otonom_trader.engine.grid import GridEvaluator, resolve_split
-
-    strategy = load_strategy("strategy.yaml")
-    spec = grid_from_mapping(grid, strategy, source=Path("grid.yaml"))
-    bars = load_bars("MINI", "data", strategy.data.on_bad_bars)
-    evaluator = GridEvaluator(strategy, bars, symbol="MINI", paths=list(spec.parameters),
-                              split=resolve_split(bars.index, "MINI", *SPLIT.values()))
-    combos = Combinations(spec, strategy)
+    evaluator, combos = evaluator_and_combinations(grid)
     chunks = list(combos.chunks(500))
     values = sum(c.run_numbers.nbytes + sum(v.nbytes for v in c.values.values()) for c in chunks)
     executor = dask_cluster.DaskExecutor.connect(cluster.scheduler_address)
