@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from otonom_trader.adapters.store import ExperimentStore, RunBatch
+from otonom_trader.adapters.store import ExperimentStore, RunBatch, share_sqlite_settings
 from otonom_trader.domain.combinations import _array, _dtype
 from otonom_trader.domain.grid import Distribution, GridSpec
 from otonom_trader.domain.metrics import METRIC_KEYS
@@ -73,6 +73,7 @@ def open_study(store: ExperimentStore, name: str, seed: int, objectives: tuple[s
     # The store's Alembic table already holds the store's revision, not Optuna's: Optuna's
     # own tables are created by it (create_all) and its schema check is skipped.
     storage = optuna.storages.RDBStorage(url, skip_compatibility_check=True)
+    share_sqlite_settings(storage.engine)
     return optuna.create_study(study_name=name, storage=storage,
                                sampler=sampler(seed, 0, len(objectives) > 1),
                                directions=[direction(k) for k in objectives],
