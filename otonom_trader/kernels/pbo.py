@@ -276,10 +276,3 @@ class CSCV:
         """(n_pairs, 2): λ of each pair's split (column 0) and of its complement."""
         return logits_nb(self.below, self.equal, self.n_runs)
 
-
-def cscv_logits(sums, sqs, counts, pair_masks):
-    """The (n_pairs, 2) logits of runs held in one part (``CSCV``)."""
-    cscv = CSCV(counts, pair_masks)
-    cscv.best_of(sums, sqs)
-    cscv.count(sums, sqs)
-    return cscv.logits()
