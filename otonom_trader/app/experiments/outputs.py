@@ -212,9 +212,14 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
     info = store.get(exp_id)
     answer: list = []  # (PBOResult or None, notes), once known
     cv = (info.search or {}).get("cv")
-    if runs is None or blocks is None or pbo is None:  # read back, a part at a time
-        answer.append(pbo_with_notes(lambda: (part for _, part in store.block_parts(info.id))))
-        blocks = store.block_stats(info.id)[1] if cv else None  # CPCV takes them all
+    if runs is None or blocks is None or pbo is None:  # read back
+        if cv:  # CPCV takes them all: the PBO too, instead of reading them twice more
+            blocks = store.block_stats(info.id)[1]
+            answer.append(pbo_with_notes(blocks))
+        else:  # the PBO's two passes a part at a time
+            blocks = None
+            answer.append(pbo_with_notes(
+                lambda: (part for _, part in store.block_parts(info.id))))
         runs = store.runs_frame(info.id)
     cpcv = cpcv_record(blocks, cv, info.periods_per_year)
     del blocks
