@@ -152,7 +152,7 @@ class DaskExecutor:
         from distributed import as_completed
 
         token = f"otonom-evaluator-{uuid.uuid4().hex}"
-        if combinations is not None and not combinations.numbered:
+        if combinations is not None and self.needs_values(combinations):
             combinations = None
         self.client.register_plugin(EvaluatorPlugin(token, evaluator, combinations), name=token)
         threads = sum(self.client.nthreads().values())
