@@ -241,8 +241,13 @@ def _cross_errors(s: Strategy) -> Iterator[str]:
 # ---------------------------------------------------------------- building
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """Deep copy into plain dicts/lists/Python scalars (numpy scalars via ``.item()``)."""
+    if type(value) in _IMMUTABLE:  # deepcopy would return it as it is
+        return value
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -266,10 +271,14 @@ def _params(cls: type, block: Mapping[str, Any] | None) -> Any:
     return cls(**kwargs)
 
 
-def _build(data: dict[str, Any], source: Path | None, label: str) -> Strategy:
-    err = best_match(_validator().iter_errors(data))
-    if err is not None:
-        raise StrategyError(label + _schema_message(err))
+def _build(data: dict[str, Any], source: Path | None, label: str,
+           changed: list[tuple[str, ...]] | None = None) -> Strategy:
+    """``changed``: the only nodes that differ from a document that passed pass 1 (see
+    ``apply_overrides``); when each still fits its own schema node, the whole does."""
+    if changed is None or not all(_fits(path, data) for path in changed):
+        err = best_match(_validator().iter_errors(data))
+        if err is not None:
+            raise StrategyError(label + _schema_message(err))
     analysts = data["analysts"]
     ens = data["ensemble"]
     weights = {k: float(v) for k, v in ens.get("analyst_weights", {}).items()}
@@ -396,12 +405,6 @@ def _check_path(dotted: str, label: str) -> list[str]:
     raise StrategyError(f"{label}unknown key `{dotted}` — {hint}")
 
 
-@functools.cache
-def _leaf_validator(dotted: str) -> Any:
-    node = _schema()
-    for part in dotted.split("."):
-        node = node["properties"][part]
-    return _Validator(node)
 
 
 def check_value(dotted: str, value: Any) -> str | None:
@@ -415,7 +418,7 @@ def check_value(dotted: str, value: Any) -> str | None:
     except StrategyError as exc:
         return str(exc)
     value = _plain(value)
-    err = best_match(_leaf_validator(dotted).iter_errors(value))
+    err = best_match(_node_validator(tuple(dotted.split("."))).iter_errors(value))
     if err is None:
         return None
     return f"`{dotted}`: expected {_describe(err.schema, value)}, got {_show(value)}"
@@ -426,9 +429,12 @@ def apply_overrides(strategy: Strategy, overrides: Mapping[str, Any]) -> Strateg
 
     Unknown paths fail with a did-you-mean. Parameters of an analyst the file does not
     configure cannot be set; missing optional blocks (``execution``, ``data``) are created.
+    Pass 1 checks only the nodes the overrides wrote (``raw`` passed it whole), unless one
+    of them fails: then the whole document, for the same message as a file would get.
     """
     label = _label(strategy.source, " with overrides")
     data = raw_dict(strategy)
+    changed: list[tuple[str, ...]] = []
     for dotted, value in overrides.items():
         parts = _check_path(dotted, label)
         if parts[0] == "analysts" and parts[1] not in data.get("analysts", {}):
@@ -436,11 +442,60 @@ def apply_overrides(strategy: Strategy, overrides: Mapping[str, Any]) -> Strateg
                 f"{label}cannot set `{dotted}`: analyst `{parts[1]}` is not configured; "
                 f"add `analysts.{parts[1]}` to the strategy file first"
             )
-        node = data
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
+        node, top = data, len(parts)
+        for depth, part in enumerate(parts[:-1]):
+            if part not in node:  # a block created here: checked whole
+                top = min(top, depth + 1)
+                node[part] = {}
+            node = node[part]
         node[parts[-1]] = _plain(value)
-    return _build(data, strategy.source, label)
+        changed.append(tuple(parts[:top]))
+    return _build(data, strategy.source, label, changed if _local_schema() else None)
+
+
+@functools.cache
+def _local_schema() -> bool:
+    """Whether pass 1 decides every node on its own: no keyword anywhere in the schema
+    relates a node to its siblings or ancestors (conditionals, combinators, references,
+    property counts), so a document that passed stays valid when a node is replaced by
+    one that fits that node's schema (``additionalProperties`` and ``required`` only see
+    keys, and ``apply_overrides`` only writes keys the schema lists)."""
+    relating = {"if", "then", "else", "allOf", "anyOf", "oneOf", "not", "dependentRequired",
+                "dependentSchemas", "dependencies", "$ref", "$dynamicRef", "propertyNames",
+                "patternProperties", "unevaluatedProperties", "minProperties", "maxProperties"}
+
+    def local(node: Any) -> bool:
+        if isinstance(node, dict):
+            return not relating & node.keys() and all(map(local, node.values()))
+        return all(map(local, node)) if isinstance(node, list) else True
+
+    return local(_schema())
+
+
+def _fits(path: tuple[str, ...], data: Mapping[str, Any]) -> bool:
+    """Whether the node at ``path`` of ``data`` fits its own schema node (pass 1)."""
+    value = data
+    for part in path:
+        value = value[part]
+    try:
+        return _scalar_fits(path, type(value), value)
+    except TypeError:  # unhashable: a block, a list
+        return _node_validator(path).is_valid(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scalar_fits(path: tuple[str, ...], kind: type, value: Any) -> bool:
+    """``_fits`` of a scalar, cached: a grid sets the same values again and again (``kind``
+    keeps ``1``, ``1.0`` and ``True`` apart)."""
+    return _node_validator(path).is_valid(value)
+
+
+@functools.cache
+def _node_validator(path: tuple[str, ...]) -> Any:
+    node = _schema()
+    for part in path:
+        node = node["properties"][part]
+    return _Validator(node)
 
 
 def get_value(strategy: Strategy, dotted: str) -> Any:
