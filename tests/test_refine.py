@@ -187,3 +187,30 @@ def test_a_bad_parent_experiment_is_refused_by_the_grid(project, capsys, value):
     code, _, err = run_cli(["experiments", "grid-search", "--name", "bad", "--strategy-path",
                             "strategy.yaml", "--grid-path", "bad.yaml", "--db", DB], capsys)
     assert code == 2 and "`parent_experiment`: expected an experiment ID" in err, err
+
+
+def test_the_snapshot_of_a_refined_experiment_carries_its_chain(project, capsys):
+    """`--store-snapshot` of a refined experiment (DVC's store.db) holds the experiments it
+    was refined from, so its DSR counts their trials there too."""
+    n1 = search("coarse", "grid.yaml", capsys)["experiment"]["done"]
+    code, _, err = refine("1", capsys, "--top", "5", "--output", "grids/fine.yaml")
+    assert code in (None, 0), err
+    code, _, err = run_cli(["experiments", "grid-search", "--name", "fine", "--strategy-path",
+                            "strategy.yaml", "--grid-path", "grids/fine.yaml", "--db", DB,
+                            "--store-snapshot"], capsys)
+    assert code in (None, 0), err
+    n2 = metrics("fine")["experiment"]["done"]
+    snapshot = project / "experiments" / "fine" / "store.db"
+    first = snapshot.read_bytes()
+    code, out, err = run_cli(["experiments", "show", "2", "--db", f"sqlite:///{snapshot}",
+                              "--json"], capsys)
+    assert code in (None, 0), err
+    assert json.loads(out)["overfitting"]["n_trials"] == n1 + n2
+    code, out, _ = run_cli(["experiments", "list", "--db", f"sqlite:///{snapshot}"], capsys)
+    assert "coarse" in out and "fine" in out
+    snapshot.unlink()  # written again: the same bytes
+    code, _, err = run_cli(["experiments", "grid-search", "--name", "fine", "--strategy-path",
+                            "strategy.yaml", "--grid-path", "grids/fine.yaml", "--db", DB,
+                            "--store-snapshot"], capsys)
+    assert code in (None, 0), err
+    assert snapshot.read_bytes() == first

@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from itertools import repeat
@@ -441,27 +441,30 @@ class ExperimentStore:
             return numbers[:0], np.empty((0, 0, BLOCK_FIELDS))
         return numbers[:filled], blocks[:filled]
 
-    def snapshot(self, exp_id: int, path: str | Path) -> Path:
-        """Write experiment ``exp_id`` alone to a new SQLite store at ``path`` (atomically),
-        without session data (times, lease, git commit, output digests): the same runs and
-        settings give the same bytes, so DVC can hash it. Runs keep their order and ID."""
+    def snapshot(self, exp_id: int, path: str | Path, ancestors: Sequence[int] = ()) -> Path:
+        """Write experiment ``exp_id`` alone, or with the experiments it was refined from
+        (``ancestors``: their trials count in its DSR), to a new SQLite store at ``path``
+        (atomically), without session data (times, lease, git commit, output digests): the
+        same runs and settings give the same bytes, so DVC can hash it. Experiments and runs
+        keep their IDs and order."""
         from otonom_trader.adapters.atomic import atomic_path
 
-        info = self.get(exp_id)
-        with self.engine.connect() as conn:
-            row = dict(conn.execute(select(_EXP).where(_EXP.c.id == info.id)).mappings().one())
-            runs = conn.execute(select(*(c for c in _RUNS.c if c.name != "id"))
-                                .where(_RUNS.c.experiment_id == info.id)
-                                .order_by(_RUNS.c.run_number)).mappings().all()
-        row.update(created_at=None, started_at=None, finished_at=None, elapsed_seconds=0.0,
-                   owner=None, heartbeat_at=None, git_commit=None, git_dirty=None,
-                   outputs=None)
+        ids = sorted({self.get(exp_id).id, *(self.get(i).id for i in ancestors)})
         with atomic_path(path) as tmp:
             tmp.unlink()
-            with ExperimentStore(f"sqlite:///{tmp}") as copy, copy.engine.begin() as conn:
-                conn.execute(insert(_EXP).values(**row))
-                if runs:
-                    conn.execute(insert(_RUNS), [dict(r) for r in runs])
+            with ExperimentStore(f"sqlite:///{tmp}") as copy, copy.engine.begin() as target, \
+                    self.engine.connect() as conn:
+                for i in ids:
+                    row = dict(conn.execute(select(_EXP).where(_EXP.c.id == i)).mappings().one())
+                    row.update(created_at=None, started_at=None, finished_at=None,
+                               elapsed_seconds=0.0, owner=None, heartbeat_at=None,
+                               git_commit=None, git_dirty=None, outputs=None)
+                    target.execute(insert(_EXP).values(**row))
+                    runs = conn.execute(select(*(c for c in _RUNS.c if c.name != "id"))
+                                        .where(_RUNS.c.experiment_id == i)
+                                        .order_by(_RUNS.c.run_number)).mappings().all()
+                    if runs:
+                        target.execute(insert(_RUNS), [dict(r) for r in runs])
         return Path(path)
 
     def _frame(self, stmt: Any) -> pd.DataFrame:

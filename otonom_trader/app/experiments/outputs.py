@@ -204,7 +204,7 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
     another thread. A finished experiment also gets its columnar snapshot and PBO in the
     store, for ``experiments show``."""
     from otonom_trader.app.experiments.cpcv_search import cpcv_record
-    from otonom_trader.app.experiments.refine import chain_runs
+    from otonom_trader.app.experiments.refine import chain_ids, chain_runs
     from otonom_trader.app.experiments.show import pbo_record
     from otonom_trader.engine.overfitting import pbo_with_notes
 
@@ -238,7 +238,8 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
         store.save_snapshot(info.id, paths["runs"].read_bytes(), n_runs,
                             *pbo_record(*answer[0]), *(best or (None, None)), cpcv)
     if snapshot:
-        paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"])
+        paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"],
+                                        chain_ids(store, info))
     store.set_outputs(info.id, {p.name: sha256(p) for p in paths.values()})
     paths["timings"] = write_atomic(root / info.name / TIMINGS, _timings(store.get(info.id)))
     return paths

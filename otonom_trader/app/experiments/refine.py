@@ -34,10 +34,10 @@ class RefineOutcome:
     refined: tuple[str, ...]  # parameters whose range narrowed or choices shrank
 
 
-def chain_runs(store: ExperimentStore, info: ExperimentInfo) -> pd.DataFrame | None:
-    """The runs (``status``, ``test_sharpe``) of every experiment ``info`` was refined from,
-    following ``parent_experiment`` in each stored grid; None when it has no parent."""
-    frames, seen = [], {info.id}
+def chain_ids(store: ExperimentStore, info: ExperimentInfo) -> list[int]:
+    """The IDs of every experiment ``info`` was refined from, parent first, following
+    ``parent_experiment`` in each stored grid."""
+    ids, seen = [], {info.id}
     parent = (info.grid or {}).get(PARENT_KEY) if isinstance(info.grid, dict) else None
     while parent is not None and parent not in seen:
         seen.add(parent)
@@ -47,9 +47,16 @@ def chain_runs(store: ExperimentStore, info: ExperimentInfo) -> pd.DataFrame | N
             raise InputError(f"experiment {info.id}'s grid names `{PARENT_KEY}: {parent}`, "
                              f"which is not in {store.url}: its DSR must count that "
                              "experiment's trials; use the store that holds it") from None
-        frames.append(store.runs_frame(ancestor.id)[["status", "test_sharpe"]])
+        ids.append(ancestor.id)
         grid = ancestor.grid if isinstance(ancestor.grid, dict) else {}
         parent = grid.get(PARENT_KEY)
+    return ids
+
+
+def chain_runs(store: ExperimentStore, info: ExperimentInfo) -> pd.DataFrame | None:
+    """The runs (``status``, ``test_sharpe``) of every experiment ``info`` was refined from
+    (``chain_ids``); None when it has no parent."""
+    frames = [store.runs_frame(i)[["status", "test_sharpe"]] for i in chain_ids(store, info)]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
