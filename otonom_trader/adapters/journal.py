@@ -7,6 +7,7 @@ client order id twice is a no-op, so a restarted daemon never journals an order 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -192,6 +193,13 @@ class Journal:
         if kind is not None:
             stmt = stmt.where(EVENTS.c.kind == kind)
         return self._rows(stmt)
+
+    def last_event(self, deployment: str, kinds: Sequence[str]) -> dict | None:
+        """The newest event of one of ``kinds`` for ``deployment`` itself, or None."""
+        rows = self._rows(select(EVENTS).where(EVENTS.c.deployment == deployment,
+                                               EVENTS.c.kind.in_(list(kinds)))
+                          .order_by(EVENTS.c.id.desc()).limit(1))
+        return rows[0] if rows else None
 
     def deployments(self) -> list[str]:
         with self.engine.connect() as c:

@@ -91,6 +91,7 @@ class Daemon:
         state = self._load(commit)
         self._connect(state)
         self._switch(state, commit)
+        self._restore_failsafe()
         found = reconcile.startup(self.journal, self.brokers)
         for run in self.state.strategies:
             last = self.journal.last_bar(run.entry.name)
@@ -291,6 +292,36 @@ class Daemon:
                 self._event("failsafe_pr_skipped", f"{e.name}: no rollback pull request from "
                             "a replay (a simulation); `otonom daemon run --failsafe-prs` opens "
                             "one", "warning", e.name)
+
+    def _restore_failsafe(self) -> None:
+        """A fail-safe halt outlives a restart: a strategy's last journaled halt (not cleared
+        since) holds again while its production.yaml entry is the one it was halted under; a
+        changed entry lifts it, as it does while running. When that entry cannot be read
+        back, the halt holds (the safe side) until the entry changes."""
+        for run in self.state.strategies:
+            e = run.entry
+            last = self.journal.last_event(e.name, ("failsafe_halt", "failsafe_cleared"))
+            if last is None or last["kind"] != "failsafe_halt":
+                continue
+            commit, then = last["commit_sha"], e
+            if commit is not None and commit != self.state.commit:
+                try:
+                    then = next((r.entry for r in self._load(commit).strategies
+                                 if r.entry.name == e.name), None)
+                except OtonomError:
+                    then = e
+            at = f"{commit[:12]}" if commit else "the work tree"
+            if then != e:
+                self._event("failsafe_cleared", f"{e.name}: production.yaml changed for it "
+                            f"since the fail-safe halted it at {at}: the halt is lifted; git "
+                            "rules again", "info", e.name)
+                continue
+            self._failsafe[e.name] = e
+            self._event("failsafe_restored", f"{e.name}: the fail-safe's halt of "
+                        f"{last['at']:%Y-%m-%d %H:%M} UTC at {at} holds after the restart: "
+                        "new entries stay stopped "
+                        "(local reduce-only) until production.yaml changes for it", "error",
+                        e.name)
 
     def _opens_prs(self) -> bool:
         if self.cfg.failsafe_prs is not None:
