@@ -405,8 +405,6 @@ def _check_path(dotted: str, label: str) -> list[str]:
     raise StrategyError(f"{label}unknown key `{dotted}` — {hint}")
 
 
-
-
 def check_value(dotted: str, value: Any) -> str | None:
     """Why ``value`` cannot be set at ``dotted`` (one line naming the key), or None if it can.
 
