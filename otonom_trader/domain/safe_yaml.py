@@ -1,5 +1,7 @@
 """THE YAML reader for every file a user or a pull request gives us (strategies, grids,
-``params.yaml``, deployments, ``dvc.lock``): PyYAML's safe loader with bounds.
+``params.yaml``, deployments, ``dvc.lock``): ruamel.yaml's safe loader with bounds, reading
+YAML 1.1 exactly as the files have always been read (PyYAML's rules: ``yes``/``on`` are true,
+``010`` is 8, ``1:30`` is 90, ``1e3`` is text, a repeated key keeps its last value).
 
 * size: at most ``MAX_BYTES``, checked before the file is read;
 * nesting: at most ``MAX_DEPTH`` levels, counted while composing (no RecursionError);
@@ -12,11 +14,20 @@ Problems are one ``InputError`` (or the caller's subclass) naming the file and t
 
 from __future__ import annotations
 
+import datetime
+import re
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
-from yaml.composer import ComposerError
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import BaseResolver
 
 from otonom_trader.domain.errors import InputError
 
@@ -28,21 +39,22 @@ MAX_DEPTH = 32
 MAX_ALIAS_NODES = 10_000
 
 
-class BoundedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that bounds nesting depth and alias expansion while composing."""
+class BoundedComposer(Composer):
+    """ruamel's composer, bounding nesting depth and alias expansion; a repeated anchor is
+    an error (YAML 1.1), not a warning."""
 
-    def __init__(self, stream: Any):
-        super().__init__(stream)
+    def __init__(self, loader: Any = None):
+        super().__init__(loader)
         self._depth = 0
         self._open: set[int] = set()  # collections whose children are being composed
         self._sizes: dict[int, int] = {}  # id(node) -> nodes once its aliases are expanded
         self._expanded = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
         if parent is not None:
             self._open.add(id(parent))
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
             target = self.anchors.get(event.anchor)
             if target is not None:
                 if id(target) in self._open:
@@ -57,15 +69,19 @@ class BoundedLoader(yaml.SafeLoader):
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
-                                self.peek_event().start_mark)
+                                event.start_mark)
+        if event.anchor is not None and event.anchor in self.anchors:
+            raise ComposerError(f"found duplicate anchor {event.anchor!r}; first occurrence",
+                                self.anchors[event.anchor].start_mark, "second occurrence",
+                                event.start_mark)
         try:
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
         self._open.discard(id(node))
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, SequenceNode):
             size = 1 + sum(self._sizes[id(v)] for v in node.value)
-        elif isinstance(node, yaml.MappingNode):
+        elif isinstance(node, MappingNode):
             size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
         else:
             size = 1
@@ -73,9 +89,130 @@ class BoundedLoader(yaml.SafeLoader):
         return node
 
 
-def _problem(exc: yaml.YAMLError) -> str:
+class Yaml11Resolver(BaseResolver):
+    """YAML 1.1 plain scalars as the files have always been read (PyYAML's table): unlike
+    ruamel's 1.1 table, ``y``/``n`` stay text and a float needs a dot and a signed exponent."""
+
+    def __init__(self, version: Any = None, loader: Any = None, loadumper: Any = None):
+        super().__init__(loader if loader is not None else loadumper)  # `version`: no effect
+
+    @property
+    def processing_version(self) -> tuple[int, int]:
+        return (1, 1)  # for the constructor: ``010`` is octal, ``1:30`` sexagesimal
+
+
+for _tag, _rx, _first in (
+    ("bool", r"""^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE
+              |on|On|ON|off|Off|OFF)$""", "yYnNtTfFoO"),
+    ("float", r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+              |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+              |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+              |[-+]?\.(?:inf|Inf|INF)
+              |\.(?:nan|NaN|NAN))$""", "-+0123456789."),
+    ("int", r"""^(?:[-+]?0b[0-1_]+
+              |[-+]?0[0-7_]+
+              |[-+]?(?:0|[1-9][0-9_]*)
+              |[-+]?0x[0-9a-fA-F_]+
+              |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$""", "-+0123456789"),
+    ("merge", r"^(?:<<)$", "<"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("timestamp", r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+              |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?
+              (?:[Tt]|[ \t]+)[0-9][0-9]?
+              :[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+              (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""", "0123456789"),
+    ("value", r"^(?:=)$", "="),
+):
+    Yaml11Resolver.add_implicit_resolver_base(f"tag:yaml.org,2002:{_tag}",
+                                              re.compile(_rx, re.X), list(_first))
+
+
+class Yaml11Constructor(SafeConstructor):
+    """ruamel's safe constructor, giving the values the files have always had: every ``<<``
+    merges and a repeated key keeps its last value, a sequence is no mapping key, ``!!omap``
+    is a list of pairs, a timestamp's fraction is cut (not rounded) to microseconds."""
+
+    bool_values: ClassVar[dict[str, bool]] = {"yes": True, "no": False, "true": True,
+                                               "false": False, "on": True, "off": False}
+
+    def flatten_mapping(self, node: MappingNode) -> None:
+        merged: list = []
+        own = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged.extend(self._merged(node, value_node))
+            else:
+                if key_node.tag == "tag:yaml.org,2002:value":
+                    key_node.tag = "tag:yaml.org,2002:str"
+                own.append((key_node, value_node))
+        node.value = merged + own
+
+    def _merged(self, node: MappingNode, value_node: Node) -> list:
+        """The (key, value) nodes a ``<<`` key adds; of a list, the first mapping wins."""
+        subnodes = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for subnode in subnodes:
+            if not isinstance(subnode, MappingNode):
+                what = ("a mapping for merging" if subnode is not value_node
+                        else "a mapping or list of mappings for merging")
+                raise ConstructorError("while constructing a mapping", node.start_mark,
+                                       f"expected {what}, but found {subnode.id}",
+                                       subnode.start_mark)
+            self.flatten_mapping(subnode)
+        return [pair for subnode in reversed(subnodes) for pair in subnode.value]
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        if not isinstance(node, MappingNode):
+            raise ConstructorError(None, None, f"expected a mapping node, but found {node.id}",
+                                   node.start_mark)
+        self.flatten_mapping(node)
+        mapping: dict = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise ConstructorError("while constructing a mapping", node.start_mark,
+                                       "found unhashable key", key_node.start_mark)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_float(self, node: Any) -> float:
+        value = self.construct_scalar(node).replace("_", "").lower()
+        if ":" in value or value.lstrip("+-") in (".inf", ".nan"):
+            return super().construct_yaml_float(node)
+        return float(value)  # ruamel would warn about `!!float 1e3` (no dot) in YAML 1.1
+
+    def construct_yaml_omap(self, node: Any) -> Any:
+        return self.construct_yaml_pairs(node)
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        match = self.timestamp_regexp.match(node.value)
+        if match is not None:
+            values = match.groupdict()
+            values["fraction"] = (values["fraction"] or "")[:6]  # cut, where ruamel rounds
+        value = super().construct_yaml_timestamp(node, values)
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            value = value.replace(tzinfo=datetime.timezone(value.utcoffset()))
+        return value
+
+
+for _tag in ("float", "omap", "timestamp"):
+    Yaml11Constructor.add_default_constructor(_tag)
+
+
+class BoundedLoader:
+    """Which ruamel parts read a file; subclass to replace the constructor or resolver."""
+
+    Constructor: ClassVar[type] = Yaml11Constructor
+    Resolver: ClassVar[type] = Yaml11Resolver
+
+
+def _problem(exc: YAMLError, text: str) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, ReaderError) and isinstance(exc.character, int):
+        before = text[:exc.position]
+        line, column = before.count("\n"), exc.position - before.rfind("\n") - 1
+        return (f"invalid YAML at line {line + 1}, column {column + 1}: character "
+                f"#x{exc.character:04x}: {exc.reason}")
     if mark is None:
         return f"invalid YAML: {problem}"
     return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
@@ -85,17 +222,28 @@ def _too_big(source: str) -> str:
     return f"{source}: larger than {MAX_BYTES:,} bytes, the limit for a YAML file"
 
 
+def _yaml(loader: type) -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = BoundedComposer
+    yaml.Constructor = loader.Constructor
+    yaml.Resolver = loader.Resolver
+    yaml.allow_duplicate_keys = True  # the last one wins, as always; strict loaders refuse
+    return yaml
+
+
 def parse_yaml(text: str, source: str, loader: type = BoundedLoader,
                error: type[InputError] = InputError) -> Any:
     """Parse ``text`` (from ``source``, named in errors) with ``loader`` (a BoundedLoader)."""
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise error(_too_big(source))
     try:
-        return yaml.load(text, Loader=loader)  # loader: a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise error(f"{source}: {_problem(exc)}") from None
+        return _yaml(loader).load(text)
+    except YAMLError as exc:
+        raise error(f"{source}: {_problem(exc, text)}") from None
     except ValueError as exc:  # a value a constructor rejects, e.g. `!!int x`
         raise error(f"{source}: invalid YAML: {exc}") from None
+    except LookupError:  # e.g. `!!bool maybe`, `!!int ''`
+        raise error(f"{source}: invalid YAML: a value its `!!` tag does not allow") from None
     except RecursionError:  # a safety net: MAX_DEPTH keeps the composer far from the limit
         raise error(f"{source}: invalid YAML: nested too deeply") from None
 
