@@ -217,6 +217,24 @@ STRUCTURES = [
     "{a: 1, a: 2}\n", "{a: 1, b: {a: 1, a: 2}}\n", "[{a: 1, a: 2}]\n", "a: 1\n'a': 2\n",
     "yes: 1\ntrue: 2\n", "010: a\n8: b\n", "1:30: a\n90: b\n", "1e3: a\n'1e3': b\n",
     "2001-12-14: a\n", "'2001-12-14': a\n",
+    # escapes, anchors, tags, keys and line ends where YAML 1.1 and 1.2 scanners may differ
+    '"\\/"\n', '"\\ "\n', '"a\\\tb"\n', '"\\L\\P"\n', '"\\v\\f\\r\\b"\n',
+    '"\\x4"\n', '"\\u12"\n', '"\\q"\n', "'\\n'\n", '"a\n  b\n\n  c"\n',
+    "a: &x.y 1\nb: *x.y\n", "a: &x: 1\n", "a: &é 1\nb: *é\n", "a: &x-y_z 1\nb: *x-y_z\n",
+    "!foo!bar x\n", "!<tag:yaml.org,2002:str> 1\n", "!!str&a x\n", "&a !!str x\n",
+    "[a:b]\n", "{a:b}\n", "[http://x.y]\n", "{a: b:c}\n", "[a: b: c]\n", "{? a: b}\n",
+    "[? a]\n", "[-1, - 2]\n", "[a, -]\n", "{a: [}\n", ": a\n", "? : x\n", "?\n",
+    "--- a: 1\n", "--- |\n  text\n", "--- >\n text\n", "a: 1\n...\nb: 2\n",
+    "a: 1\n... # c\n", "a: 1\rb: 2\r", "a: 1\r\n\r\nb: 2\n", "a: b\ufeffc\n",
+    "k" * 1100 + ": v\n", "'" + "k" * 1100 + "': v\n", "a: |  # c\n  x\n",
+    "a: b # c\n  d\n", "a: b\n  # c\n  d\n", "a:\n\n  b\n", "a: |\n\n  b\n",
+    "a: >\n\n  b\n  \n  c\n", "a: |0\n  x\n", "a: |10\n  x\n", "a: |-+\n  x\n",
+    "- |\n  a\n- >-\n  b\n", "a:\n  - b\n  -\n  - c\n", "a: [b, [c, [d]], {e: [f]}]\n",
+    "0123: a\n", "019: a\n", "1_0:30: a\n", "0x: a\n", "0b_: a\n", "1.5_0: a\n",
+    "? - a\n  - b\n: c\n", "? |\n  k\n: |\n  v\n", "{a: 1, b: 2, c: {d: 3}}: x\n",
+    "- a: 1\n  b: 2\n- c: 3\n", "-\n  a: 1\n", "- - a\n  - b\n- c\n", "- -\n",
+    "a: !!str\n  b\n", "a: !!int\n  10\n", "a:\n  !!map\n  b: 1\n", "a: !!seq\n- b\n",
+    "a:    b   \n", "a   : b\n", "a :b\n", "a:b\n", "'a':b\n", '"a":b\n', "a: 'b':c\n",
 ]
 
 _YAML_FILES = sorted(p for pattern in ("strategies/*.yaml", "grids/*.yaml", "deployments/*.yaml",
@@ -229,7 +247,36 @@ HOSTILE_DOCS = [text for text, _ in HOSTILE.values()] + [
     "a: &a [" + ", ".join(["x"] * 5000) + "]\nb: [*a]\n", "x" * (safe_yaml.MAX_BYTES + 1),
 ]
 
-CORPUS = SCALAR_DOCS + TAGGED_DOCS + STRUCTURES + FILES + HOSTILE_DOCS
+CORPUS_ALL = SCALAR_DOCS + TAGGED_DOCS + STRUCTURES + FILES + HOSTILE_DOCS
+
+# Where the libraries disagree, the new reader's result, decided and reported (issue #11):
+_B1, _B2 = {"a": 1, "b": 1}, {"b": 2, "c": 2}
+_MERGES = "b1: &b1 {a: 1, b: 1}\nb2: &b2 {b: 2, c: 2}\n"
+KNOWN = {
+    # PyYAML 6.0.4 regressed merge keys (yaml/pyyaml#953): which of two merged values wins
+    # depends on CPython interning the key's text. The reader keeps the YAML merge spec and
+    # PyYAML <= 6.0.3: earlier mappings in `<<: [...]` win, the mapping's own keys win.
+    _MERGES + "d: {<<: [*b1, *b2], d: 4}\n":
+        {"b1": _B1, "b2": _B2, "d": {"b": 1, "c": 2, "a": 1, "d": 4}},
+    "b1: &b1 {kk: 1, aa: 1}\nb2: &b2 {kk: 2}\nd: {<<: [*b1, *b2]}\n":
+        {"b1": {"kk": 1, "aa": 1}, "b2": {"kk": 2}, "d": {"kk": 1, "aa": 1}},
+    _MERGES + "d: {<<: *b1, <<: *b2}\n": {"b1": _B1, "b2": _B2, "d": {"a": 1, "b": 2, "c": 2}},
+    "b1: &b1 {a: 1}\nb2: &b2 {a: 2, <<: *b1}\nd: {<<: *b2, e: 5}\n":
+        {"b1": {"a": 1}, "b2": {"a": 2}, "d": {"a": 2, "e": 5}},
+    "b: &b {a: 1, a: 2}\nd: {<<: *b}\n": {"b": {"a": 2}, "d": {"a": 2}},
+    # A tab between the items of a flow collection: PyYAML refused it, ruamel reads a space.
+    "a: [1,\t2]\n": {"a": [1, 2]}, "- [a,\tb]\n": [["a", "b"]], "{a:\t1}\n": {"a": 1},
+    # An anchor named with more than letters, digits, - and _: PyYAML refused it, ruamel
+    # reads it as YAML 1.2 allows.
+    "a: &x.y 1\nb: *x.y\n": {"a": 1, "b": 1}, "a: &x: 1\n": {"a": 1},
+    "a: &é 1\nb: *é\n": {"a": 1, "b": 1},
+    # NEL, LS and PS break lines in YAML 1.1 only; read differently by ruamel, so refused.
+    "a: b\u2028c\n": "error", "- a\x85- b\n": "error", "a: b\n\u2029c: d\n": "error",
+    "a: 'b\u2028c'\n": "error", "# note\u2028a: 1\n": "error",
+}
+# Both refuse these, at other lines: after the directive; PyYAML counts NEL as a line break.
+_ERROR_LINES = {"%percent: v\n", "a: \x85b\n"}
+CORPUS = [text for text in CORPUS_ALL if text not in KNOWN]
 
 
 # ---------------------------------------------------------------- the tests
@@ -250,9 +297,19 @@ def test_ruamel_reads_every_document_as_pyyaml_did(loader):
         (old_kind, old), (new_kind, new) = _old(text, old_loader), _new(text, new_loader)
         if old_kind != new_kind or (old_kind == "ok" and _typed(old) != _typed(new)):
             disagreements.append((text[:80], (old_kind, old), (new_kind, new)))
-        elif old_kind == "error" and None not in (old, new) and old != new:
+        elif old_kind == "error" and None not in (old, new) and old != new \
+                and text not in _ERROR_LINES:
             disagreements.append((text[:80], ("error at line", old), ("error at line", new)))
     assert not disagreements, "\n".join(map(repr, disagreements))
+
+
+@pytest.mark.parametrize("text", list(KNOWN))
+def test_where_the_libraries_disagree_the_reader_keeps_the_rule(text):
+    kind, value = _new(text, safe_yaml.BoundedLoader)
+    if KNOWN[text] == "error":
+        assert kind == "error", (text, value)
+    else:
+        assert kind == "ok" and _typed(value) == _typed(KNOWN[text]), (text, value)
 
 
 def test_the_comparison_can_tell_the_forms_apart():

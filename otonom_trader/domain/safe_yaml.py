@@ -37,6 +37,7 @@ __all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "BoundedLoader", "parse_
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 MAX_ALIAS_NODES = 10_000
+_OLD_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 class BoundedComposer(Composer):
@@ -205,17 +206,32 @@ class BoundedLoader:
     Resolver: ClassVar[type] = Yaml11Resolver
 
 
+def _at(text: str, position: int) -> str:
+    before = text[:position]
+    return f"line {before.count(chr(10)) + 1}, column {position - before.rfind(chr(10))}"
+
+
 def _problem(exc: YAMLError, text: str) -> str:
+    if isinstance(exc, ReaderError) and isinstance(exc.character, int):
+        return (f"invalid YAML at {_at(text, exc.position)}: character "
+                f"#x{exc.character:04x}: {exc.reason}")
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
-    if isinstance(exc, ReaderError) and isinstance(exc.character, int):
-        before = text[:exc.position]
-        line, column = before.count("\n"), exc.position - before.rfind("\n") - 1
-        return (f"invalid YAML at line {line + 1}, column {column + 1}: character "
-                f"#x{exc.character:04x}: {exc.reason}")
     if mark is None:
         return f"invalid YAML: {problem}"
     return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _old_line_break(text: str, source: str) -> str | None:
+    """YAML 1.1 breaks lines at NEL, LS and PS as well; ruamel does not, so a file with one
+    would change meaning: it is refused instead."""
+    found = _OLD_BREAKS.search(text)
+    if found is None:
+        return None
+    return (f"{source}: invalid YAML at {_at(text, found.start())}: character "
+            f"#x{ord(found.group()):04x} (a line break in YAML 1.1 only) is not allowed; "
+            "write a plain line break, or the escape \\x85, \\u2028 or \\u2029 inside "
+            "double quotes")
 
 
 def _too_big(source: str) -> str:
@@ -236,6 +252,8 @@ def parse_yaml(text: str, source: str, loader: type = BoundedLoader,
     """Parse ``text`` (from ``source``, named in errors) with ``loader`` (a BoundedLoader)."""
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise error(_too_big(source))
+    if (problem := _old_line_break(text, source)) is not None:
+        raise error(problem)
     try:
         return _yaml(loader).load(text)
     except YAMLError as exc:
