@@ -15,6 +15,7 @@ Problems are one ``InputError`` (or the caller's subclass) naming the file and t
 from __future__ import annotations
 
 import datetime
+import io
 import re
 from collections.abc import Hashable
 from pathlib import Path
@@ -23,16 +24,18 @@ from typing import Any, ClassVar
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.emitter import Emitter
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.events import AliasEvent, ScalarEvent
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import BaseResolver
 
 from otonom_trader.domain.errors import InputError
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "BoundedLoader", "parse_yaml",
-           "read_yaml"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "BoundedLoader", "dump_yaml",
+           "parse_yaml", "read_yaml"]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
@@ -286,3 +289,50 @@ def read_yaml(path: str | Path, kind: str, loader: type = BoundedLoader,
     except OSError as exc:
         raise error(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     return parse_yaml(text, str(path), loader, error)
+
+
+class Yaml11Representer(SafeRepresenter):
+    """ruamel's safe representer writing floats as YAML 1.1 reads them (``1.0e+17``, not
+    ``1e+17``, which would read back as text)."""
+
+    def represent_float(self, data: float) -> ScalarNode:
+        node = super().represent_float(data)
+        if "." not in node.value and "e" in node.value:
+            node.value = node.value.replace("e", ".0e", 1)
+        return node
+
+
+Yaml11Representer.add_representer(float, Yaml11Representer.represent_float)
+
+
+class Yaml11Emitter(Emitter):
+    """ruamel's emitter writing what PyYAML wrote: text with a quote or a line break
+    single-quoted (ruamel would double-quote it), an empty key as ``? ''``."""
+
+    def check_simple_key(self) -> bool:
+        if isinstance(self.event, ScalarEvent) and self.event.value == "":
+            return False
+        return super().check_simple_key()
+
+    def choose_scalar_style(self) -> Any:
+        style = super().choose_scalar_style()
+        if (style == '"' and not self.event.style and not self.canonical
+                and self.analysis.allow_single_quoted
+                and not (self.simple_key_context and self.analysis.multiline)):
+            return "'"
+        return style
+
+
+def dump_yaml(data: Any, allow_unicode: bool = False) -> str:
+    """``data`` as block YAML in its own key order, quoted where YAML 1.1 (our reader) would
+    read a plain scalar as something else: the bytes ``yaml.safe_dump`` wrote before."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Representer = Yaml11Representer
+    yaml.Emitter = Yaml11Emitter
+    yaml.Resolver = Yaml11Resolver
+    yaml.sort_base_mapping_type_on_output = False
+    yaml.default_flow_style = False
+    yaml.allow_unicode = allow_unicode
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
