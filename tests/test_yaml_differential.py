@@ -242,7 +242,19 @@ _YAML_FILES = sorted(p for pattern in ("strategies/*.yaml", "grids/*.yaml", "dep
                                        "params.yaml", "dvc.yaml", "dvc.lock", ".github/**/*.yml",
                                        "experiments/**/*.yaml") for p in REPO.glob(pattern))
 FILES = [p.read_text() for p in _YAML_FILES]
-HOSTILE_DOCS = [text for text, _ in HOSTILE.values()] + [
+
+
+def _merge_dos(levels: int = 7) -> str:
+    """The merge-key expansion of yaml/pyyaml#916: 8 merges of 8 merges of ..."""
+    lines = ["n0: &n0 {" + ", ".join(f"k{i}: {i}" for i in range(8)) + "}"]
+    for level in range(1, levels):
+        names = [f"x{level}_{i}" for i in range(8)]
+        lines += [f"{n}: &{n} {{<<: *n{level - 1}}}" for n in names]
+        lines.append(f"n{level}: &n{level} {{<<: [" + ", ".join(f"*{n}" for n in names) + "]}")
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE_DOCS = [text for text, _ in HOSTILE.values()] + [_merge_dos(), _merge_dos(3),
     "a: [" * 33 + "]" * 33 + "\n", "a: [" * 30 + "]" * 30 + "\n",
     "a: &a [" + ", ".join(["x"] * 5000) + "]\nb: [*a, *a]\n",
     "a: &a [" + ", ".join(["x"] * 5000) + "]\nb: [*a]\n", "x" * (safe_yaml.MAX_BYTES + 1),

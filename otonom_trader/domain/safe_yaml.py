@@ -1,7 +1,8 @@
 """THE YAML reader for every file a user or a pull request gives us (strategies, grids,
-``params.yaml``, deployments, ``dvc.lock``): ruamel.yaml's safe loader with bounds, reading
-YAML 1.1 exactly as the files have always been read (PyYAML's rules: ``yes``/``on`` are true,
-``010`` is 8, ``1:30`` is 90, ``1e3`` is text, a repeated key keeps its last value).
+``params.yaml``, deployments, ``dvc.lock``), and the writer of the YAML we generate: ruamel.yaml
+(safe, pure Python), reading YAML 1.1 exactly as PyYAML read these files before (``yes``/``on``
+are true, ``y`` and ``1e3`` are text, ``010`` is 8, ``1:30`` is 90, a repeated key keeps its
+last value), with bounds:
 
 * size: at most ``MAX_BYTES``, checked before the file is read;
 * nesting: at most ``MAX_DEPTH`` levels, counted while composing (no RecursionError);
@@ -9,6 +10,11 @@ YAML 1.1 exactly as the files have always been read (PyYAML's rules: ``yes``/``o
   aliases together may add at most ``MAX_ALIAS_NODES`` nodes when expanded, so an alias bomb
   ("billion laughs") fails at once instead of being expanded by a later deep copy.
 
+Where ruamel reads differently (tests/test_yaml_differential.py holds the evidence): NEL, LS
+and PS characters (line breaks in YAML 1.1 only) are refused; merge keys follow the YAML spec
+as PyYAML up to 6.0.3 read them (6.0.4 lets the last merged value win for keys of two or more
+characters, yaml/pyyaml#953); tabs between flow items and anchors named with other characters,
+which PyYAML refused, are read.
 Problems are one ``InputError`` (or the caller's subclass) naming the file and the line.
 """
 
