@@ -236,6 +236,15 @@ STRUCTURES = [
     "- a: 1\n  b: 2\n- c: 3\n", "-\n  a: 1\n", "- - a\n  - b\n- c\n", "- -\n",
     "a: !!str\n  b\n", "a: !!int\n  10\n", "a:\n  !!map\n  b: 1\n", "a: !!seq\n- b\n",
     "a:    b   \n", "a   : b\n", "a :b\n", "a:b\n", "'a':b\n", '"a":b\n', "a: 'b':c\n",
+    "a: b?c\n", "[a?b]\n", "{a?: b}\n", "a: b#c\n", "[a#b]\n", "[a #b]\n", "[?a]\n",
+    "a?: b\n", "- ?x\n", "[a, ?b]\n", "{a: b, c:d}\n", "[:a]\n", "[a:]\n", "{'a':b}\n",
+    '{"a":b}\n', '["a":b]\n', "{a: 1, ? b}\n", "[a, b]: c\n", "- a: 1\n  - b\n",
+    "{a: {b: {c: [1, 2, {d: e}]}}, f: g}\n", "[[[[]]], {}, [{}]]\n", "a: !!null\n",
+    "a: - b\n  - c\n", "- a\n -b\n", "a: 1\n b: 2\n", "a:\n    b: 1\n  c: 2\n",
+    "{a:}\n", "[a:, b]\n", "{a:, b: 1}\n", "{a:[1, 2]}\n", "{a:{b: 1}}\n", "[a:[1]]\n",
+    '{"a":[1]}\n', "{a:1}\n", "k: {fast:[5, 10], slow:[20]}\n", "{a:\n b}\n", "[a:\n]\n",
+    "{a: b:}\n", "[a:{}]\n", "{a:,}\n", "[a::]\n", "[a:?]\n", "[a b\n c:]\n", "{a b:}\n",
+    "[a:],\n", "- [x:]\n- {y:}\n", "{a: [b:], c: {d:}}\n", "[a:b:]\n", "a: b:]\n",
 ]
 
 _YAML_FILES = sorted(p for pattern in ("strategies/*.yaml", "grids/*.yaml", "deployments/*.yaml",

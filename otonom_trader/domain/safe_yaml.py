@@ -37,6 +37,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import BaseResolver
+from ruamel.yaml.scanner import Scanner
 
 from otonom_trader.domain.errors import InputError
 
@@ -97,6 +98,23 @@ class BoundedComposer(Composer):
             size = 1
         self._sizes[id(node)] = size
         return node
+
+
+class Yaml11Scanner(Scanner):
+    """ruamel's scanner, ending a plain scalar in a flow collection at a ``:`` right before
+    ``,[]{}`` as YAML 1.1 does: ``{fast:[5, 10]}`` is ``{fast: [5, 10]}`` (ruamel: an error),
+    ``[a:]`` is ``[{a: null}]`` (ruamel: ``['a:']``)."""
+
+    def scan_plain(self) -> Any:
+        token = super().scan_plain()
+        reader = self.reader
+        if self.flow_level and token.value.endswith(":") and reader.peek() in ",[]{}":
+            reader.pointer -= 1  # give the `:` back: it is the value indicator; it is on
+            reader.index -= 1  # this line, right before the indicator just peeked at
+            reader.column -= 1
+            token.value = token.value[:-1]
+            token.end_mark = reader.get_mark()
+        return token
 
 
 class Yaml11Resolver(BaseResolver):
@@ -249,6 +267,7 @@ def _too_big(source: str) -> str:
 
 def _yaml(loader: type) -> YAML:
     yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner = Yaml11Scanner
     yaml.Composer = BoundedComposer
     yaml.Constructor = loader.Constructor
     yaml.Resolver = loader.Resolver
