@@ -13,8 +13,8 @@ last value), with bounds:
 Where ruamel reads differently (tests/test_yaml_differential.py holds the evidence): NEL, LS
 and PS characters (line breaks in YAML 1.1 only) are refused; merge keys follow the YAML spec
 as PyYAML up to 6.0.3 read them (6.0.4 lets the last merged value win for keys of two or more
-characters, yaml/pyyaml#953); tabs between flow items and anchors named with other characters,
-which PyYAML refused, are read.
+characters, yaml/pyyaml#953); a tab in a flow collection and a tag spelt ``!!!str``, which PyYAML
+refused, are read.
 Problems are one ``InputError`` (or the caller's subclass) naming the file and the line.
 """
 
@@ -37,7 +37,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import BaseResolver
-from ruamel.yaml.scanner import Scanner
+from ruamel.yaml.scanner import Scanner, ScannerError
 
 from otonom_trader.domain.errors import InputError
 
@@ -48,6 +48,7 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 MAX_ALIAS_NODES = 10_000
 _OLD_BREAKS = re.compile("[\x85\u2028\u2029]")
+_ANCHOR_CHAR = re.compile("[0-9A-Za-z_-]")
 
 
 class BoundedComposer(Composer):
@@ -101,9 +102,41 @@ class BoundedComposer(Composer):
 
 
 class Yaml11Scanner(Scanner):
-    """ruamel's scanner, ending a plain scalar in a flow collection at a ``:`` right before
-    ``,[]{}`` as YAML 1.1 does: ``{fast:[5, 10]}`` is ``{fast: [5, 10]}`` (ruamel: an error),
-    ``[a:]`` is ``[{a: null}]`` (ruamel: ``['a:']``)."""
+    """ruamel's scanner with YAML 1.1's (PyYAML's) rules where they differ: a plain scalar in
+    a flow collection ends at a ``:`` right before ``,[]{}`` (``{fast:[5, 10]}`` is
+    ``{fast: [5, 10]}``, ruamel: an error; ``[a:]`` is ``[{a: null}]``, ruamel: ``['a:']``);
+    anchor and alias names are letters, digits, ``-`` and ``_`` (``&a: x`` is an anchor on an
+    empty key, ruamel: the anchor ``a:``); a block scalar's leading blank lines may hold fewer
+    spaces than its first line (ruamel: an error)."""
+
+    def scan_block_scalar_indentation(self) -> Any:
+        reader = self.reader
+        chunks, max_indent, end_mark = [], 0, reader.get_mark()
+        while reader.peek() in " \r\n":  # NEL, LS and PS were refused before
+            if reader.peek() != " ":
+                chunks.append(self.scan_line_break())
+                end_mark = reader.get_mark()
+            else:
+                reader.forward()
+                max_indent = max(max_indent, reader.column)
+        return chunks, max_indent, end_mark
+
+    def scan_anchor(self, TokenClass: Any) -> Any:  # ruamel's signature
+        reader = self.reader
+        start_mark = reader.get_mark()
+        what = f"while scanning an {'alias' if reader.peek() == '*' else 'anchor'}"
+        reader.forward()
+        length = 0
+        while _ANCHOR_CHAR.match(reader.peek(length)):
+            length += 1
+        found = reader.peek(length)
+        if length and found in "\0 \t\r\n\x85\u2028\u2029?:,]}%@`":
+            value = reader.prefix(length)
+            reader.forward(length)
+            return TokenClass(value, start_mark, reader.get_mark())
+        reader.forward(length)
+        raise ScannerError(what, start_mark, "expected alphabetic or numeric character, but "
+                           f"found {found!r}", reader.get_mark())
 
     def scan_plain(self) -> Any:
         token = super().scan_plain()
@@ -242,8 +275,9 @@ def _problem(exc: YAMLError, text: str) -> str:
     if isinstance(exc, ReaderError) and isinstance(exc.character, int):
         return (f"invalid YAML at {_at(text, exc.position)}: character "
                 f"#x{exc.character:04x}: {exc.reason}")
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = (getattr(exc, "problem", None) or getattr(exc, "context", None)
+               or str(exc).splitlines()[0])
     if mark is None:
         return f"invalid YAML: {problem}"
     return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
@@ -272,6 +306,7 @@ def _yaml(loader: type) -> YAML:
     yaml.Constructor = loader.Constructor
     yaml.Resolver = loader.Resolver
     yaml.allow_duplicate_keys = True  # the last one wins, as always; strict loaders refuse
+    yaml.top_level_block_style_scalar_no_indent_error_1_1 = True  # `|` then text at column 0
     return yaml
 
 
