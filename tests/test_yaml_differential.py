@@ -310,6 +310,9 @@ _PIECES = [[*"ab1:-?,[]{}#&*!|>'\" %@`\n\t.0e+~=<",
 _rng = random.Random(11)
 FUZZ = sorted({"".join(_rng.choice(pieces) for _ in range(_rng.randint(1, 20)))
                for pieces in _PIECES for _ in range(2500)})
+_SCALAR_CHARS = "0123456789._-+:eExXbBoOaAfinINFnNyYtTsSlLuU ~Z"  # numbers, dates, words
+FUZZ += sorted({"k: " + tag + "".join(_rng.choices(_SCALAR_CHARS, k=_rng.randint(1, 9))) + "\n"
+                for tag in ("", "!!float ", "!!int ", "!!timestamp ") for _ in range(600)})
 
 
 # ---------------------------------------------------------------- the tests
@@ -347,7 +350,7 @@ def test_random_documents_read_as_pyyaml_read_them():
             continue
         if old_kind != new_kind or (old_kind == "ok" and _typed(old) != _typed(new)):
             disagreements.append((text, (old_kind, old), (new_kind, new)))
-    assert len(FUZZ) > 4500 and not disagreements, "\n".join(map(repr, disagreements))
+    assert len(FUZZ) > 6500 and not disagreements, "\n".join(map(repr, disagreements))
 
 
 @pytest.mark.parametrize("text", list(KNOWN))

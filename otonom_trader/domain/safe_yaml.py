@@ -237,9 +237,10 @@ class Yaml11Constructor(SafeConstructor):
 
     def construct_yaml_float(self, node: Any) -> float:
         value = self.construct_scalar(node).replace("_", "").lower()
-        if ":" in value or value.lstrip("+-") in (".inf", ".nan"):
+        if ":" in value or "e" not in value or "." in value.split("e")[0]:
             return super().construct_yaml_float(node)
-        return float(value)  # ruamel would warn about `!!float 1e3` (no dot) in YAML 1.1
+        sign = -1 if value[0] == "-" else 1  # `!!float 1e3`, where ruamel would also warn
+        return sign * float(value[1:] if value[0] in "+-" else value)
 
     def construct_yaml_omap(self, node: Any) -> Any:
         return self.construct_yaml_pairs(node)
