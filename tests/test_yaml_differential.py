@@ -306,7 +306,11 @@ _PIECES = [[*"ab1:-?,[]{}#&*!|>'\" %@`\n\t.0e+~=<",
     "\n", "  ", " ", "a", "b:", "- ", "? ", ": ", "|", ">", "#c", "&x ", "*x", "[", "]", "{", "}",
     ",", "'q'", '"d"', "1", "yes", "---", "...", "<<: *x", "!!str", "~", "1:30", "2001-01-01",
     "%YAML 1.1\n", "|-", ">+", "|2", "\t", "\\", "é", "\n  ", "\n    ", "a: ", ":", "-", "?",
-    '"a\\\nb"', "'a''b'"]]
+    '"a\\\nb"', "'a''b'"], [
+    "\n", "\n  ", "\n    ", "\n- ", "\n  - ", "a: ", "b: ", "a:", "- ", "-", "? ", ": ", "x", "1",
+    "&a ", "*a", "<<: ", "{", "}", "[", "]", ", ", "|", ">", "#c", "---\n", "...\n", "!!set ",
+    "%YAML 1.1\n---\n", "!!omap ", "!!map ", "!!seq ", "'s'", '"d"', "~", "yes", "010", "=",
+    "<<", "\n? ", "\n: "]]
 _rng = random.Random(11)
 FUZZ = sorted({"".join(_rng.choice(pieces) for _ in range(_rng.randint(1, 20)))
                for pieces in _PIECES for _ in range(2500)})
@@ -350,7 +354,7 @@ def test_random_documents_read_as_pyyaml_read_them():
             continue
         if old_kind != new_kind or (old_kind == "ok" and _typed(old) != _typed(new)):
             disagreements.append((text, (old_kind, old), (new_kind, new)))
-    assert len(FUZZ) > 6500 and not disagreements, "\n".join(map(repr, disagreements))
+    assert len(FUZZ) > 9000 and not disagreements, "\n".join(map(repr, disagreements))
 
 
 @pytest.mark.parametrize("text", list(KNOWN))
