@@ -161,13 +161,17 @@ class GridSpec:
 # ---------------------------------------------------------------- loading
 
 
+class _DatesAsText(_StrictLoader.Resolver):
+    yaml_implicit_resolvers: ClassVar[dict] = {
+        first: [(tag, rx) for tag, rx in resolvers if not tag.endswith(":timestamp")]
+        for first, resolvers in _StrictLoader.Resolver.yaml_implicit_resolvers.items()
+    }
+
+
 class _GridLoader(_StrictLoader):
     """Reads unquoted dates as text, so ``Split.check`` reports ``2020-13-01`` clearly."""
 
-    yaml_implicit_resolvers: ClassVar[dict] = {
-        first: [(tag, rx) for tag, rx in resolvers if not tag.endswith(":timestamp")]
-        for first, resolvers in _StrictLoader.yaml_implicit_resolvers.items()
-    }
+    Resolver = _DatesAsText
 
 
 def load_grid(path: str | Path, strategy: Strategy, search: str | None = None,

@@ -21,13 +21,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
+from ruamel.yaml.constructor import ConstructorError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from otonom_trader.domain import safe_yaml
 from otonom_trader.domain.errors import StrategyError
-from otonom_trader.domain.safe_yaml import BoundedLoader
+from otonom_trader.domain.safe_yaml import BoundedLoader, Yaml11Constructor
 from otonom_trader.domain.strategy import (
     ANALYST_NAMES,
     Analysts,
@@ -319,22 +320,28 @@ def strategy_from_mapping(data: Mapping[str, Any], source: Path | None = None) -
 # ---------------------------------------------------------------- files
 
 
-class _StrictLoader(BoundedLoader):
-    """The bounded loader, rejecting duplicate keys instead of keeping the last one."""
+class _StrictConstructor(Yaml11Constructor):
+    """The bounded reader's constructor, rejecting duplicate keys instead of keeping the last."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[tuple[str, str], yaml.Node] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict:
+        seen: dict[tuple[str, str], Node] = {}
+        for key_node, _ in node.value if isinstance(node, MappingNode) else ():
+            if not isinstance(key_node, ScalarNode) or key_node.tag.endswith(":merge"):
                 continue
             first = seen.setdefault((key_node.tag, key_node.value), key_node)
             if first is not key_node:
-                raise yaml.constructor.ConstructorError(
+                raise ConstructorError(
                     problem=f"duplicate key `{key_node.value}` "
                     f"(first at line {first.start_mark.line + 1})",
                     problem_mark=key_node.start_mark,
                 )
         return super().construct_mapping(node, deep=deep)
+
+
+class _StrictLoader(BoundedLoader):
+    """The bounded loader, rejecting duplicate keys instead of keeping the last one."""
+
+    Constructor = _StrictConstructor
 
 
 def read_yaml(path: Path, loader: type, kind: str) -> Any:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from otonom_trader.adapters.atomic import atomic_path, write_atomic
 from otonom_trader.adapters.store import ExperimentInfo, ExperimentStore
@@ -27,6 +26,7 @@ from otonom_trader.domain.errors import InputError, OtonomError
 from otonom_trader.domain.json_text import finite
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.names import check_name, inside
+from otonom_trader.domain.safe_yaml import dump_yaml
 from otonom_trader.engine.selection import (
     checked_rerun,
     overfitting_stats,
@@ -180,7 +180,7 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
         "experiment": info.name, "run_number": int(best["run_number"]),
         "selected_by": selected_by, "params": best_params,
     }
-    write_atomic(paths["best_params"], yaml.safe_dump(best_params_doc, sort_keys=False))
+    write_atomic(paths["best_params"], dump_yaml(best_params_doc))
     return paths, None if returns is None else (selection.run.run_number, returns)
 
 

@@ -136,10 +136,9 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
                       output: str | Path, params_path: str | Path = "params.yaml"
                       ) -> RefineOutcome:
     """Write the refined grid of experiment ``exp_id`` to ``output``."""
-    import yaml
-
     from otonom_trader.adapters.output import check_output, write_atomic_text
     from otonom_trader.domain.grid import grid_from_mapping, load_grid
+    from otonom_trader.domain.safe_yaml import dump_yaml
     from otonom_trader.domain.strategy_loader import load_strategy
     from otonom_trader.engine.selection import KNEE, param_value, selection_rule
 
@@ -196,7 +195,7 @@ def refine_experiment(store: ExperimentStore, exp_id: int, top: int, shrink: flo
     if cv:  # the settings as given (the embargo in days), not what was derived from them
         grid["cv"] = {k: cv[k] for k in ("method", "folds", "test_folds", "embargo_days")}
     grid["split"] = {k: v for k, v in info.split.items() if v is not None}
-    text = yaml.safe_dump(grid, sort_keys=False, allow_unicode=True)
+    text = dump_yaml(grid, allow_unicode=True)
     path = write_atomic_text(output, "--output", GRID_SUFFIXES, text)
     load_grid(path, strategy)  # what was written is a valid grid (else: a bug here)
     return RefineOutcome(path, grid, top, tuple(refined))
