@@ -42,7 +42,7 @@ from ruamel.yaml.scanner import Scanner, ScannerError
 from otonom_trader.domain.errors import InputError
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "BoundedLoader", "dump_yaml",
-           "parse_yaml", "read_yaml"]
+           "parse_yaml", "quoted_as_text", "read_yaml"]
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
@@ -397,3 +397,23 @@ def dump_yaml(data: Any, allow_unicode: bool = False) -> str:
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()
+
+
+def quoted_as_text(value: Any) -> Any:
+    """``value`` (plain mappings, lists and scalars) with every string, key or value, that
+    this reader would take for something else (``yes``, ``on``, ``1:30``, ``0b1``, ``1_000``)
+    marked single-quoted, for ruamel's round-trip writer: it writes by YAML 1.2's rules, where
+    those are plain text, so a new value ``yes`` would read back as true."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, dict):
+        return {quoted_as_text(k): quoted_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [quoted_as_text(v) for v in value]
+    if isinstance(value, str) and _RESOLVER.resolve(ScalarNode, value, (True, False)) \
+            != "tag:yaml.org,2002:str":
+        return SingleQuotedScalarString(value)
+    return value
+
+
+_RESOLVER = Yaml11Resolver()

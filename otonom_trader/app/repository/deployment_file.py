@@ -6,7 +6,7 @@ import io
 
 from otonom_trader.domain.deployment import PRODUCTION_FILE
 from otonom_trader.domain.errors import InputError
-from otonom_trader.domain.safe_yaml import parse_yaml
+from otonom_trader.domain.safe_yaml import parse_yaml, quoted_as_text
 
 __all__ = ["PRODUCTION_FILE", "with_entry_changes", "with_shadow_entry"]
 
@@ -22,7 +22,8 @@ def with_shadow_entry(existing: str | None, name: str, path: str) -> str:
     from ruamel.yaml.comments import CommentedMap
 
     return _edit(existing, name, lambda _old: CommentedMap(
-        [("name", name), ("path", path), ("stage", "shadow"), ("capital_pct", 0)]))
+        [("name", quoted_as_text(name)), ("path", quoted_as_text(path)), ("stage", "shadow"),
+         ("capital_pct", 0)]))
 
 
 def with_entry_changes(existing: str, name: str, **changes) -> str:
@@ -36,7 +37,7 @@ def with_entry_changes(existing: str, name: str, **changes) -> str:
             if value is None:
                 old.pop(key, None)
             else:
-                old[key] = value
+                old[key] = quoted_as_text(value)
         return old
 
     return _edit(existing, name, change)

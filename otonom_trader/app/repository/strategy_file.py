@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otonom_trader.domain.json_text import finite
+from otonom_trader.domain.safe_yaml import quoted_as_text
 from otonom_trader.domain.strategy import Strategy
 from otonom_trader.domain.strategy_loader import check_value, get_value
 
@@ -135,7 +136,7 @@ def render_strategy(base_text: str, values: Mapping[str, Any], name: str,
     y = _yaml(indent or 2, dash)
     doc = y.load(base_text)
     parent = doc.get("name")
-    doc["name"] = name
+    doc["name"] = quoted_as_text(name)
     for dotted, value in values.items():
         node = doc
         parts = dotted.split(".")
@@ -144,13 +145,13 @@ def render_strategy(base_text: str, values: Mapping[str, Any], name: str,
                 node[part] = CommentedMap()
             node = node[part]
         old = node.get(parts[-1])
-        node[parts[-1]] = plain(value)
+        node[parts[-1]] = quoted_as_text(plain(value))
         _replace_eol_comment(node, parts[-1], f"# was {_scalar_text(old)} in {parent}")
     had_metadata = "metadata" in doc
     if had_metadata:  # its leading comment stays with the key before it
         del doc["metadata"]
     if metadata is not None:
-        doc["metadata"] = plain(metadata)
+        doc["metadata"] = quoted_as_text(plain(metadata))
         if not had_metadata:
             doc.yaml_set_comment_before_after_key("metadata", before="\n" + METADATA_COMMENT,
                                                   indent=0)
