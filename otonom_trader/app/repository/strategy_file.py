@@ -2,8 +2,9 @@
 quoting and indentation of the base survive, so a diff shows only the values that changed,
 the new ``name`` and the ``metadata`` block.
 
-Floats are written in a form both YAML 1.1 (PyYAML, used by the loader) and YAML 1.2 read
-back as the same float (``repr`` digits, ``1.0e-05`` rather than ``1e-05``).
+Floats are written in a form both YAML 1.1 (the reader, ``domain.safe_yaml``) and YAML 1.2
+read back as the same float (``repr`` digits, ``1.0e-05`` rather than ``1e-05``), and a new
+string the reader would take for something else (``yes``) is quoted (``quoted_as_text``).
 """
 
 from __future__ import annotations
