@@ -3,9 +3,11 @@ repositories."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,16 +65,26 @@ def candles(rows: list[tuple[float, float, float, float]]) -> pd.DataFrame:
     return frame
 
 
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    """Run ``otonom argv`` in this process: (exit code, stdout, stderr)."""
+def run_cli(argv, capsys=None) -> tuple[int, str, str]:
+    """Run ``otonom argv`` in this process, with ``sys.argv`` as the command line's (an
+    experiment records it): (exit code, stdout, stderr), read from ``capsys`` or, where there
+    is none (a module fixture), captured here."""
     import pytest
 
     from otonom_trader.cli import main
 
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
+    argv = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(SystemExit) as exc:
+        mp.setattr(sys, "argv", ["otonom", *argv])
+        if capsys is None:
+            mp.setattr(sys, "stdout", out)
+            mp.setattr(sys, "stderr", err)
+        main(argv)
+    if capsys is None:
+        return exc.value.code, out.getvalue(), err.getvalue()
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
 
 
 MINI_STRATEGY = """\
