@@ -87,6 +87,21 @@ def run_cli(argv, capsys=None) -> tuple[int, str, str]:
     return exc.value.code, captured.out, captured.err
 
 
+
+def otonom_here(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``otonom args`` run in this process as a subprocess would run it: in ``cwd``, with
+    ``env`` as the whole environment (the CLI's own behaviour, without a new interpreter)."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        for var in set(os.environ) - set(env):
+            mp.delenv(var)
+        for var, value in env.items():
+            mp.setenv(var, value)
+        mp.chdir(cwd)
+        code, out, err = run_cli(args)
+    return subprocess.CompletedProcess(["otonom", *args], code, out, err)
+
 MINI_STRATEGY = """\
 name: mini
 analysts:

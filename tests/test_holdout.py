@@ -4,9 +4,7 @@ run only and gated by validate; `--select-on train` keeps the test window out-of
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +14,8 @@ import yaml
 from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.split import Split
 from otonom_trader.engine.selection import SelectionRule, select_run, selection_rule
-from tests.helpers import REPO, clean_env, copy_repo, git_init, run_cli
+from tests.helpers import REPO, clean_env, copy_repo, git_init
+from tests.helpers import otonom_here as otonom
 
 WINDOWS = ["--train-start", "2008-01-01", "--train-end", "2011-12-31",
            "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
@@ -89,18 +88,6 @@ def test_the_rule_comes_from_params_with_flags_winning(tmp_path):
 
 
 # ---------------------------------------------------------------- end to end
-
-
-def otonom(cwd: Path, *args: str, env) -> subprocess.CompletedProcess:
-    """``otonom args`` run in this process, in ``cwd``, with the environment ``env``."""
-    with pytest.MonkeyPatch.context() as mp:
-        for var in set(os.environ) - set(env):
-            mp.delenv(var)
-        for var, value in env.items():
-            mp.setenv(var, value)
-        mp.chdir(cwd)
-        code, out, err = run_cli(args)
-    return subprocess.CompletedProcess(args, code, out, err)
 
 
 @pytest.fixture(scope="module")
