@@ -18,7 +18,7 @@ from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy
 from otonom_trader.engine.backtest import backtest
 from otonom_trader.engine.data import load_bars
-from tests.helpers import run_cli
+from tests.helpers import otonom_here, run_cli
 
 SPLIT = ["--train-start", "2004-01-01", "--train-end", "2011-12-31",
          "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
@@ -240,8 +240,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert f"Time: {total:.2f}s" in resumed.stdout
 
     clean = grid_args(clean_dir, grid)
-    done = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *clean], cwd=cwd,
-                          capture_output=True, text=True)
+    done = otonom_here(cwd, *clean, env=dict(os.environ))  # the reference: no kill
     assert done.returncode == 0, done.stderr
     clean_store = ExperimentStore(f"sqlite:///{clean_dir}/store.db")
     a, b = _comparable(killed_store.runs_frame(1)), _comparable(clean_store.runs_frame(1))
