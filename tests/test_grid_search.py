@@ -231,8 +231,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     killed_store = ExperimentStore(f"sqlite:///{killed_dir}/store.db")
     killed_time = killed_store.get(1).elapsed_seconds  # recorded batch by batch
     assert killed_time > 0
-    resumed = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *killed], cwd=cwd,
-                             capture_output=True, text=True)
+    resumed = otonom_here(cwd, *killed, env=dict(os.environ))
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed (ID: 1)" in resumed.stdout and "already done" in resumed.stdout
     total = killed_store.get(1).elapsed_seconds

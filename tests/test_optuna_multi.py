@@ -265,8 +265,7 @@ def test_sigkill_mid_search_then_resume_equals_an_uninterrupted_search(tmp_path,
     proc.communicate()
     partial = _stored(killed / "store.db")
     assert 32 <= partial < n_iter, partial
-    resumed = subprocess.run([sys.executable, "-m", "otonom_trader.cli",
-                              *search_args(killed)], cwd=killed, capture_output=True, text=True)
+    resumed = otonom_here(killed, *search_args(killed), env=dict(os.environ))
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed (ID: 1)" in resumed.stdout
     done = otonom_here(clean, *search_args(clean), env=dict(os.environ))  # no kill

@@ -297,7 +297,7 @@ def test_a_search_killed_mid_write_resumes_to_the_runs_of_an_uninterrupted_one(t
     proc.communicate()
     partial = sql(pg_url, "SELECT count(*) FROM experiment_runs")[0][0]
     assert 0 < partial < 6400 and partial % 200 == 0  # whole batches only
-    resumed = subprocess.run([*cli, *killed], capture_output=True, text=True)
+    resumed = otonom_here(os.getcwd(), *killed, env=dict(os.environ))
     assert resumed.returncode == 0 and "resumed (ID: 1)" in resumed.stdout, resumed.stderr
     clean = otonom_here(os.getcwd(), *args, env=dict(os.environ))  # SQLite, no kill
     assert clean.returncode == 0, clean.stderr
