@@ -66,9 +66,8 @@ def candles(rows: list[tuple[float, float, float, float]]) -> pd.DataFrame:
 
 
 def run_cli(argv, capsys=None) -> tuple[int, str, str]:
-    """Run ``otonom argv`` in this process, with ``sys.argv`` as the command line's (an
-    experiment records it): (exit code, stdout, stderr), read from ``capsys`` or, where there
-    is none (a module fixture), captured here."""
+    """Run ``otonom argv`` in this process: (exit code, stdout, stderr), read from ``capsys``
+    or, where there is none, captured here."""
     import pytest
 
     from otonom_trader.cli import main
@@ -76,7 +75,6 @@ def run_cli(argv, capsys=None) -> tuple[int, str, str]:
     argv = [str(a) for a in argv]
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, pytest.raises(SystemExit) as exc:
-        mp.setattr(sys, "argv", ["otonom", *argv])
         if capsys is None:
             mp.setattr(sys, "stdout", out)
             mp.setattr(sys, "stderr", err)
@@ -90,10 +88,12 @@ def run_cli(argv, capsys=None) -> tuple[int, str, str]:
 
 def otonom_here(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """``otonom args`` run in this process as a subprocess would run it: in ``cwd``, with
-    ``env`` as the whole environment (the CLI's own behaviour, without a new interpreter)."""
+    ``env`` as the whole environment and ``sys.argv`` as the command line (an experiment
+    records it); the CLI's own behaviour, without a new interpreter."""
     import pytest
 
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["otonom", *map(str, args)])
         for var in set(os.environ) - set(env):
             mp.delenv(var)
         for var, value in env.items():

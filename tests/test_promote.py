@@ -25,6 +25,7 @@ from otonom_trader.domain.strategy_loader import (
 )
 from otonom_trader.engine.backtest import backtest
 from otonom_trader.engine.data import data_fingerprint, load_bars
+from tests.helpers import clean_env, otonom_here
 from tests.helpers import run_cli as run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,15 +72,12 @@ def template(tmp_path_factory):
     assert "  max_pbo: 0.5" in params
     (repo / "params.yaml").write_text(params.replace("  max_pbo: 0.5", "  max_pbo: 1.0"))
     init_repo(repo, root / "origin.git")
-    with pytest.MonkeyPatch.context() as mp:
-        for var in [k for k in os.environ if k.startswith(("GITHUB_", "OTONOM_"))]:
-            mp.delenv(var)
-        mp.chdir(repo)
-        code, _, err = run(
-            ["experiments", "grid-search", "--name", "baseline_v1_grid", "--strategy-path",
-             "strategies/baseline_v1.yaml", "--grid-path", "grids/baseline_grid.yaml", *SPLIT,
-             "--db", f"sqlite:///{root}/s.db", "--outputs-dir", str(root / "experiments")])
-    assert code == 0, err
+    out = otonom_here(
+        repo, "experiments", "grid-search", "--name", "baseline_v1_grid", "--strategy-path",
+        "strategies/baseline_v1.yaml", "--grid-path", "grids/baseline_grid.yaml", *SPLIT,
+        "--db", f"sqlite:///{root}/s.db", "--outputs-dir", str(root / "experiments"),
+        env=clean_env())
+    assert out.returncode == 0, out.stderr
     return root
 
 
