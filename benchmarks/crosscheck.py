@@ -783,10 +783,12 @@ def run(quick: bool, peers: tuple[str, ...]) -> tuple[list[Outcome], dict]:
     outcomes, info = [], {"fallbacks": [], "timings": {}, "skipped": {}}
     if "vectorbt" in peers:
         try:
-            import vectorbt  # noqa: F401
+            from vectorbt.portfolio import nb as vbt_nb
         except ImportError as exc:
             info["vectorbt"] = f"not installed ({exc}); install with pip install -e '.[peers]'"
             peers = tuple(p for p in peers if p != "vectorbt")
+        else:  # vectorbt compiles its simulator in every process (~10 s): keep it on disk
+            vbt_nb.simulate_from_signals_nb.enable_caching()
     names = {"backtesting": (BT, BT_LATE), "vectorbt": (VBT,)}
     jobs = []
     for case in build_cases(quick, bars_by):

@@ -3,9 +3,11 @@ repositories."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,17 +65,42 @@ def candles(rows: list[tuple[float, float, float, float]]) -> pd.DataFrame:
     return frame
 
 
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    """Run ``otonom argv`` in this process: (exit code, stdout, stderr)."""
+def run_cli(argv, capsys=None) -> tuple[int, str, str]:
+    """Run ``otonom argv`` in this process: (exit code, stdout, stderr), read from ``capsys``
+    or, where there is none, captured here."""
     import pytest
 
     from otonom_trader.cli import main
 
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
+    argv = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(SystemExit) as exc:
+        if capsys is None:
+            mp.setattr(sys, "stdout", out)
+            mp.setattr(sys, "stderr", err)
+        main(argv)
+    if capsys is None:
+        return exc.value.code, out.getvalue(), err.getvalue()
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
 
+
+
+def otonom_here(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``otonom args`` run in this process as a subprocess would run it: in ``cwd``, with
+    ``env`` as the whole environment and ``sys.argv`` as the command line (an experiment
+    records it); the CLI's own behaviour, without a new interpreter."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["otonom", *map(str, args)])
+        for var in set(os.environ) - set(env):
+            mp.delenv(var)
+        for var, value in env.items():
+            mp.setenv(var, value)
+        mp.chdir(cwd)
+        code, out, err = run_cli(args)
+    return subprocess.CompletedProcess(["otonom", *args], code, out, err)
 
 MINI_STRATEGY = """\
 name: mini

@@ -19,9 +19,10 @@ from otonom_trader.adapters.journal import Journal
 from otonom_trader.app.production import reconcile
 from otonom_trader.app.production.daemon import Daemon
 from otonom_trader.domain.errors import RunError
+from tests.helpers import otonom_here
 from tests.test_daemon import config, make_prod_repo
 
-FEED = "replay:SPX:2015-07-01:2016-12-31"
+FEED = "replay:SPX:2015-07-01:2016-08-31"  # 296 bars, 8 orders
 
 
 @pytest.fixture
@@ -53,15 +54,15 @@ def test_sigkill_at_random_points_then_restart_loses_and_duplicates_nothing(prod
                                                                             tmp_path):
     repo, _ = prod_repo
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    clean = tmp_path / "clean.db"
-    subprocess.run(daemon_cmd(repo, clean), env=env, check=True, capture_output=True,
-                   timeout=300)
+    clean = tmp_path / "clean.db"  # the reference, never killed: in this process
+    done = otonom_here(tmp_path, *daemon_cmd(repo, clean)[3:], env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
     killed = tmp_path / "killed.db"
     rng = random.Random(12)
     kills = 0
     deadline = time.monotonic() + 240
     # Four kills at random tick counts, two the moment a new order intent appears.
-    targets = [("ticks", t) for t in sorted(rng.sample(range(20, 355), 4))]
+    targets = [("ticks", t) for t in sorted(rng.sample(range(20, 290), 4))]
     targets[1:1] = [("orders", 1), ("orders", 3)]
     for what, target in targets:
         proc = subprocess.Popen(daemon_cmd(repo, killed), env=env, stdout=subprocess.DEVNULL,

@@ -44,9 +44,10 @@ def synthetic(index, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def run_cli(args, capsys, monkeypatch):
+@pytest.fixture
+def wide(monkeypatch):
+    """A 200-column terminal for the CLI's tables."""
     monkeypatch.setenv("COLUMNS", "200")
-    return helpers.run_cli(args, capsys)
 
 
 # --- bundled data --------------------------------------------------------------------------
@@ -175,7 +176,7 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
-def test_bad_file_is_one_line_error_and_cli_exits_2(case, tmp_path, capsys, monkeypatch):
+def test_bad_file_is_one_line_error_and_cli_exits_2(case, tmp_path, capsys, wide):
     text, pattern = BAD_FILES[case]
     path = tmp_path / "BAD.csv"
     path.write_text(text)
@@ -184,7 +185,7 @@ def test_bad_file_is_one_line_error_and_cli_exits_2(case, tmp_path, capsys, monk
     message = str(exc.value)
     assert "\n" not in message and str(path) in message
 
-    code, out, err = run_cli(["data", "list", "--data-dir", str(tmp_path)], capsys, monkeypatch)
+    code, out, err = helpers.run_cli(["data", "list", "--data-dir", str(tmp_path)], capsys)
     assert code == 2 and err.startswith("Error: ") and "BAD.csv" in err
     assert "Traceback" not in err + out
 
@@ -209,33 +210,33 @@ def test_prepare_round_trips(tmp_path):
     assert {i.symbol: i.source for i in list_symbols(target)}["SPX"] == str(path)
 
 
-def test_cli_prepare_and_list(tmp_path, capsys, monkeypatch):
-    code, out, err = run_cli(
-        ["data", "prepare", "spx", "--data-dir", str(tmp_path)], capsys, monkeypatch
+def test_cli_prepare_and_list(tmp_path, capsys, wide):
+    code, out, err = helpers.run_cli(
+        ["data", "prepare", "spx", "--data-dir", str(tmp_path)], capsys
     )
     assert code == 0, err
     assert out.strip() == f"✓ wrote {tmp_path / 'SPX.parquet'} (5031 bars, 1999-01-04 → 2018-12-31)"
 
-    code, out, err = run_cli(["data", "list", "--data-dir", str(tmp_path)], capsys, monkeypatch)
+    code, out, err = helpers.run_cli(["data", "list", "--data-dir", str(tmp_path)], capsys)
     assert code == 0, err
     for text in (*BUNDLED, "5031", "1999-01-04", "6048", "1M", "SPX.parquet", "backtesting"):
         assert text in out
 
 
-def test_cli_prepare_unknown_symbol_exits_2(tmp_path, capsys, monkeypatch):
-    code, _, err = run_cli(
-        ["data", "prepare", "AAPL", "--data-dir", str(tmp_path)], capsys, monkeypatch
+def test_cli_prepare_unknown_symbol_exits_2(tmp_path, capsys, wide):
+    code, _, err = helpers.run_cli(
+        ["data", "prepare", "AAPL", "--data-dir", str(tmp_path)], capsys
     )
     assert code == 2 and "no data for 'AAPL'" in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
 
 
-def test_cli_prepare_from_a_user_csv_with_fingerprint(tmp_path, capsys, monkeypatch):
+def test_cli_prepare_from_a_user_csv_with_fingerprint(tmp_path, capsys, wide):
     bars = synthetic(pd.bdate_range("2020-01-01", periods=30))
     bars.to_csv(tmp_path / "acme.csv", index_label="Date")
     out_json = tmp_path / "ACME.fingerprint.json"
-    code, out, _ = run_cli(["data", "prepare", "ACME", "--data-dir", str(tmp_path),
-                            "--fingerprint", str(out_json)], capsys, monkeypatch)
+    code, out, _ = helpers.run_cli(["data", "prepare", "ACME", "--data-dir", str(tmp_path),
+                            "--fingerprint", str(out_json)], capsys)
     assert code == 0 and "30 bars" in out
     info = json.loads(out_json.read_text())
     prepared = load_bars("ACME", tmp_path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from otonom_trader.domain.errors import GitStateError, InputError
+from tests.helpers import otonom_here
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,9 +40,13 @@ def _env() -> dict[str, str]:
 
 
 def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [DVC, *args[1:]] if args[0] == "dvc" else list(args)
-    out = subprocess.run(cmd, cwd=repo, env=_env(), capture_output=True, text=True,
-                         timeout=900, check=False)
+    """``args`` in ``repo``: dvc and git as processes, ``otonom`` in this process."""
+    if args[0] == "otonom":
+        out = otonom_here(repo, *args[1:], env=_env())
+    else:
+        cmd = [DVC, *args[1:]] if args[0] == "dvc" else list(args)
+        out = subprocess.run(cmd, cwd=repo, env=_env(), capture_output=True, text=True,
+                             timeout=900, check=False)
     if check and out.returncode != 0:
         pytest.fail(f"{' '.join(args)} exited {out.returncode}\n{out.stdout}\n{out.stderr}")
     return out
@@ -182,7 +187,7 @@ def test_promote_the_best_run_of_a_dvc_experiment(repo):
 
     # The baseline grid's PBO (~0.8) fails the shipped gate (max_pbo 0.5): promoting it is
     # refused unless forced, and then the promotion says so.
-    args = (sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp", "later-test",
+    args = ("otonom", "promote", "--dvc-exp", "later-test",
             "--output-name", "baseline_v2", "--expected-impact", "later test")
     refused = run(repo, *args, check=False)
     assert refused.returncode == 1 and "gates.max_pbo" in refused.stderr
@@ -217,31 +222,36 @@ def test_a_failed_gate_is_recorded_without_failing_the_pipeline(repo):
 
 @slow
 def test_exp_run_on_a_strategy_param_is_tracked_and_materialised(repo):
+    """(test_promote_a_dvc_experiment_that_changed_a_strategy_parameter promotes this
+    experiment.)"""
     from otonom_trader.adapters.dvc_exp import materialise
     from otonom_trader.adapters.store import ExperimentStore
 
-    run(repo, "dvc", "exp", "run", "-n", "risk-1-5", "-S",
-        "strategies/baseline_v1.yaml:risk.risk_pct=1.5")
+    run(repo, "dvc", "exp", "run", "-n", "take-profit-8", "-S",
+        "strategies/baseline_v1.yaml:risk.take_profit_pct=8")
     rows = exp_rows(repo)
-    assert params_of(rows["risk-1-5"], "strategies/baseline_v1.yaml")["risk"]["risk_pct"] == 1.5
-    assert params_of(rows["main"], "strategies/baseline_v1.yaml")["risk"]["risk_pct"] == 1.0
-    assert metrics_of(rows["risk-1-5"])["runs_total"] == 48
+    assert params_of(rows["take-profit-8"], "strategies/baseline_v1.yaml")["risk"][
+        "take_profit_pct"] == 8
+    assert params_of(rows["main"], "strategies/baseline_v1.yaml")["risk"][
+        "take_profit_pct"] == 6.0
+    assert metrics_of(rows["take-profit-8"])["runs_total"] == 48
     _back_to_main(repo)
 
-    exp = materialise("risk-1-5", repo=repo, dest=repo.parent / "materialised")
-    assert exp.experiment_name == NAME and exp.dvc_name == "risk-1-5"
-    assert exp.params["strategies/baseline_v1.yaml"]["risk.risk_pct"] == 1.5
+    exp = materialise("take-profit-8", repo=repo, dest=repo.parent / "materialised")
+    assert exp.experiment_name == NAME and exp.dvc_name == "take-profit-8"
+    assert exp.params["strategies/baseline_v1.yaml"]["risk.take_profit_pct"] == 8
     assert exp.params["params.yaml"]["split.test_start"] == "2016-01-01"
     assert exp.baseline_rev == run(repo, "git", "rev-parse", "HEAD").stdout.strip()
-    assert "risk_pct: 1.5" in exp.strategy_file.read_text()  # the experiment's, not HEAD's
-    assert "risk_pct: 1.0" in (repo / "strategies/baseline_v1.yaml").read_text()
-    assert exp.metrics["best_test_sharpe"] == metrics_of(rows["risk-1-5"])["best_test_sharpe"]
+    assert "take_profit_pct: 8" in exp.strategy_file.read_text()  # the experiment's, not HEAD's
+    assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
+    assert exp.metrics["best_test_sharpe"] == metrics_of(rows["take-profit-8"])[
+        "best_test_sharpe"]
     with ExperimentStore(exp.store_url) as store:
         info = store.get(1)
         assert info.name == NAME and len(store.runs_frame(1)) == 48
     assert exp.runs_path is not None and exp.runs_path.stat().st_size > 0
-    with pytest.raises(InputError, match="did you mean 'risk-1-5'"):
-        materialise("risk-1-6", repo=repo, dest=repo.parent / "nowhere")
+    with pytest.raises(InputError, match="did you mean 'take-profit-8'"):
+        materialise("take-profit-9", repo=repo, dest=repo.parent / "nowhere")
 
 
 @slow
@@ -278,24 +288,20 @@ def test_queue_reports_a_failing_experiment_as_failed(repo):
 
 @slow
 def test_promote_a_dvc_experiment_that_changed_a_strategy_parameter(repo):
-    """`dvc exp run -S <strategy>:<key>=...` edits the strategy file in the experiment only;
+    """`dvc exp run -S <strategy>:<key>=...` edits the strategy file in the experiment only
+    (take-profit-8, run by test_exp_run_on_a_strategy_param_is_tracked_and_materialised);
     `promote --dvc-exp` promotes onto the file as the experiment had it (not HEAD's), lists
     the edit among the parameter changes and names the DVC experiment."""
     import yaml
 
-    run(repo, "dvc", "exp", "run", "-n", "take-profit-8", "-S",
-        "strategies/baseline_v1.yaml:risk.take_profit_pct=8")
     rows = exp_rows(repo)
     assert params_of(rows["take-profit-8"], "strategies/baseline_v1.yaml")["risk"][
         "take_profit_pct"] == 8
-    assert params_of(rows["main"], "strategies/baseline_v1.yaml")["risk"][
-        "take_profit_pct"] == 6.0
-    _back_to_main(repo)
     assert "take_profit_pct: 6.0" in (repo / "strategies/baseline_v1.yaml").read_text()
 
     # The baseline grid's PBO is above gates.max_pbo: forced, as a user would.
-    out = run(repo, sys.executable, "-m", "otonom_trader.cli", "promote", "--dvc-exp",
-              "take-profit-8", "--output-name", "baseline_tp8", "--allow-overfit")
+    out = run(repo, "otonom", "promote", "--dvc-exp", "take-profit-8", "--output-name",
+              "baseline_tp8", "--allow-overfit")
     assert "✅ Successfully promoted experiment 1" in out.stdout
     assert "risk.take_profit_pct: 6.0 → 8.0" in out.stdout
     assert run(repo, "git", "status", "--porcelain").stdout == ""
@@ -326,7 +332,7 @@ def test_promote_a_dvc_experiment_that_changed_a_strategy_parameter(repo):
     run(repo, "git", "checkout", "-q", "promote/baseline_tp8")
     try:
         report = repo.parent / "tp8-validation.json"
-        out = run(repo, sys.executable, "-m", "otonom_trader.cli", "validate", "--changed",
+        out = run(repo, "otonom", "validate", "--changed",
                   "--base", "main", "--output-json", str(report), check=False)
         assert out.returncode == 1 and "1 of 1 strategy failed: baseline_tp8" in out.stdout
         checks = {c["gate"]: c for c in json.loads(report.read_text())["strategies"][0][

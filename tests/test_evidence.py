@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.helpers import clean_env, copy_repo, git_init
+from tests.helpers import otonom_here as otonom
 
 SPLIT = ["--train-start", "2008-01-01", "--train-end", "2015-12-31",
          "--test-start", "2016-01-01", "--test-end", "2018-12-31"]
@@ -21,10 +21,6 @@ SPLIT = ["--train-start", "2008-01-01", "--train-end", "2015-12-31",
 def sh(cwd: Path, *args: str, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env,
                           check=False)
-
-
-def otonom(cwd: Path, *args: str, env) -> subprocess.CompletedProcess:
-    return sh(cwd, sys.executable, "-m", "otonom_trader.cli", *args, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.strategy_loader import apply_overrides, load_strategy
 from otonom_trader.engine.backtest import backtest
 from otonom_trader.engine.data import load_bars
-from tests.helpers import run_cli
+from tests.helpers import otonom_here, run_cli
 
 SPLIT = ["--train-start", "2004-01-01", "--train-end", "2011-12-31",
          "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
@@ -231,8 +231,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     killed_store = ExperimentStore(f"sqlite:///{killed_dir}/store.db")
     killed_time = killed_store.get(1).elapsed_seconds  # recorded batch by batch
     assert killed_time > 0
-    resumed = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *killed], cwd=cwd,
-                             capture_output=True, text=True)
+    resumed = otonom_here(cwd, *killed, env=dict(os.environ))
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed (ID: 1)" in resumed.stdout and "already done" in resumed.stdout
     total = killed_store.get(1).elapsed_seconds
@@ -240,8 +239,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert f"Time: {total:.2f}s" in resumed.stdout
 
     clean = grid_args(clean_dir, grid)
-    done = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *clean], cwd=cwd,
-                          capture_output=True, text=True)
+    done = otonom_here(cwd, *clean, env=dict(os.environ))  # the reference: no kill
     assert done.returncode == 0, done.stderr
     clean_store = ExperimentStore(f"sqlite:///{clean_dir}/store.db")
     a, b = _comparable(killed_store.runs_frame(1)), _comparable(clean_store.runs_frame(1))

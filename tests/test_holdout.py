@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,7 @@ from otonom_trader.domain.errors import InputError
 from otonom_trader.domain.split import Split
 from otonom_trader.engine.selection import SelectionRule, select_run, selection_rule
 from tests.helpers import REPO, clean_env, copy_repo, git_init
+from tests.helpers import otonom_here as otonom
 
 WINDOWS = ["--train-start", "2008-01-01", "--train-end", "2011-12-31",
            "--test-start", "2012-01-01", "--test-end", "2014-12-31"]
@@ -89,11 +88,6 @@ def test_the_rule_comes_from_params_with_flags_winning(tmp_path):
 
 
 # ---------------------------------------------------------------- end to end
-
-
-def otonom(cwd: Path, *args: str, env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "otonom_trader.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, env=env, check=False)
 
 
 @pytest.fixture(scope="module")

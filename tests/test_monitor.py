@@ -10,16 +10,8 @@ import yaml
 from otonom_trader.app.production.monitor import _trades, thresholds_from
 from otonom_trader.app.production.run import run_daemon
 from otonom_trader.engine.live_stats import Thresholds
+from tests.helpers import run_cli
 from tests.test_daemon import config, make_prod_repo
-
-
-def run_cli(argv, capsys):
-    from otonom_trader.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import yaml
 from otonom_trader.adapters.store import ExperimentStore
 from otonom_trader.domain.objectives import direction, parse_objectives, search_value
 from otonom_trader.engine.pareto import pareto_front
-from tests.helpers import REPO, mini_project, run_cli
+from tests.helpers import REPO, mini_project, otonom_here, run_cli
 
 SPLIT = {"train_start": "2001-01-01", "train_end": "2004-06-30", "test_start": "2004-07-01",
          "test_end": "2007-02-15"}
@@ -265,12 +265,10 @@ def test_sigkill_mid_search_then_resume_equals_an_uninterrupted_search(tmp_path,
     proc.communicate()
     partial = _stored(killed / "store.db")
     assert 32 <= partial < n_iter, partial
-    resumed = subprocess.run([sys.executable, "-m", "otonom_trader.cli",
-                              *search_args(killed)], cwd=killed, capture_output=True, text=True)
+    resumed = otonom_here(killed, *search_args(killed), env=dict(os.environ))
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed (ID: 1)" in resumed.stdout
-    done = subprocess.run([sys.executable, "-m", "otonom_trader.cli", *search_args(clean)],
-                          cwd=clean, capture_output=True, text=True)
+    done = otonom_here(clean, *search_args(clean), env=dict(os.environ))  # no kill
     assert done.returncode == 0, done.stderr
     a, b = runs_of(killed)[1], runs_of(clean)[1]
     assert len(a) == n_iter

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from otonom_trader.adapters.store import ExperimentStore, RunBatch
-from otonom_trader.cli import main
 from otonom_trader.domain.metrics import METRIC_KEYS
 from otonom_trader.domain.strategy_loader import (
     apply_overrides,
@@ -26,6 +25,8 @@ from otonom_trader.domain.strategy_loader import (
 )
 from otonom_trader.engine.backtest import backtest
 from otonom_trader.engine.data import data_fingerprint, load_bars
+from tests.helpers import clean_env, otonom_here
+from tests.helpers import run_cli as run
 
 REPO = Path(__file__).resolve().parents[1]
 SPLIT = ["--train-start", "2008-01-01", "--train-end", "2015-12-31",
@@ -57,7 +58,7 @@ def init_repo(repo: Path, origin: Path | None) -> None:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A strategy repository (strategies/, grids/, params.yaml, tools/) with a bare origin
-    and a store holding experiment 1 = the baseline grid, made with the real CLI."""
+    and a store holding experiment 1 = the baseline grid, made with the CLI (in this process)."""
     root = tmp_path_factory.mktemp("promote")
     repo = root / "repo"
     repo.mkdir()
@@ -71,13 +72,11 @@ def template(tmp_path_factory):
     assert "  max_pbo: 0.5" in params
     (repo / "params.yaml").write_text(params.replace("  max_pbo: 0.5", "  max_pbo: 1.0"))
     init_repo(repo, root / "origin.git")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "OTONOM_"))}
-    out = subprocess.run(
-        [sys.executable, "-m", "otonom_trader.cli", "experiments", "grid-search",
-         "--name", "baseline_v1_grid", "--strategy-path", "strategies/baseline_v1.yaml",
-         "--grid-path", "grids/baseline_grid.yaml", *SPLIT, "--db", f"sqlite:///{root}/s.db",
-         "--outputs-dir", str(root / "experiments")],
-        cwd=repo, capture_output=True, text=True, env=env, check=False)
+    out = otonom_here(
+        repo, "experiments", "grid-search", "--name", "baseline_v1_grid", "--strategy-path",
+        "strategies/baseline_v1.yaml", "--grid-path", "grids/baseline_grid.yaml", *SPLIT,
+        "--db", f"sqlite:///{root}/s.db", "--outputs-dir", str(root / "experiments"),
+        env=clean_env())
     assert out.returncode == 0, out.stderr
     return root
 
@@ -123,13 +122,6 @@ def scratch(template, tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     monkeypatch.chdir(s.repo)
     return s
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def on_branch(s: Scratch, path: str, branch: str = "promote/baseline_v2") -> str:

@@ -11,22 +11,15 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from otonom_trader.cli import main
 from otonom_trader.domain.deployment import parse_deployment
 from otonom_trader.domain.errors import InputError
 from tests.helpers import REPO, copy_repo
+from tests.helpers import run_cli as run
 
 TOKEN = "ghp_SecurityTestToken0123456789"
 SECRET_CONTENT = "TOPSECRET-9f2c: do not publish"
 BAD_NAMES = ["../../x", "/tmp/otonom-abs", "..", "../strategies", "a/b/c", "a..b", "x.lock",
              "x~1", "-lead", "x" * 300, "a\x01b", "name\n", "", "with space", "x:y", "x^y"]
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def tree(root: Path) -> set[str]:

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from otonom_trader.adapters import migrations
 from otonom_trader.adapters.store import ExperimentStore
-from tests.helpers import REPO, clean_env, copy_repo, git_init, run_cli
+from tests.helpers import REPO, clean_env, copy_repo, git_init, otonom_here, run_cli
 from tests.test_daemon import make_prod_repo, three_ticks_then_status
 from tests.test_store_versions import SPLIT, git, grid_search
 
@@ -297,9 +297,9 @@ def test_a_search_killed_mid_write_resumes_to_the_runs_of_an_uninterrupted_one(t
     proc.communicate()
     partial = sql(pg_url, "SELECT count(*) FROM experiment_runs")[0][0]
     assert 0 < partial < 6400 and partial % 200 == 0  # whole batches only
-    resumed = subprocess.run([*cli, *killed], capture_output=True, text=True)
+    resumed = otonom_here(os.getcwd(), *killed, env=dict(os.environ))
     assert resumed.returncode == 0 and "resumed (ID: 1)" in resumed.stdout, resumed.stderr
-    clean = subprocess.run([*cli, *args], capture_output=True, text=True)  # SQLite
+    clean = otonom_here(os.getcwd(), *args, env=dict(os.environ))  # SQLite, no kill
     assert clean.returncode == 0, clean.stderr
     with ExperimentStore(pg_url) as a, ExperimentStore(f"sqlite:///{tmp_path}/store.db") as b:
         assert len(a.runs_frame(1)) == 6400

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from otonom_trader.kernels.jit import cache_dir
 from tests.promotion import REPO, promoted, write_promoted
 
 ACT = Path(sys.executable).with_name("act")
@@ -145,6 +146,7 @@ def run_act(repo: Path, event: str, workflow: str, payload: dict, ci_bin: Path,
         **os.environ,
         "ACT_DISABLE_VERSION_CHECK": "1",
         "XDG_CACHE_HOME": str(repo.parent / "act-cache"),  # act's work copies live here
+        "NUMBA_CACHE_DIR": str(cache_dir().parents[1]),  # the kernels, compiled once
         "PATH": f"{ci_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "PIP_NO_INDEX": "1",  # offline: every dependency is already visible
         "PIP_NO_BUILD_ISOLATION": "0",  # (pip's spelling) build with the visible setuptools
