@@ -162,13 +162,13 @@ class Daemon:
         if not repo.branch_exists(branch):
             raise InputError(f"--branch {branch}: no such branch in {repo.root}")
         local = repo.head_sha(branch)
+        if time.monotonic() - self._fetched < self.cfg.fetch_every:
+            return local  # the remote is asked (a `git config`, a fetch) at most this often
+        self._fetched = time.monotonic()
         if repo.remote_url(REMOTE) is None:
             self._once("noremote", "no_remote", f"no remote `{REMOTE}`: following the local "
                        f"branch {branch} without fetching", "info")
             return local
-        if time.monotonic() - self._fetched < self.cfg.fetch_every:
-            return local
-        self._fetched = time.monotonic()
         try:
             repo.fetch(REMOTE, branch)
             remote = repo.head_sha(f"{REMOTE}/{branch}")
