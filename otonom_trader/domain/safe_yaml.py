@@ -37,6 +37,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import BaseResolver
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from ruamel.yaml.scanner import Scanner, ScannerError
 
 from otonom_trader.domain.errors import InputError
@@ -186,6 +187,7 @@ for _tag, _rx, _first in (
 ):
     Yaml11Resolver.add_implicit_resolver_base(f"tag:yaml.org,2002:{_tag}",
                                               re.compile(_rx, re.X), list(_first))
+_RESOLVER = Yaml11Resolver()  # what a plain scalar reads as (``quoted_as_text``)
 
 
 class Yaml11Constructor(SafeConstructor):
@@ -404,8 +406,6 @@ def quoted_as_text(value: Any) -> Any:
     this reader would take for something else (``yes``, ``on``, ``1:30``, ``0b1``, ``1_000``)
     marked single-quoted, for ruamel's round-trip writer: it writes by YAML 1.2's rules, where
     those are plain text, so a new value ``yes`` would read back as true."""
-    from ruamel.yaml.scalarstring import SingleQuotedScalarString
-
     if isinstance(value, dict):
         return {quoted_as_text(k): quoted_as_text(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -414,6 +414,3 @@ def quoted_as_text(value: Any) -> Any:
             != "tag:yaml.org,2002:str":
         return SingleQuotedScalarString(value)
     return value
-
-
-_RESOLVER = Yaml11Resolver()
