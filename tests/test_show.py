@@ -345,10 +345,11 @@ def test_show_from_the_snapshot_equals_show_from_every_run(db, monkeypatch, exp_
     import otonom_trader.app.experiments.show as show_module
 
     def no_rerun(*args, **kwargs):
-        raise AssertionError("the snapshot keeps the best run's test returns: no re-run")
+        raise AssertionError("the snapshot keeps the best run's DSR: no re-run, no inputs read")
 
     with monkeypatch.context() as patch:
         patch.setattr(show_module, "checked_rerun", no_rerun)
+        patch.setattr(show_module, "checked_inputs", no_rerun)
         fast, fast_report = analyse()
     assert ExperimentStore(db).load_snapshot(exp_id) is not None
     monkeypatch.setattr(ExperimentStore, "load_snapshot", lambda self, exp_id: None)
@@ -359,3 +360,31 @@ def test_show_from_the_snapshot_equals_show_from_every_run(db, monkeypatch, exp_
         assert np.array_equal(fast_report.overfitting.pbo.logits,
                               slow_report.overfitting.pbo.logits)
         assert fast_report.notes == slow_report.notes
+
+
+def test_a_snapshot_from_before_the_recorded_dsr_still_gives_the_same_report(db, monkeypatch):
+    """A store written before the snapshot kept the DSR (revision 0007) kept the best run's
+    test returns: `show` computes the same DSR from them, checking the inputs first."""
+    import otonom_trader.app.experiments.show as show_module
+
+    store = ExperimentStore(db)
+    recorded = show_experiment(store, 1).to_dict()
+    snapshot = store.load_snapshot(1)
+    assert snapshot.dsr is not None and snapshot.dsr["n_trials"] == N_RUNS
+    monkeypatch.setattr(ExperimentStore, "load_snapshot",
+                        lambda self, exp_id: snapshot._replace(dsr=None))
+    checked = []
+    real = show_module.checked_inputs
+    monkeypatch.setattr(show_module, "checked_inputs", lambda *a: checked.append(a) or real(*a))
+    assert show_experiment(store, 1).to_dict() == recorded
+    assert len(checked) == 1
+
+
+def test_show_of_a_finished_search_loads_no_numba_scipy_or_jsonschema(db):
+    """The DSR and MinBTL come recorded with the snapshot: `show` needs neither the engine
+    nor scipy's normal quantile (a fifth of its time) nor the strategy schema."""
+    from tests.test_layers import loaded
+
+    code, heavy = loaded("experiments", "show", "1", "--db", db,
+                         heavy=("numba", "scipy", "jsonschema", "plotly"))
+    assert code == 0 and heavy == []

@@ -320,13 +320,14 @@ def test_snapshot_is_ignored_once_the_runs_change(store):
     runs = store.runs_frame(exp)
     store.save_snapshot(exp, runs.to_parquet(index=False), len(runs), {"pbo": 0.25, "notes": []},
                         np.array([0.5, -1.0]), 3,
-                        np.array([0.01, -0.02, 0.005]))
-    kept, pbo, logits, best_run, best_returns, cpcv = store.load_snapshot(exp)
+                        np.array([0.01, -0.02, 0.005]), dsr={"dsr": 0.9, "skew": None})
+    kept, pbo, logits, best_run, best_returns, cpcv, dsr = store.load_snapshot(exp)
     pd.testing.assert_frame_equal(kept, runs)
     assert pbo == {"pbo": 0.25, "notes": []} and logits.tolist() == [0.5, -1.0]
     assert best_run == 3 and best_returns.tolist() == [0.01, -0.02, 0.005]
+    assert dsr == {"dsr": 0.9, "skew": None}
     store.save_snapshot(exp, runs.to_parquet(index=False), len(runs), None, None)  # replaced
-    assert cpcv is None and store.load_snapshot(exp)[2:] == (None, None, None, None)
+    assert cpcv is None and store.load_snapshot(exp)[2:] == (None, None, None, None, None)
     store.write_runs(exp, batch(range(6, 8)))  # a resumed search added runs
     assert store.load_snapshot(exp) is None
     assert store.load_snapshot(exp + 1) is None

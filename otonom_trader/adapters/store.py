@@ -499,16 +499,18 @@ class ExperimentStore:
 
     def save_snapshot(self, exp_id: int, runs: bytes, n_runs: int, pbo: dict | None,
                       pbo_logits: np.ndarray | None, best_run: int | None = None,
-                      best_returns: np.ndarray | None = None, cpcv: dict | None = None) -> None:
+                      best_returns: np.ndarray | None = None, cpcv: dict | None = None,
+                      dsr: dict | None = None) -> None:
         """Keep ``runs``, the ``n_runs`` stored runs in ``runs_frame`` layout as Parquet
         (runs.parquet's bytes), with the PBO (``PBOResult`` fields but the logits, or
-        ``{"note": ...}``), the test-window returns of the selected run ``best_run`` and the
-        CPCV record, replacing any older one."""
+        ``{"note": ...}``), the test-window returns of the selected run ``best_run`` and its
+        DSR record, and the CPCV record, replacing any older one."""
         values = dict(experiment_id=int(exp_id), n_runs=int(n_runs), runs=runs,
                       pbo=None if pbo is None else _plain(pbo), pbo_logits=_blob(pbo_logits),
                       best_run=None if best_run is None else int(best_run),
                       best_returns=None if best_run is None else _blob(best_returns),
-                      cpcv=None if cpcv is None else _plain(cpcv))
+                      cpcv=None if cpcv is None else _plain(cpcv),
+                      dsr=None if best_run is None or dsr is None else _plain(dsr))
         with self.engine.begin() as conn:
             conn.execute(delete(_SNAP).where(_SNAP.c.experiment_id == int(exp_id)))
             conn.execute(insert(_SNAP).values(**values))
@@ -523,14 +525,14 @@ class ExperimentStore:
         count = (select(func.count()).where(_RUNS.c.experiment_id == int(exp_id))
                  .scalar_subquery())
         stmt = select(_SNAP.c.n_runs, count, _SNAP.c.runs, _SNAP.c.pbo, _SNAP.c.pbo_logits,
-                      _SNAP.c.best_run, _SNAP.c.best_returns, _SNAP.c.cpcv
+                      _SNAP.c.best_run, _SNAP.c.best_returns, _SNAP.c.cpcv, _SNAP.c.dsr
                       ).where(_SNAP.c.experiment_id == int(exp_id))
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
         if row is None or row[0] != row[1]:
             return None
         return Snapshot(pd.read_parquet(io.BytesIO(row[2])), row[3], _array(row[4]), row[5],
-                        _array(row[6]), row[7])
+                        _array(row[6]), row[7], row[8])
 
     # -- walk-forwards -----------------------------------------------------------------
 
@@ -582,6 +584,7 @@ class Snapshot(NamedTuple):
     best_run: int | None  # the run whose test returns are kept
     best_returns: np.ndarray | None
     cpcv: dict | None  # app.experiments.cpcv_search.cpcv_record of a --cv cpcv search
+    dsr: dict | None  # best_run's DSR (app.experiments.show.dsr_record)
 
 
 def _blob(values: np.ndarray | None) -> bytes | None:

@@ -194,6 +194,8 @@ SNAPSHOTS = Table(
     Column("best_run", Integer, nullable=True),
     Column("best_returns", LargeBinary, nullable=True),
     Column("cpcv", JSON, nullable=True),  # a --cv cpcv search's CPCV
+    # ``best_run``'s DSR as the search recorded it (DSRResult fields, sharpe_variance).
+    Column("dsr", JSON, nullable=True),
 )
 
 TRAIN_COLUMNS = tuple(f"train_{m}" for m in METRIC_KEYS)

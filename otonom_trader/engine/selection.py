@@ -304,12 +304,12 @@ def _pbo(block_stats: np.ndarray | None, notes: list[str]) -> float | None:
 def param_value(path: str, value: Any) -> Any:
     """A stored parameter as the strategy expects it: Python scalars, NaN → None, and a float
     that must be an integer at ``path`` (pandas widens int columns holding a None) → int."""
-    from otonom_trader.domain.strategy_loader import check_value
-
     value = finite(value)
-    if isinstance(value, float) and value.is_integer() and check_value(path, value) \
-            and not check_value(path, int(value)):
-        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        from otonom_trader.domain.strategy_loader import check_value  # jsonschema: 0.1 s
+
+        if check_value(path, value) and not check_value(path, int(value)):
+            return int(value)
     return value
 
 

@@ -123,7 +123,8 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
     """``pbo_value``: the PBO (float or None), or a callable giving it, called only once the
     other files are written (the PBO may still be computing meanwhile). ``cpcv``:
     ``app.experiments.cpcv_search.cpcv_record`` of a search run with ``--cv cpcv``. Returns
-    the paths, and (run number, test returns) of the selected run when it was re-run."""
+    the paths, and (run number, test returns, ``_dsr_record``) of the selected run when it
+    was re-run."""
     from otonom_trader.app.experiments.cpcv_search import flat_cpcv
 
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
@@ -181,7 +182,25 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
         "selected_by": selected_by, "params": best_params,
     }
     write_atomic(paths["best_params"], dump_yaml(best_params_doc))
-    return paths, None if returns is None else (selection.run.run_number, returns)
+    if returns is None:
+        return paths, None
+    return paths, (selection.run.run_number, returns, _dsr_record(returns, overfitting))
+
+
+def _dsr_record(returns, overfitting: dict) -> dict | None:
+    """The selected run's DSR as ``show`` reads it from the snapshot, or None when it has none
+    (the same computation as metrics.json's ``dsr``)."""
+    from otonom_trader.app.experiments.show import dsr_record
+    from otonom_trader.engine.overfitting import deflated_sharpe_ratio
+
+    variance = overfitting["sharpe_variance"]
+    if variance is None:
+        return None
+    try:
+        return dsr_record(deflated_sharpe_ratio(returns, variance, overfitting["n_trials"]),
+                          variance)
+    except InputError:
+        return None
 
 
 def _timings(info: ExperimentInfo) -> str:
@@ -235,8 +254,9 @@ def export_outputs(store: ExperimentStore, exp_id: int, root: Path | str, *,
     n_runs = len(runs)
     del runs  # before the snapshot takes a copy of runs.parquet (peak memory)
     if info.status == "done":
+        best_run, best_returns, dsr = best or (None, None, None)
         store.save_snapshot(info.id, paths["runs"].read_bytes(), n_runs,
-                            *pbo_record(*answer[0]), *(best or (None, None)), cpcv)
+                            *pbo_record(*answer[0]), best_run, best_returns, cpcv, dsr)
     if snapshot:
         paths["store"] = store.snapshot(info.id, root / info.name / OUTPUT_FILES["store"],
                                         chain_ids(store, info))

@@ -5,8 +5,9 @@ Parameter importance is eta² (the share of the test-Sharpe variance explained b
 runs on one parameter's values); a numeric parameter with more than ``MAX_LEVELS`` distinct
 values is grouped into at most ``MAX_LEVELS`` quantile bins. The best run is the one
 ``promote`` would take (``engine.selection``: params.yaml's rule, whatever ``sort_by`` orders
-the table by); its Deflated Sharpe Ratio comes from re-running its test window with
-``backtest()`` (N = done runs, V[SR] = variance of their per-period test Sharpe ratios).
+the table by); its Deflated Sharpe Ratio (N = done runs, V[SR] = variance of their per-period
+test Sharpe ratios) is the one the search recorded in the store's snapshot when that run is
+the snapshot's, else it comes from re-running its test window with ``backtest()``.
 """
 
 from __future__ import annotations
@@ -241,10 +242,8 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
     parameters = tuple(c for c in runs.columns if "." in c)
     runs["sharpe_gap"] = np.asarray(sharpe_gap(runs["train_sharpe"].to_numpy(),
                                                runs["test_sharpe"].to_numpy()), dtype=float)
-    ordered = runs[done_mask].sort_values([f"test_{sort_by}", "run_number"],
-                                          ascending=[False, True], na_position="last",
-                                          kind="mergesort")
-    top_runs = ordered.head(top).reset_index(drop=True)
+    top_runs = runs.iloc[_top_rows(runs, f"test_{sort_by}", done_mask, top)].reset_index(
+        drop=True)
     notes: list[str] = []
     rule = rule or selection_rule(Path("params.yaml"))
     best = None
@@ -285,6 +284,15 @@ def show_experiment(store: ExperimentStore, exp_id: int, sort_by: str = "sharpe"
                             objectives=objectives, pareto=pareto)
 
 
+def _top_rows(runs: pd.DataFrame, column: str, done_mask: np.ndarray, top: int) -> np.ndarray:
+    """Positions of the ``top`` done runs by ``column``, highest first, NaN last, ties by run
+    number: the head of the whole sort, without reordering every column of every run."""
+    rows = np.flatnonzero(done_mask)
+    value = runs[column].to_numpy(dtype=float)[rows]
+    number = runs["run_number"].to_numpy()[rows]
+    return rows[np.lexsort((number, -value, np.isnan(value)))[:top]]
+
+
 def _summary(info: ExperimentInfo, done: int, failed: int) -> Summary:
     finished = done + failed
     return Summary(
@@ -311,21 +319,21 @@ def _levels(values: pd.Series) -> tuple[np.ndarray, list[str], bool]:
     if numeric:
         v = values.to_numpy(dtype=float)
         nan = np.isnan(v)
-        distinct = np.unique(v[~nan])
-        if len(distinct) > MAX_LEVELS:
-            edges = np.unique(np.quantile(v[~nan], np.linspace(0, 1, MAX_LEVELS + 1)))
-            raw = np.searchsorted(edges[1:-1], v, side="right")
-            used, codes = np.unique(raw[~nan], return_inverse=True)
+        known = v[~nan]
+        distinct = np.unique(known)
+        if len(distinct) > MAX_LEVELS:  # a bin is a run of the sorted distinct values
+            inner = np.unique(np.quantile(known, np.linspace(0, 1, MAX_LEVELS + 1)))[1:-1]
+            used, first = np.unique(np.searchsorted(inner, distinct, side="right"),
+                                    return_index=True)
+            last = np.append(first[1:], len(distinct)) - 1
             out = np.full(len(v), len(used), dtype=np.int64)
-            out[~nan] = codes
-            labels = []
-            for k in range(len(used)):
-                member = v[~nan][codes == k]
-                labels.append(f"{_num(member.min())}–{_num(member.max())}")
+            out[~nan] = np.searchsorted(used, np.searchsorted(inner, known, side="right"))
+            labels = [f"{_num(distinct[a])}–{_num(distinct[b])}"
+                      for a, b in zip(first, last, strict=True)]
             binned = True
         else:
             out = np.full(len(v), len(distinct), dtype=np.int64)
-            out[~nan] = np.searchsorted(distinct, v[~nan])
+            out[~nan] = np.searchsorted(distinct, known)
             labels = [_num(x) for x in distinct]
             binned = False
         if nan.any():
@@ -382,7 +390,8 @@ def best_params(report: ExperimentReport) -> dict:
 def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, notes,
                  timings, snapshot=None) -> Overfitting:
     """``snapshot``: the store's (``adapters.store.Snapshot``), whose PBO is used and whose
-    kept test returns of the best run spare its re-run; without one, both are computed."""
+    recorded DSR of the best run (or, from an older store, its kept test returns) spares
+    its re-run; without one, both are computed."""
     from otonom_trader.app.experiments.cpcv_search import cpcv_record
     from otonom_trader.engine.overfitting import (
         deflated_sharpe_ratio,
@@ -407,6 +416,8 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
     run_no = int(best["run_number"])
 
     t = time.perf_counter()
+    kept = snapshot is not None and snapshot.best_run == run_no
+    recorded = dsr_from_record(snapshot.dsr, n_trials, variance) if kept else None
     dsr = None
     if n_trials < 2 or not math.isfinite(variance):
         notes.append("DSR needs at least 2 done runs with a finite test Sharpe")
@@ -414,9 +425,11 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
         notes.append(f"DSR not computed: best run #{run_no} has no finite test Sharpe")
     else:
         try:
-            if snapshot is not None and snapshot.best_run == run_no:  # re-run when kept
+            if recorded:
+                dsr = recorded[0]  # the search's own record: its inputs need not be read again
+            elif kept:  # its returns were kept: the DSR of a store written before 0008
                 checked_inputs(info, data_dir)
-                returns = snapshot.best_returns
+                dsr = deflated_sharpe_ratio(snapshot.best_returns, variance, n_trials)
             else:
                 result, _ = checked_rerun(info, {p: best[p] for p in runs.columns if "." in p},
                                           split["test_start"], split["test_end"], data_dir)
@@ -425,7 +438,7 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
                 if stored != again:  # the engine is deterministic: any difference is news
                     notes.append(f"re-running best run #{run_no} gives test Sharpe {again!r}, "
                                  f"stored {stored!r}")
-            dsr = deflated_sharpe_ratio(returns, variance, n_trials)
+                dsr = deflated_sharpe_ratio(returns, variance, n_trials)
         except OtonomError as exc:
             notes.append(f"DSR not computed: {exc}")
     timings["dsr"] = time.perf_counter() - t
@@ -447,7 +460,8 @@ def _overfitting(store, info, runs, done_mask, best, data_dir, gap_threshold, no
                          f"{info.id}`")
     notes += pbo_notes
     timings["pbo"] = time.perf_counter() - t
-    min_btl = minimum_backtest_length(n_trials) if n_trials > 1 else None
+    min_btl = (recorded[1] if recorded else
+               minimum_backtest_length(n_trials) if n_trials > 1 else None)
 
     warnings = []
     if n_overfit:
@@ -505,6 +519,33 @@ def pbo_from_record(record: dict | None, logits: np.ndarray | None):
                     n_splits=record["n_splits"], n_runs=record["n_runs"],
                     n_blocks=record["n_blocks"], reason=record["reason"])
     return pbo, list(record["notes"])
+
+
+def dsr_record(dsr, sharpe_variance: float) -> dict:
+    """What the store's snapshot keeps of the selected run's ``DSRResult`` (NaN as None): its
+    fields, the trials' Sharpe variance it was computed with, and the MinBTL of its trials
+    (both need the normal quantile, whose scipy import is a fifth of ``show``'s time)."""
+    from dataclasses import asdict
+
+    from otonom_trader.engine.overfitting import minimum_backtest_length
+
+    return {**{k: finite(v) for k, v in asdict(dsr).items()}, "sharpe_variance": sharpe_variance,
+            "min_btl_years": finite(minimum_backtest_length(dsr.n_trials))}
+
+
+def dsr_from_record(record: dict | None, n_trials: int, sharpe_variance: float):
+    """``dsr_record``'s inverse, (DSRResult, MinBTL in years), when it was computed over these
+    trials (their number and Sharpe variance, exactly); else None."""
+    from otonom_trader.engine.overfitting import DSRResult
+
+    if not record or record.get("n_trials") != n_trials \
+            or record.get("sharpe_variance") != sharpe_variance:
+        return None
+    value = {k: math.nan if v is None else v for k, v in record.items()}
+    dsr = DSRResult(dsr=value["dsr"], sharpe=value["sharpe"], sharpe_0=value["sharpe_0"],
+                    n_obs=int(value["n_obs"]), n_trials=int(value["n_trials"]),
+                    skew=value["skew"], kurtosis=value["kurtosis"])
+    return dsr, value["min_btl_years"]
 
 
 def best_run_curve(report: ExperimentReport, data_dir: str | Path = "data"):
