@@ -2,7 +2,15 @@
 
 import pytest
 
-from tests.helpers import copy_repo, git_init
+from tests.helpers import copy_repo, git_init, warm_kernels
+
+
+def pytest_configure(config):
+    """Under xdist, compile the kernels once, here, before the workers start: otherwise on a
+    fresh machine each worker, and each CLI process one starts meanwhile, compiles them at
+    the same time (about 13 CPU-s each)."""
+    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        warm_kernels()
 
 
 @pytest.fixture

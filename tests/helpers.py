@@ -85,6 +85,23 @@ def run_cli(argv, capsys=None) -> tuple[int, str, str]:
     return exc.value.code, captured.out, captured.err
 
 
+def warm_kernels() -> None:
+    """Run a 4-run grid search (its outputs re-run the best run with ``backtest()``) so that
+    the engine's, the grid's and the PBO's kernels are in numba's cache."""
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="otonom-warm-") as tmp:
+        grid = Path(tmp) / "grid.yaml"
+        grid.write_text("analysts.tech.fast_window: [5, 10]\n"
+                        "analysts.tech.slow_window: [30, 60]\n")
+        run_cli(["experiments", "grid-search", "--name", "warm", "--strategy-path",
+                 root / "strategies" / "sma_cross.yaml", "--grid-path", grid,
+                 "--train-start", "2004-01-01", "--train-end", "2011-12-31",
+                 "--test-start", "2012-01-01", "--test-end", "2014-12-31",
+                 "--db", f"sqlite:///{tmp}/store.db", "--outputs-dir", Path(tmp) / "out",
+                 "--data-dir", root / "data"])
+
 
 def otonom_here(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """``otonom args`` run in this process as a subprocess would run it: in ``cwd``, with
