@@ -388,3 +388,41 @@ def test_show_of_a_finished_search_loads_no_numba_scipy_or_jsonschema(db):
     code, heavy = loaded("experiments", "show", "1", "--db", db,
                          heavy=("numba", "scipy", "jsonschema", "plotly"))
     assert code == 0 and heavy == []
+
+
+def _reference_levels(values: pd.Series):
+    """`_levels` as first written: a mask and a min/max per bin (the fast one must agree)."""
+    from otonom_trader.app.experiments.show import _num
+
+    v = values.to_numpy(dtype=float)
+    nan = np.isnan(v)
+    distinct = np.unique(v[~nan])
+    if len(distinct) > MAX_LEVELS:
+        edges = np.unique(np.quantile(v[~nan], np.linspace(0, 1, MAX_LEVELS + 1)))
+        raw = np.searchsorted(edges[1:-1], v, side="right")
+        used, codes = np.unique(raw[~nan], return_inverse=True)
+        out = np.full(len(v), len(used), dtype=np.int64)
+        out[~nan] = codes
+        labels = [f"{_num(v[~nan][codes == k].min())}–{_num(v[~nan][codes == k].max())}"
+                  for k in range(len(used))]
+    else:
+        out = np.full(len(v), len(distinct), dtype=np.int64)
+        out[~nan] = np.searchsorted(distinct, v[~nan])
+        labels = [_num(x) for x in distinct]
+    return out, labels + (["None"] if nan.any() else []), len(distinct) > MAX_LEVELS
+
+
+def test_parameter_levels_and_bins_equal_the_plain_computation():
+    from otonom_trader.app.experiments.show import _levels
+
+    rng = np.random.default_rng(3)
+    odd = [0.0, -0.0, 1e-9, 3.0, 2.5, 7.0, 1e300, -1e-300, *range(4, 12)]
+    for trial in range(600):
+        n = int(rng.integers(1, 300))
+        v = [rng.normal(size=n), rng.integers(-5, 40, size=n).astype(float),
+             rng.choice(odd, size=n), np.round(rng.exponential(size=n), 2)][trial % 4]
+        v[rng.random(n) < rng.random() * 0.3] = np.nan
+        codes, labels, binned = _levels(pd.Series(v))
+        want_codes, want_labels, want_binned = _reference_levels(pd.Series(v))
+        assert np.array_equal(codes, want_codes), trial
+        assert (labels, binned) == (want_labels, want_binned), trial

@@ -26,7 +26,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    func,
     insert,
     select,
     update,
@@ -517,13 +516,13 @@ class ExperimentStore:
 
     def load_snapshot(self, exp_id: int) -> Snapshot | None:
         """What ``save_snapshot`` kept, or None when there is none or the stored runs changed
-        since (their count differs)."""
+        since (their count, as the experiment's counters keep it, differs)."""
         import io
 
         import pandas as pd
 
-        count = (select(func.count()).where(_RUNS.c.experiment_id == int(exp_id))
-                 .scalar_subquery())
+        e = _EXP.c  # the counters, not a count(*) over the runs: 160,000 runs take 10 ms
+        count = select(e.done_runs + e.failed_runs).where(e.id == int(exp_id)).scalar_subquery()
         stmt = select(_SNAP.c.n_runs, count, _SNAP.c.runs, _SNAP.c.pbo, _SNAP.c.pbo_logits,
                       _SNAP.c.best_run, _SNAP.c.best_returns, _SNAP.c.cpcv, _SNAP.c.dsr
                       ).where(_SNAP.c.experiment_id == int(exp_id))

