@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 
+from otonom_trader.adapters.store import ExperimentStore
 from otonom_trader.app.experiments.refine import refine_parameter
 from otonom_trader.domain.grid import Distribution
 from tests.helpers import mini_project, run_cli
@@ -127,7 +128,12 @@ def test_refine_chain_writes_a_valid_grid_and_the_dsr_counts_the_chain(project, 
     n3 = third["experiment"]["done"]
     assert third["overfitting"]["n_trials"] == n1 + n2 + n3
     code, out, _ = run_cli(["experiments", "show", "3", "--db", DB, "--json"], capsys)
-    assert json.loads(out)["overfitting"]["n_trials"] == n1 + n2 + n3
+    shown = json.loads(out)["overfitting"]
+    assert shown["n_trials"] == n1 + n2 + n3
+    # the DSR the search recorded over the chain is the one show reads, and metrics.json's
+    with ExperimentStore(DB) as store:
+        assert store.load_snapshot(3).dsr["n_trials"] == n1 + n2 + n3
+    assert shown["dsr"]["dsr"] == third["overfitting"]["dsr"]
     # without the chain (the same grid, no parent) only its own runs count
     plain = yaml.safe_load((project / "grids" / "finer.yaml").read_text())
     del plain["parent_experiment"]
