@@ -45,8 +45,9 @@ UNIT_TESTS := tests/test_golden_candles.py tests/test_kernel_twin.py tests/test_
 # One test file per worker at a time: module- and session-scoped fixtures (a grid search, the
 # CI venv of the act tests) are built once, not once per worker. One worker more than cores:
 # the tests also wait (on DVC's queue, act, git, chromium), and the spare worker fills those
-# waits (on 2 cores: 266 s instead of 287 s, the same CPU time).
-XDIST ?= -n $(shell expr $$(nproc) + 1) --dist loadfile
+# waits (on 2 cores: 266 s instead of 287 s, the same CPU time). Files in the order
+# tests/conftest.py gives them (the longest first), not xdist's (the most tests first).
+XDIST ?= -n $(shell expr $$(nproc) + 1) --dist loadfile --no-loadscope-reorder
 
 # The PostgreSQL server binaries for the store tests (Debian; root, as on CI), when missing.
 # Not root: the PostgreSQL tests are skipped (with a banner; under CI they fail).

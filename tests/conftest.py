@@ -4,6 +4,22 @@ import pytest
 
 from tests.helpers import copy_repo, git_init, warm_kernels
 
+# The longest test files first (per-file totals of `--durations=0`, 2026-11-30): under
+# `--dist loadfile` a file runs on one worker, and a long file handed out last is a tail the
+# other workers wait out (xdist's own order, most tests first, put these last). Files not
+# listed follow in their usual order. A stale list costs time, never a result.
+LONGEST_FIRST = ("test_dvc_pipeline.py", "test_rollout.py", "test_promote.py",
+                 "test_optuna_multi.py", "test_crosscheck.py", "test_daemon_crash.py",
+                 "test_store_pg.py", "test_dask_executor.py", "test_workflow_e2e.py",
+                 "test_workflows_act.py", "test_daemon.py", "test_kernel_cache.py",
+                 "test_grid_search.py", "test_yaml_differential.py", "test_optuna_search.py",
+                 "test_report_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
+
 
 def pytest_configure(config):
     """Under xdist, compile the kernels once, here, before the workers start: otherwise on a
