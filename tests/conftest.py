@@ -1,8 +1,16 @@
 """Shared pytest fixtures."""
 
+import fcntl
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
 import pytest
 
-from tests.helpers import copy_repo, git_init, warm_kernels
+from tests.helpers import copy_repo, git_init
 
 # The longest test files first (per-file totals of `--durations=0`, 2026-11-30): under
 # `--dist loadfile` a file runs on one worker, and a long file handed out last is a tail the
@@ -21,12 +29,37 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
 
 
+_WARMING = "PYTEST_OTONOM_WARMING"  # the lock file the master holds while the kernels compile
+
+
 def pytest_configure(config):
-    """Under xdist, compile the kernels once, here, before the workers start: otherwise on a
-    fresh machine each worker, and each CLI process one starts meanwhile, compiles them at
-    the same time (about 13 CPU-s each)."""
-    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
-        warm_kernels()
+    """Under xdist, compile the kernels once, in a process of their own that the workers wait
+    for after their collection: otherwise on a fresh machine each worker, and each CLI
+    process one starts meanwhile, compiles them at the same time (about 13 CPU-s each)."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return
+    lock = tempfile.NamedTemporaryFile(  # noqa: SIM115 (held open until the compile ends)
+        prefix="otonom-warming-", suffix=".lock", delete=False)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    warm = subprocess.Popen([sys.executable, "-c", "import tests.helpers as h; h.warm_kernels()"],
+                            cwd=Path(__file__).resolve().parents[1], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def release():
+        warm.wait()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+    threading.Thread(target=release, daemon=True).start()
+    os.environ[_WARMING] = lock.name  # the workers inherit it
+    config.add_cleanup(lambda: Path(lock.name).unlink(missing_ok=True))
+
+
+def pytest_collection_finish(session):
+    """A worker waits for the master's kernel compile (see ``pytest_configure``)."""
+    path = os.environ.get(_WARMING)
+    if path and hasattr(session.config, "workerinput") and Path(path).exists():
+        with open(path) as held:
+            fcntl.flock(held, fcntl.LOCK_SH)
 
 
 @pytest.fixture
