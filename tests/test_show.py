@@ -362,17 +362,20 @@ def test_show_from_the_snapshot_equals_show_from_every_run(db, monkeypatch, exp_
         assert fast_report.notes == slow_report.notes
 
 
-def test_a_snapshot_from_before_the_recorded_dsr_still_gives_the_same_report(db, monkeypatch):
-    """A store written before the snapshot kept the DSR (revision 0007) kept the best run's
-    test returns: `show` computes the same DSR from them, checking the inputs first."""
+@pytest.mark.parametrize("damage", ["none", "junk"])
+def test_a_snapshot_without_a_usable_dsr_still_gives_the_same_report(db, monkeypatch, damage):
+    """A store written before the snapshot kept the DSR (revision 0007), or one whose record
+    is not what the search wrote, kept the best run's test returns: `show` computes the same
+    DSR from them, checking the inputs first."""
     import otonom_trader.app.experiments.show as show_module
 
     store = ExperimentStore(db)
     recorded = show_experiment(store, 1).to_dict()
     snapshot = store.load_snapshot(1)
     assert snapshot.dsr is not None and snapshot.dsr["n_trials"] == N_RUNS
+    dsr = None if damage == "none" else {**snapshot.dsr, "sharpe": "junk", "skew": [1]}
     monkeypatch.setattr(ExperimentStore, "load_snapshot",
-                        lambda self, exp_id: snapshot._replace(dsr=None))
+                        lambda self, exp_id: snapshot._replace(dsr=dsr))
     checked = []
     real = show_module.checked_inputs
     monkeypatch.setattr(show_module, "checked_inputs", lambda *a: checked.append(a) or real(*a))

@@ -538,14 +538,17 @@ def dsr_from_record(record: dict | None, n_trials: int, sharpe_variance: float):
     trials (their number and Sharpe variance, exactly); else None."""
     from otonom_trader.engine.overfitting import DSRResult
 
-    if not record or record.get("n_trials") != n_trials \
+    if not isinstance(record, dict) or record.get("n_trials") != n_trials \
             or record.get("sharpe_variance") != sharpe_variance:
         return None
-    value = {k: math.nan if v is None else v for k, v in record.items()}
-    dsr = DSRResult(dsr=value["dsr"], sharpe=value["sharpe"], sharpe_0=value["sharpe_0"],
-                    n_obs=int(value["n_obs"]), n_trials=int(value["n_trials"]),
-                    skew=value["skew"], kurtosis=value["kurtosis"])
-    return dsr, value["min_btl_years"]
+    try:
+        value = {k: math.nan if v is None else float(v) for k, v in record.items()}
+        dsr = DSRResult(dsr=value["dsr"], sharpe=value["sharpe"], sharpe_0=value["sharpe_0"],
+                        n_obs=int(value["n_obs"]), n_trials=n_trials, skew=value["skew"],
+                        kurtosis=value["kurtosis"])
+        return dsr, value["min_btl_years"]
+    except (KeyError, TypeError, ValueError):  # not what dsr_record wrote: compute it again
+        return None
 
 
 def best_run_curve(report: ExperimentReport, data_dir: str | Path = "data"):
