@@ -46,7 +46,10 @@ def pytest_configure(config):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def release():
-        warm.wait()
+        try:
+            warm.wait(timeout=900)
+        except subprocess.TimeoutExpired:  # never hold the workers forever
+            warm.kill()
         fcntl.flock(lock, fcntl.LOCK_UN)
 
     threading.Thread(target=release, daemon=True).start()
