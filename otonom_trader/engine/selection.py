@@ -210,6 +210,7 @@ class Overfitting:
     n_trials: int
     sharpe_variance: float | None  # variance (ddof=1) of the done runs' per-period test Sharpe
     min_btl_years: float | None = None  # MinBTL for the trials at an annual Sharpe of 1
+    dsr_result: Any = None  # the engine.overfitting.DSRResult behind ``dsr``, when computed
 
     def as_dict(self) -> dict[str, Any]:
         return {"sharpe_gap": self.sharpe_gap, "dsr": self.dsr, "pbo": self.pbo,
@@ -264,23 +265,24 @@ def overfitting_stats(runs: pd.DataFrame, selected: SelectedRun, test_equity: pd
                          for v in (selected.train["sharpe"], selected.test["sharpe"]))
     gap = _finite(np.atleast_1d(of.sharpe_gap(train_sr, test_sr))[0])
 
-    dsr = None
+    dsr = dsr_result = None
     returns = bar_returns(test_equity)
     if variance is None:
         notes.append("DSR needs at least 2 done runs with a test Sharpe")
     else:
         try:
-            dsr = _finite(of.deflated_sharpe_ratio(returns, variance, n_trials).dsr)
+            dsr_result = of.deflated_sharpe_ratio(returns, variance, n_trials)
         except InputError as exc:
             notes.append(f"DSR not computed: {exc}")
         else:
+            dsr = _finite(dsr_result.dsr)
             if dsr is None:
                 notes.append("DSR is undefined (constant test returns or inconsistent moments)")
 
     if pbo is _COMPUTE:  # else computed by the caller (e.g. in a thread over the outputs)
         pbo = _pbo(block_stats, notes)
     min_btl = _finite(of.minimum_backtest_length(n_trials)) if n_trials > 1 else None
-    return Overfitting(gap, dsr, pbo, n_trials, variance, min_btl), notes
+    return Overfitting(gap, dsr, pbo, n_trials, variance, min_btl, dsr_result), notes
 
 
 def _pbo(block_stats: np.ndarray | None, notes: list[str]) -> float | None:

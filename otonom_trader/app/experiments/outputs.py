@@ -85,7 +85,8 @@ def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, pbo_value,
     its test window re-run by the checked re-run; without a selected run, the experiment's
     trials and PBO only. ``pbo_value``: the PBO, or a callable that waits for it (it may be
     computing in a thread meanwhile). ``ancestors``: the parent chain's runs (refine). Also
-    returns the selected run's test returns (None when it was not re-run)."""
+    returns the selected run's test returns and its DSR record (``show.dsr_record``), or
+    None when it was not re-run."""
     if selection is None:
         n_trials, variance = trial_stats(runs, info.periods_per_year, ancestors)
         return {"sharpe_gap": None, "dsr": None, "pbo": _resolve(pbo_value),
@@ -102,7 +103,10 @@ def _overfitting(info: ExperimentInfo, runs: pd.DataFrame, selection, pbo_value,
         notes.append(f"best run not re-run: {exc}")
     stats, more = overfitting_stats(runs, selection.run, equity, info.periods_per_year, None,
                                     pbo=_resolve(pbo_value), ancestors=ancestors)
-    return stats.as_dict(), notes + more, returns
+    from otonom_trader.app.experiments.show import dsr_record
+
+    kept = None if returns is None else (returns, dsr_record(stats))
+    return stats.as_dict(), notes + more, kept
 
 
 def _resolve(pbo_value):
@@ -123,8 +127,8 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
     """``pbo_value``: the PBO (float or None), or a callable giving it, called only once the
     other files are written (the PBO may still be computing meanwhile). ``cpcv``:
     ``app.experiments.cpcv_search.cpcv_record`` of a search run with ``--cv cpcv``. Returns
-    the paths, and (run number, test returns, ``_dsr_record``) of the selected run when it
-    was re-run."""
+    the paths, and (run number, test returns, DSR record) of the selected run when it was
+    re-run."""
     from otonom_trader.app.experiments.cpcv_search import flat_cpcv
 
     name = check_name(info.name, f"experiment {info.id}'s name")  # a store made elsewhere
@@ -145,7 +149,7 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
                                         data_dir, info.initial_capital)
     paths |= plots
     selected_by = None if selection is None else selection.rule.label
-    overfitting, overfitting_notes, returns = _overfitting(info, runs, selection, pbo_value,
+    overfitting, overfitting_notes, kept = _overfitting(info, runs, selection, pbo_value,
                                                            data_dir, ancestors)
     summary = {
         **flat_metrics(runs, best, info, overfitting["pbo"]), **flat_cpcv(cpcv),
@@ -182,25 +186,7 @@ def _write(info: ExperimentInfo, runs: pd.DataFrame, root: Path, pbo_value,
         "selected_by": selected_by, "params": best_params,
     }
     write_atomic(paths["best_params"], dump_yaml(best_params_doc))
-    if returns is None:
-        return paths, None
-    return paths, (selection.run.run_number, returns, _dsr_record(returns, overfitting))
-
-
-def _dsr_record(returns, overfitting: dict) -> dict | None:
-    """The selected run's DSR as ``show`` reads it from the snapshot, or None when it has none
-    (the same computation as metrics.json's ``dsr``)."""
-    from otonom_trader.app.experiments.show import dsr_record
-    from otonom_trader.engine.overfitting import deflated_sharpe_ratio
-
-    variance = overfitting["sharpe_variance"]
-    if variance is None:
-        return None
-    try:
-        return dsr_record(deflated_sharpe_ratio(returns, variance, overfitting["n_trials"]),
-                          variance)
-    except InputError:
-        return None
+    return paths, None if kept is None else (selection.run.run_number, *kept)
 
 
 def _timings(info: ExperimentInfo) -> str:

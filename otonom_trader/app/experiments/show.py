@@ -521,16 +521,17 @@ def pbo_from_record(record: dict | None, logits: np.ndarray | None):
     return pbo, list(record["notes"])
 
 
-def dsr_record(dsr, sharpe_variance: float) -> dict:
-    """What the store's snapshot keeps of the selected run's ``DSRResult`` (NaN as None): its
-    fields, the trials' Sharpe variance it was computed with, and the MinBTL of its trials
-    (both need the normal quantile, whose scipy import is a fifth of ``show``'s time)."""
+def dsr_record(stats) -> dict | None:
+    """What the store's snapshot keeps of ``stats`` (``engine.selection.Overfitting``, the
+    search's) for its selected run: the ``DSRResult`` fields (NaN as None), the trials' Sharpe
+    variance it was computed with and their MinBTL (both need the normal quantile, whose scipy
+    import is a fifth of ``show``'s time); None when no DSR was computed."""
     from dataclasses import asdict
 
-    from otonom_trader.engine.overfitting import minimum_backtest_length
-
-    return {**{k: finite(v) for k, v in asdict(dsr).items()}, "sharpe_variance": sharpe_variance,
-            "min_btl_years": finite(minimum_backtest_length(dsr.n_trials))}
+    if stats.dsr_result is None:
+        return None
+    return {**{k: finite(v) for k, v in asdict(stats.dsr_result).items()},
+            "sharpe_variance": stats.sharpe_variance, "min_btl_years": stats.min_btl_years}
 
 
 def dsr_from_record(record: dict | None, n_trials: int, sharpe_variance: float):
